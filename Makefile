@@ -1,0 +1,38 @@
+# Two commands a newcomer needs: `make demo` and `make test`. Each makes its own virtualenv.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint install system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Run the main job on the example reports with the embedded default (rules backend, no network).
+demo: $(STAMP)
+	@mkdir -p out
+	$(BIN)/nianbao extract examples/reports -o out/demo
+	$(BIN)/nianbao extract examples/reports/004_6f1ea477f42cf686.txt --format table
+
+## System packages the browser and rendering tests use (Debian): Chromium and a CJK font.
+system-deps:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; fi; fi
+
+## Run the whole test suite.
+test: $(STAMP) system-deps
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

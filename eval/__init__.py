@@ -1,0 +1,1 @@
+"""Evaluation: score backends against gold fixtures; generate a robustness corpus; benchmarks."""

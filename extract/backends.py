@@ -1,0 +1,32 @@
+"""The extraction backends behind one interface: Document in, Extraction out."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Protocol
+
+from nianbao.document import Document
+from nianbao.models import Extraction
+
+# name → "module:factory" inside nianbao.extract; a factory takes keyword options
+BACKENDS: dict[str, str] = {
+    "rules": "rules_backend:RulesBackend",
+}
+
+
+class Backend(Protocol):
+    name: str
+
+    def extract(self, doc: Document) -> Extraction: ...
+
+
+def available_backends() -> list[str]:
+    return list(BACKENDS)
+
+
+def get_backend(name: str, **options: object) -> Backend:
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}")
+    module_name, factory = BACKENDS[name].split(":")
+    module = importlib.import_module(f"nianbao.extract.{module_name}")
+    return getattr(module, factory)(**options)

@@ -1,0 +1,86 @@
+"""Choose a reader for a file by its content and extension, and return a Document.
+
+Each input kind has its own reader module exposing `read(path: Path, data: bytes) -> Document`;
+this module only sniffs and dispatches, so adding a kind touches one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from nianbao.document import Document
+
+# kind → reader module (relative to nianbao.extract)
+READERS: dict[str, str] = {
+    "txt": "ingest_text",
+    "md": "ingest_text",
+    "html": "ingest_html",
+    "docx": "ingest_docx",
+    "doc": "ingest_docx",
+    "pdf": "ingest_pdf",
+    "image": "ingest_ocr",
+}
+
+EXTENSIONS: dict[str, str] = {
+    ".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md",
+    ".html": "html", ".htm": "html", ".shtml": "html", ".xhtml": "html",
+    ".docx": "docx", ".doc": "doc", ".pdf": "pdf",
+    ".png": "image", ".jpg": "image", ".jpeg": "image", ".tif": "image", ".tiff": "image",
+    ".bmp": "image", ".webp": "image",
+}
+
+
+class IngestError(Exception):
+    """A file that cannot be read as a report; str() is one line naming the file and the problem."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+def sniff(path: Path, data: bytes) -> str:
+    """The input kind, from magic bytes first and the extension second."""
+    head = data[:2048]
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    if head.startswith(b"PK\x03\x04") and b"word/" in data[:65536]:
+        return "docx"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "doc"
+    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"BM")) or (
+        head.startswith(b"RIFF") and head[8:12] == b"WEBP"
+    ):
+        return "image"
+    lowered = head.lower().lstrip(b"\xef\xbb\xbf \t\r\n")
+    if lowered.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<table" in data[:200000].lower():
+        return "html"
+    kind = EXTENSIONS.get(path.suffix.lower())
+    if kind in ("txt", "md", "html", None):
+        return kind or "txt"
+    return kind
+
+
+def read_document(path: str | Path) -> Document:
+    """Read any supported file into a Document, or raise IngestError with a one-line reason."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except IsADirectoryError:
+        raise IngestError(p, "is a directory, not a report file") from None
+    except OSError as e:
+        raise IngestError(p, f"cannot be read ({e.strerror or e})") from None
+    if not data.strip():
+        raise IngestError(p, "is empty")
+    kind = sniff(p, data)
+    module = importlib.import_module(f"nianbao.extract.{READERS[kind]}")
+    try:
+        doc = module.read(p, data)
+    except IngestError:
+        raise
+    except Exception as e:  # a reader's crash on a hostile file is still one line for the user
+        raise IngestError(p, f"could not be read as {kind}: {type(e).__name__}: {e}") from None
+    if not doc.text.strip():
+        raise IngestError(p, f"has no text ({kind})")
+    return doc

@@ -1,0 +1,148 @@
+"""The `nianbao` command.
+
+Exit codes: 0 ok; 1 findings of severity error (only with --fail-on-error); 2 bad input.
+A bad file gets one line on stderr and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from nianbao import __version__
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Read 政府信息公开工作年度报告: extract every number, flag the ones that contradict.")
+err = Console(stderr=True, highlight=False)
+
+
+class OutputFormat(StrEnum):
+    json = "json"
+    table = "table"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"nianbao {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Show the version and exit.")) -> None:
+    """nianbao."""
+
+
+def _expand(paths: list[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith(".")
+                              and not q.name.endswith(".gold.json")))
+        else:
+            out.append(p)
+    return out
+
+
+def _bad(path: object, problem: str) -> None:
+    err.print(f"[red]error[/red] {path}: {problem}", markup=True, soft_wrap=True, highlight=False)
+
+
+@app.command()
+def extract(
+    files: list[Path] = typer.Argument(..., help="Report files or folders (txt, md, html, docx, pdf, images)."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Write DIR/<stem>.json per report."),
+    backend: str = typer.Option("rules", "--backend", "-b", help="rules (embedded default), llm or hybrid."),
+    fmt: OutputFormat = typer.Option(OutputFormat.json, "--format", "-f", help="json or a readable table."),
+    fail_on_error: bool = typer.Option(False, "--fail-on-error", help="Exit 1 when a finding is an error."),
+) -> None:
+    """Extract every cell and narrative count of each report and check them against the template."""
+    from nianbao.extract import IngestError, get_backend
+    from nianbao.pipeline import process_file
+
+    try:
+        be = get_backend(backend)
+    except (ValueError, RuntimeError) as e:
+        _bad("--backend", str(e))
+        raise typer.Exit(2) from None
+    paths = _expand(files)
+    if output:
+        output.mkdir(parents=True, exist_ok=True)
+    bad = 0
+    errors = 0
+    results = []
+    for path in paths:
+        try:
+            ex = process_file(path, be)
+        except IngestError as e:
+            _bad(e.path, e.problem)
+            bad += 1
+            continue
+        except Exception as e:  # one report's crash must not stop the batch
+            _bad(path, f"extraction failed: {type(e).__name__}: {e}")
+            bad += 1
+            continue
+        errors += sum(1 for f in ex.findings if f.severity == "error")
+        doc = ex.to_contract()
+        if output:
+            (output / f"{path.stem}.json").write_text(json.dumps(doc, ensure_ascii=False, indent=1), "utf-8")
+        if fmt is OutputFormat.table:
+            from nianbao.summary import print_summary
+            print_summary(ex)
+        elif not output:
+            results.append(doc)
+    if results:
+        if len(results) == 1:
+            sys.stdout.write(json.dumps(results[0], ensure_ascii=False, indent=1) + "\n")
+        else:
+            for doc in results:
+                sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    if bad:
+        raise typer.Exit(2)
+    if fail_on_error and errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def check(
+    files: list[Path] = typer.Argument(..., help="Extraction JSON files (the output contract), e.g. edited."),
+    fmt: OutputFormat = typer.Option(OutputFormat.json, "--format", "-f"),
+    fail_on_error: bool = typer.Option(False, "--fail-on-error", help="Exit 1 when a finding is an error."),
+) -> None:
+    """Re-run the rules on extraction JSON (after a hand edit) and print the findings."""
+    from nianbao.models import Extraction
+    from nianbao.pipeline import check as run_check
+
+    bad = errors = 0
+    for path in files:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or "cells" not in data:
+                raise ValueError("not an extraction JSON (no 'cells')")
+            ex = Extraction.from_contract(data)
+        except (OSError, ValueError, TypeError) as e:
+            _bad(path, str(e).splitlines()[0])
+            bad += 1
+            continue
+        ex = run_check(None, ex)
+        errors += sum(1 for f in ex.findings if f.severity == "error")
+        if fmt is OutputFormat.table:
+            from nianbao.summary import print_summary
+            print_summary(ex)
+        else:
+            out = ex.to_contract()
+            sys.stdout.write(json.dumps({"report": out["report"], "findings": out["findings"], "cells": out["cells"]},
+                                        ensure_ascii=False, indent=1) + "\n")
+    if bad:
+        raise typer.Exit(2)
+    if fail_on_error and errors:
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,125 @@
+"""Document: what every reader (txt, html, docx, pdf, scan) produces and every extractor reads.
+
+The extractor sees only normalised `text`; `offsets` maps each character of it back to the
+original source, and `boxes` (for PDFs and scans) to a page and a rectangle, so a reviewer can
+always be shown where a number came from.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+from nianbao.models import Span
+
+
+@dataclass(frozen=True)
+class Box:
+    """A run of Document.text that came from one place on one page."""
+
+    start: int
+    end: int
+    page: int
+    bbox: tuple[float, float, float, float]
+    confidence: float | None = None  # OCR confidence, when the text was recognised
+
+
+@dataclass
+class Document:
+    name: str
+    kind: str  # "txt", "md", "html", "docx", "pdf", "scan"
+    text: str
+    source: str = ""  # the original characters (decoded file, HTML source, or a PDF's raw text layer)
+    offsets: list[int] = field(default_factory=list)  # len(text) + 1 entries: text index → source index
+    boxes: list[Box] = field(default_factory=list)  # sorted by start
+    pages: list[tuple[int, int]] = field(default_factory=list)  # text span of each page
+    encoding: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.offsets:
+            self.offsets = list(range(len(self.text) + 1))
+            if not self.source:
+                self.source = self.text
+
+    def span(self, start: int, end: int) -> Span:
+        """A Span for text[start:end], carrying source offsets and page/box where known."""
+        o_start = self.offsets[start] if start < len(self.offsets) else None
+        o_end = None
+        if end > start and end - 1 < len(self.offsets):
+            o_end = self.offsets[end - 1] + 1
+        page, bbox = self._place(start, end)
+        return Span(start=start, end=end, orig_start=o_start, orig_end=o_end, page=page, bbox=bbox)
+
+    def box_at(self, pos: int) -> Box | None:
+        if not self.boxes:
+            return None
+        starts = [b.start for b in self.boxes]
+        i = bisect.bisect_right(starts, pos) - 1
+        if i >= 0 and self.boxes[i].start <= pos < self.boxes[i].end:
+            return self.boxes[i]
+        return None
+
+    def boxes_in(self, start: int, end: int) -> list[Box]:
+        return [b for b in self.boxes if b.start < end and b.end > start]
+
+    def page_of(self, pos: int) -> int | None:
+        for i, (s, e) in enumerate(self.pages):
+            if s <= pos < e:
+                return i + 1
+        return None
+
+    def _place(self, start: int, end: int) -> tuple[int | None, tuple[float, float, float, float] | None]:
+        hits = self.boxes_in(start, end)
+        if not hits:
+            return self.page_of(start), None
+        page = hits[0].page
+        same = [b for b in hits if b.page == page]
+        bbox = (min(b.bbox[0] for b in same), min(b.bbox[1] for b in same),
+                max(b.bbox[2] for b in same), max(b.bbox[3] for b in same))
+        return page, bbox
+
+
+class TextBuilder:
+    """Builds normalised text piece by piece while remembering where each character came from."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._offsets: list[int] = []
+        self._boxes: list[Box] = []
+        self._len = 0
+
+    def add(self, text: str, source_start: int, source_end: int | None = None) -> None:
+        """Append `text` that stands for source[source_start:source_end].
+
+        When lengths match, characters map one to one; otherwise every character maps to the
+        start of the source range (a replacement such as an entity or a full-width form).
+        """
+        if not text:
+            return
+        n = len(text)
+        if source_end is not None and source_end - source_start == n:
+            self._offsets.extend(range(source_start, source_end))
+        else:
+            self._offsets.extend([source_start] * n)
+        self._parts.append(text)
+        self._len += n
+
+    def add_box(self, text: str, source_start: int, page: int, bbox: tuple[float, float, float, float],
+                confidence: float | None = None) -> None:
+        start = self._len
+        self.add(text, source_start, source_start + len(text))
+        self._boxes.append(Box(start, self._len, page, bbox, confidence))
+
+    def __len__(self) -> int:
+        return self._len
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    def build(self, name: str, kind: str, source: str, *, pages: list[tuple[int, int]] | None = None,
+              encoding: str | None = None) -> Document:
+        offsets = self._offsets + [self._offsets[-1] + 1 if self._offsets else 0]
+        return Document(name=name, kind=kind, text=self.text, source=source, offsets=offsets,
+                        boxes=sorted(self._boxes, key=lambda b: b.start), pages=pages or [],
+                        encoding=encoding)

@@ -1,0 +1,152 @@
+"""The output contract and the records that flow between extract, rules, store and eval.
+
+One JSON document per report (DESIGN.md "Output contract"): `meta`, `cells` (key → value as
+printed), `narrative` claims, `findings`; plus `provenance` per cell, so every number can be
+traced to its place in the source.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Category = Literal[
+    "arithmetic", "structure", "ocr", "narrative_mismatch", "narrative_sum",
+    "stale_year", "template", "disagreement",
+]
+Severity = Literal["error", "warning", "info"]
+Kind = Literal["published", "application", "other"]
+Number = int | float
+
+
+class Span(BaseModel):
+    """Where a value sits: offsets in Document.text, in the original source, and page/box if any."""
+
+    start: int
+    end: int
+    orig_start: int | None = None
+    orig_end: int | None = None
+    page: int | None = None
+    bbox: tuple[float, float, float, float] | None = None
+
+
+class CellReading(BaseModel):
+    """One cell as a reader saw it."""
+
+    key: str
+    value: Number | None
+    raw: str = ""  # the characters as printed, before repair
+    span: Span | None = None
+    confidence: float = 1.0
+    reader: str = "rules"
+    note: str | None = None  # e.g. "O→0", "filled by identity"
+
+
+class Claim(BaseModel):
+    """A quantity stated in the prose."""
+
+    value: Number
+    unit: str
+    kind: Kind
+    quote: str
+    parent: int | None = None
+    span: Span | None = None
+    subject: str | None = None  # what is counted, when a rule can use it (e.g. "new_received")
+    confidence: float = 1.0
+
+
+class Finding(BaseModel):
+    category: Category
+    rule: str
+    severity: Severity
+    keys: list[str] = Field(default_factory=list)
+    message: str
+    expected: Number | None = None
+    found: Number | None = None
+    fill: dict[str, Number] | None = None  # cells an identity forced, applied to `cells`
+    spans: list[Span] = Field(default_factory=list)
+
+
+class ParseIssue(BaseModel):
+    """Something the parser noticed and could not settle itself; rules turn these into findings."""
+
+    kind: Literal["ocr_repair", "short_row", "long_row", "split_cell", "blank_cell", "ambiguous_split",
+                  "missing_table", "merged_digits", "template_mix", "fee_in_yuan", "low_confidence"]
+    keys: list[str] = Field(default_factory=list)
+    detail: str = ""
+    span: Span | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Meta(BaseModel):
+    agency: str | None = None
+    year: int | None = None
+    template: Literal["2019", "2021"] | None = None
+
+
+class Extraction(BaseModel):
+    """What one backend read from one report, before and after the rules ran."""
+
+    report: str
+    meta: Meta = Field(default_factory=Meta)
+    cells: dict[str, CellReading] = Field(default_factory=dict)
+    narrative: list[Claim] = Field(default_factory=list)
+    issues: list[ParseIssue] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    sections: dict[str, tuple[int, int]] = Field(default_factory=dict)  # 一..六 → span in text
+    tables_found: list[str] = Field(default_factory=list)  # "t2", "t3", "t4"
+    uncertain: list[str] = Field(default_factory=list)
+    backend: str = "rules"
+    usage: dict[str, Any] = Field(default_factory=dict)  # tokens, cost, seconds, model, prompt version
+
+    def values(self) -> dict[str, Number | None]:
+        return {k: c.value for k, c in self.cells.items()}
+
+    def to_contract(self) -> dict[str, Any]:
+        """The output contract's JSON shape, with provenance alongside."""
+        return {
+            "report": self.report,
+            "meta": self.meta.model_dump(),
+            "cells": {k: c.value for k, c in self.cells.items()},
+            "narrative": [
+                {"value": c.value, "unit": c.unit, "kind": c.kind, "quote": c.quote, "parent": c.parent,
+                 **({"span": [c.span.start, c.span.end]} if c.span else {})}
+                for c in self.narrative
+            ],
+            "findings": [f.model_dump(exclude_none=True, exclude={"spans"}) for f in self.findings],
+            "uncertain": list(self.uncertain),
+            "provenance": {
+                k: {kk: vv for kk, vv in {
+                    "raw": c.raw, "span": [c.span.start, c.span.end] if c.span else None,
+                    "orig": [c.span.orig_start, c.span.orig_end] if c.span and c.span.orig_start is not None
+                    else None,
+                    "page": c.span.page if c.span else None,
+                    "bbox": list(c.span.bbox) if c.span and c.span.bbox else None,
+                    "confidence": c.confidence, "reader": c.reader, "note": c.note,
+                }.items() if vv is not None}
+                for k, c in self.cells.items()
+            },
+            "backend": self.backend,
+            **({"usage": self.usage} if self.usage else {}),
+        }
+
+    @classmethod
+    def from_contract(cls, data: dict[str, Any]) -> Extraction:
+        """Rebuild from the JSON shape (e.g. an edited file given to `nianbao check`)."""
+        prov = data.get("provenance") or {}
+        cells = {}
+        for k, v in (data.get("cells") or {}).items():
+            p = prov.get(k) or {}
+            span = Span(start=p["span"][0], end=p["span"][1]) if p.get("span") else None
+            cells[k] = CellReading(key=k, value=v, raw=p.get("raw", ""), span=span,
+                                   confidence=p.get("confidence", 1.0), reader=p.get("reader", "rules"),
+                                   note=p.get("note"))
+        narrative = []
+        for c in data.get("narrative") or []:
+            span = Span(start=c["span"][0], end=c["span"][1]) if c.get("span") else None
+            narrative.append(Claim(value=c["value"], unit=c.get("unit", ""), kind=c.get("kind", "other"),
+                                   quote=c.get("quote", ""), parent=c.get("parent"), span=span))
+        return cls(report=data.get("report", ""), meta=Meta(**(data.get("meta") or {})), cells=cells,
+                   narrative=narrative, uncertain=list(data.get("uncertain") or []),
+                   backend=data.get("backend", "rules"))

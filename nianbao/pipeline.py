@@ -1,0 +1,33 @@
+"""The whole flow for one report: read the file, extract with a backend, run the rules."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from nianbao.document import Document
+from nianbao.extract import get_backend, read_document
+from nianbao.extract.backends import Backend
+from nianbao.models import Extraction
+from nianbao.rules import apply_fills, run_rules
+
+
+def check(doc: Document | None, extraction: Extraction) -> Extraction:
+    """Run the rules, apply the fills identities force, and attach the findings."""
+    findings = run_rules(doc, extraction)
+    apply_fills(extraction, findings)
+    extraction.findings = findings
+    return extraction
+
+
+def process_document(doc: Document, backend: Backend | str = "rules") -> Extraction:
+    be = get_backend(backend) if isinstance(backend, str) else backend
+    started = time.perf_counter()
+    extraction = check(doc, be.extract(doc))
+    extraction.usage.setdefault("seconds", round(time.perf_counter() - started, 4))
+    return extraction
+
+
+def process_file(path: str | Path, backend: Backend | str = "rules") -> Extraction:
+    """Extraction with findings for one file; raises IngestError for a file that is not a report."""
+    return process_document(read_document(path), backend)

@@ -1,0 +1,1 @@
+"""Store (SQLite by default), batch runs, exports and the review web page."""

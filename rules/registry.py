@@ -1,0 +1,75 @@
+"""Rule registration and the loop that runs them.
+
+A rule is a function `(ctx: RuleContext) -> Iterable[Finding]` registered with `@rule(...)`.
+Rule modules are listed in RULE_MODULES and imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from nianbao.document import Document
+from nianbao.models import Category, Extraction, Finding, Number, Severity
+
+RULE_MODULES: list[str] = []  # e.g. "arithmetic", "structure", "narrative" (modules of nianbao.rules)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    category: Category
+    severity: Severity
+    func: Callable[[RuleContext], Iterable[Finding]]
+    doc: str = ""
+
+
+@dataclass
+class RuleContext:
+    doc: Document | None
+    extraction: Extraction
+    values: dict[str, Number | None] = field(default_factory=dict)
+
+    @property
+    def template(self) -> str:
+        return self.extraction.meta.template or "2021"
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(id: str, category: Category, severity: Severity) -> Callable:
+    """Register a rule function under a stable id."""
+
+    def wrap(func: Callable[[RuleContext], Iterable[Finding]]) -> Callable[[RuleContext], Iterable[Finding]]:
+        RULES[id] = Rule(id, category, severity, func, (func.__doc__ or "").strip())
+        return func
+
+    return wrap
+
+
+def _load() -> None:
+    for name in RULE_MODULES:
+        importlib.import_module(f"nianbao.rules.{name}")
+
+
+def run_rules(doc: Document | None, extraction: Extraction) -> list[Finding]:
+    """Every registered rule's findings, in rule order; cells are read, never changed, here."""
+    _load()
+    ctx = RuleContext(doc, extraction, extraction.values())
+    out: list[Finding] = []
+    for r in RULES.values():
+        out.extend(r.func(ctx))
+    return out
+
+
+def apply_fills(extraction: Extraction, findings: list[Finding]) -> None:
+    """Write the values an identity forced into cells that were missing, noting who filled them."""
+    for f in findings:
+        for key, value in (f.fill or {}).items():
+            cell = extraction.cells.get(key)
+            if cell is not None and cell.value is None:
+                cell.value = value
+                cell.note = f"filled by {f.rule}"
+                cell.reader = "identity"
