@@ -92,6 +92,9 @@ class Extraction(BaseModel):
     meta: Meta = Field(default_factory=Meta)
     cells: dict[str, CellReading] = Field(default_factory=dict)
     narrative: list[Claim] = Field(default_factory=list)
+    # statements the rules can check that are not count claims of the contract: zero statements
+    # (未收到申请 → value 0), percentages (unit "%"), handled-application claims (全部按期办结)
+    facts: list[Claim] = Field(default_factory=list)
     issues: list[ParseIssue] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
     sections: dict[str, tuple[int, int]] = Field(default_factory=dict)  # 一..六 → span in text
