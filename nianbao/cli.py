@@ -144,5 +144,16 @@ def check(
         raise typer.Exit(1)
 
 
+def _register_rooms() -> None:
+    """Commands that live with their room (eval/, review/) register themselves here."""
+    from nianbao.eval.cli import register as register_eval
+    from nianbao.review.cli import register as register_review
+
+    register_eval(app)
+    register_review(app)
+
+
+_register_rooms()
+
 if __name__ == "__main__":
     app()
