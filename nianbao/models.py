@@ -97,11 +97,15 @@ class Extraction(BaseModel):
     facts: list[Claim] = Field(default_factory=list)
     issues: list[ParseIssue] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
-    sections: dict[str, tuple[int, int]] = Field(default_factory=dict)  # 一..六 → span in text
+    # "一".."六" → span of that section in Document.text; "table:t2"/"table:t3"/"table:t4" → span of
+    # the table itself (narrative extraction skips table spans)
+    sections: dict[str, tuple[int, int]] = Field(default_factory=dict)
     tables_found: list[str] = Field(default_factory=list)  # "t2", "t3", "t4"
-    uncertain: list[str] = Field(default_factory=list)
+    uncertain: list[str] = Field(default_factory=list)  # keys whose printed value could not be pinned
     backend: str = "rules"
-    usage: dict[str, Any] = Field(default_factory=dict)  # tokens, cost, seconds, model, prompt version
+    # seconds, and for LLM backends: calls, prompt_tokens, completion_tokens, cost_usd, model,
+    # prompt_version, cached (bool); retries included
+    usage: dict[str, Any] = Field(default_factory=dict)
 
     def values(self) -> dict[str, Number | None]:
         return {k: c.value for k, c in self.cells.items()}

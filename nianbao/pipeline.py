@@ -13,10 +13,14 @@ from nianbao.rules import apply_fills, run_rules
 
 
 def check(doc: Document | None, extraction: Extraction) -> Extraction:
-    """Run the rules, apply the fills identities force, and attach the findings."""
+    """Run the rules, apply the fills identities force, and attach the findings.
+
+    Findings a backend made itself (e.g. hybrid's disagreements) are kept ahead of the rules'.
+    """
+    own = [f for f in extraction.findings if f.rule.startswith(f"{extraction.backend}.")]
     findings = run_rules(doc, extraction)
     apply_fills(extraction, findings)
-    extraction.findings = findings
+    extraction.findings = own + findings
     return extraction
 
 
