@@ -1,0 +1,150 @@
+"""`nianbao run`: a folder of reports into the store, resumable and safe to interrupt.
+
+Files are hashed first; a file whose content was already extracted with the same settings is
+skipped. The rest go to worker processes (the rules backend uses every core) or to a small
+thread pool (LLM backends, bounded so an endpoint is not flooded). Each result is committed
+as it arrives, so Ctrl-C or a killed process loses only the reports still in flight.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from nianbao.review.store import RunSettings, Store, content_hash
+
+LOCAL_BACKENDS = {"rules"}  # CPU-bound backends that get one process per core
+
+
+@dataclass
+class BatchResult:
+    run_id: int
+    done: int = 0
+    skipped: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    interrupted: bool = False
+
+
+@cache
+def _backend(name: str, options: tuple[tuple[str, Any], ...]) -> Any:
+    from nianbao.extract import get_backend
+
+    return get_backend(name, **dict(options))
+
+
+def work(path: str, backend: str, options: tuple[tuple[str, Any], ...] = ()) -> dict[str, Any]:
+    """Read and extract one file (in a worker); never raises, an error comes back as one line."""
+    from nianbao.extract import IngestError, read_document
+    from nianbao.pipeline import process_document
+
+    try:
+        doc = read_document(path)
+        ex = process_document(doc, _backend(backend, options))
+    except IngestError as e:
+        return {"ok": False, "error": e.problem}
+    except Exception as e:  # one report's crash must not stop the batch
+        return {"ok": False, "error": f"extraction failed: {type(e).__name__}: {e}".splitlines()[0]}
+    return {"ok": True, "kind": doc.kind, "text": doc.text, "data": ex.model_dump_json()}
+
+
+def _quiet_worker() -> None:
+    """Workers leave Ctrl-C to the parent, which stops cleanly and keeps what is stored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def expand(paths: Iterable[Path]) -> list[Path]:
+    """Files named, and the files inside folders named (gold fixtures and dotfiles left out)."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted(q for q in p.rglob("*") if q.is_file() and not q.name.startswith(".")
+                              and not q.name.endswith(".gold.json")))
+        else:
+            out.append(p)
+    return out
+
+
+def _hash(path: Path) -> tuple[str, str | None]:
+    try:
+        return content_hash(path.read_bytes()), None
+    except OSError as e:
+        return content_hash(f"unreadable:{path}".encode()), f"cannot be read: {e.strerror or e}"
+
+
+def run_batch(store: Store, files: list[Path], settings: RunSettings, workers: int | None = None,
+              force: bool = False, on_error: Callable[[str, str], None] | None = None,
+              progress: Callable[[int, str], None] | None = None) -> BatchResult:
+    """Extract every file not yet done with these settings, storing each result as it arrives.
+
+    `progress(n, label)` is told of every file settled (skipped, stored or failed).
+    """
+    from nianbao.extract import IngestError
+    from nianbao.models import Extraction
+
+    run_id = store.start_run(settings)
+    res = BatchResult(run_id)
+    done = set() if force else store.done_hashes(settings.key)
+    todo: list[tuple[Path, str]] = []
+    for p in files:
+        h, problem = _hash(p)
+        if problem:
+            store.save_error(run_id, str(p), h, problem)
+            res.errors.append((str(p), problem))
+            if on_error:
+                on_error(str(p), problem)
+            if progress:
+                progress(1, p.name)
+        elif h in done:
+            res.skipped += 1
+            if progress:
+                progress(1, p.name)
+        else:
+            done.add(h)  # the same content twice in one batch is extracted once
+            todo.append((p, h))
+
+    local = settings.backend in LOCAL_BACKENDS
+    n = workers or ((os.cpu_count() or 1) if local else 4)
+    pool: Executor = (ProcessPoolExecutor(max_workers=n, initializer=_quiet_worker) if local and n > 1
+                      else ThreadPoolExecutor(max_workers=n))
+    try:
+        futures: dict[Future, tuple[Path, str]] = {
+            pool.submit(work, str(p), settings.backend, settings.options): (p, h) for p, h in todo}
+        for fut in as_completed(futures):
+            p, h = futures[fut]
+            try:
+                out = fut.result()
+            except Exception as e:  # a worker that died (e.g. out of memory)
+                out = {"ok": False, "error": f"worker failed: {type(e).__name__}: {e}".splitlines()[0]}
+            if out["ok"]:
+                try:
+                    store.save_result(run_id, str(p), h, out["kind"], out["text"],
+                                      Extraction.model_validate_json(out["data"]), settings.key)
+                    res.done += 1
+                except (IngestError, ValueError) as e:
+                    out = {"ok": False, "error": f"could not be stored: {e}".splitlines()[0]}
+            if not out["ok"]:
+                store.save_error(run_id, str(p), h, out["error"])
+                res.errors.append((str(p), out["error"]))
+                if on_error:
+                    on_error(str(p), out["error"])
+            if progress:
+                progress(1, p.name)
+    except KeyboardInterrupt:
+        res.interrupted = True
+        pool.shutdown(wait=False, cancel_futures=True)
+    else:
+        pool.shutdown()
+    store.finish_run(run_id, res.done, len(res.errors), res.skipped)
+    if not res.interrupted and store_has_many(store):
+        store.cross_check()
+    return res
+
+
+def store_has_many(store: Store) -> bool:
+    return sum(1 for d in store.documents() if d.current_extraction_id is not None) > 1
