@@ -1,0 +1,178 @@
+"""The store: batch runs, stable findings, decisions that survive re-runs, corrections, migrations."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+from store_helpers import TEST_RULE, KeyValueBackend, balance_rule_registered, consistent_values, report_text
+
+from nianbao.review import batch
+from nianbao.review.schema import LATEST
+from nianbao.review.store import RunSettings, Store, StoreError, finding_id
+
+
+@pytest.fixture
+def kv_backend(monkeypatch: pytest.MonkeyPatch):
+    """Batch runs in this process (workers=1) with the key=value backend and the balance rule."""
+    monkeypatch.setattr(batch, "_backend", lambda name, options: KeyValueBackend())
+    with balance_rule_registered():
+        yield
+
+
+def _write(folder: Path, name: str, agency: str, year: int, values: dict) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    p = folder / name
+    p.write_text(report_text(agency, year, values), encoding="utf-8")
+    return p
+
+
+def _broken(values: dict) -> dict:
+    """One report whose 总计 of table 三's processed row misses its balance by 5 (natural persons)."""
+    v = dict(values)
+    v["t3.total_processed.natural_person"] += 5
+    return v
+
+
+def _ours(store: Store, doc_id: int) -> list[dict]:
+    return [f for f in store.findings(doc_id) if f["rule"] == TEST_RULE]
+
+
+def test_batch_stores_findings_and_skips_done(tmp_path: Path, kv_backend: None) -> None:
+    rng = random.Random(3)
+    good = _write(tmp_path / "in", "a.txt", "甲镇", 2023, consistent_values(rng))
+    bad = _write(tmp_path / "in", "b.txt", "乙镇", 2023, _broken(consistent_values(rng)))
+    store = Store(tmp_path / "n.db")
+    settings = RunSettings("rules", version="t")
+    res = batch.run_batch(store, [good, bad], settings, workers=1)
+    assert (res.done, res.skipped, res.errors) == (2, 0, [])
+    docs = {d.name: d for d in store.documents()}
+    assert docs["a.txt"].agency == "甲镇" and docs["a.txt"].year == 2023
+    assert _ours(store, docs["a.txt"].id) == []
+    (f,) = _ours(store, docs["b.txt"].id)
+    assert f["keys"][0] == "t3.new_received.natural_person" and f["found"] - f["expected"] == -5
+    cells = {c["key"]: c for c in store.cells(docs["b.txt"].id)}
+    key = "t3.total_processed.natural_person"
+    text = docs["b.txt"].text
+    assert text[cells[key]["span_start"]:cells[key]["span_end"]] == str(cells[key]["value"])
+    again = batch.run_batch(store, [good, bad], settings, workers=1)
+    assert (again.done, again.skipped) == (0, 2)
+    other = batch.run_batch(store, [good], RunSettings("rules", (("model", "x"),), "t"), workers=1)
+    assert other.done == 1  # other settings are another result
+
+
+def test_bad_file_is_recorded_and_batch_goes_on(tmp_path: Path, kv_backend: None,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    rng = random.Random(4)
+    good = _write(tmp_path, "ok.txt", "甲镇", 2023, consistent_values(rng))
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.7\nthis is not a pdf at all")
+    store = Store(tmp_path / "n.db")
+    errors: list[tuple[str, str]] = []
+    res = batch.run_batch(store, [broken, good], RunSettings(version="t"), workers=1,
+                          on_error=lambda p, e: errors.append((p, e)))
+    assert res.done == 1 and len(res.errors) == 1
+    assert errors[0][0].endswith("broken.pdf") and "\n" not in errors[0][1]
+    docs = {d.name: d for d in store.documents()}
+    assert docs["broken.pdf"].error and docs["broken.pdf"].current_extraction_id is None
+    assert docs["ok.txt"].error is None
+
+
+def test_decisions_survive_a_rerun(tmp_path: Path, kv_backend: None) -> None:
+    rng = random.Random(5)
+    v = _broken(consistent_values(rng))
+    v["t3.carried_forward.business"] += 2  # a second imbalance, in another column
+    p = _write(tmp_path, "c.txt", "丙镇", 2023, v)
+    store = Store(tmp_path / "n.db")
+    settings = RunSettings(version="t")
+    batch.run_batch(store, [p], settings, workers=1)
+    doc = store.documents()[0]
+    f1, f2 = sorted(_ours(store, doc.id), key=lambda f: f["keys"][0])
+    store.decide(doc.id, f1["id"], "confirm", "审核员甲")
+    store.decide(doc.id, f2["id"], "dismiss", "审核员甲", "原表如此")
+    res = batch.run_batch(store, [p], settings, workers=1, force=True)
+    assert res.done == 1
+    status = {f["id"]: f["status"] for f in _ours(store, doc.id)}
+    assert status == {f1["id"]: "confirmed", f2["id"]: "dismissed"}
+    audit = store.decisions(doc.id)
+    assert [(d["action"], d["who"], d["old_value"], d["new_value"]) for d in audit] == [
+        ("confirm", "审核员甲", "open", "confirmed"), ("dismiss", "审核员甲", "open", "dismissed")]
+    assert audit[1]["comment"] == "原表如此"
+
+
+def test_correction_reruns_rules_and_survives_a_rerun(tmp_path: Path, kv_backend: None) -> None:
+    v = _broken(consistent_values(random.Random(6)))
+    p = _write(tmp_path, "d.txt", "丁镇", 2023, v)
+    store = Store(tmp_path / "n.db")
+    settings = RunSettings(version="t")
+    batch.run_batch(store, [p], settings, workers=1)
+    doc = store.documents()[0]
+    assert len(_ours(store, doc.id)) == 1
+    key = "t3.total_processed.natural_person"
+    store.correct(doc.id, key, v[key] - 5, "审核员乙", "原表多计5件")
+    assert _ours(store, doc.id) == []  # the identity holds again on the corrected values
+    assert store.current(doc.id).cells[key].value == v[key] - 5
+    assert {c["key"]: c["value"] for c in store.cells(doc.id)}[key] == v[key]  # printed value kept
+    (d,) = store.decisions(doc.id)
+    assert (d["action"], d["cell_key"], d["old_value"], d["new_value"]) == ("correct", key, str(v[key]),
+                                                                            str(v[key] - 5))
+    batch.run_batch(store, [p], settings, workers=1, force=True)
+    assert store.current(doc.id).cells[key].value == v[key] - 5
+    assert _ours(store, doc.id) == []
+    with pytest.raises(StoreError):
+        store.correct(doc.id, "t9.nonsense", 1, "x")
+
+
+def test_finding_identity_is_stable_and_order_free() -> None:
+    a = finding_id("h", "r", ["t3.a", "t3.b"])
+    assert a == finding_id("h", "r", ["t3.b", "t3.a"])
+    assert a != finding_id("h2", "r", ["t3.a", "t3.b"]) and a != finding_id("h", "r2", ["t3.a", "t3.b"])
+
+
+V1_SCHEMA = """
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version VALUES (1);
+CREATE TABLE documents (id INTEGER PRIMARY KEY, content_hash VARCHAR(64) NOT NULL UNIQUE, path TEXT NOT NULL,
+  name TEXT NOT NULL, kind VARCHAR(16), agency TEXT, year INTEGER, template VARCHAR(8), text TEXT, error TEXT,
+  current_extraction_id INTEGER, added_at VARCHAR(32));
+CREATE TABLE runs (id INTEGER PRIMARY KEY, backend VARCHAR(32) NOT NULL, model TEXT, prompt_version TEXT,
+  settings TEXT, settings_key VARCHAR(64) NOT NULL, started_at VARCHAR(32), finished_at VARCHAR(32),
+  documents INTEGER, errors INTEGER, prompt_tokens INTEGER, completion_tokens INTEGER, cost_usd FLOAT);
+CREATE TABLE extractions (id INTEGER PRIMARY KEY, document_id INTEGER NOT NULL, run_id INTEGER,
+  settings_key VARCHAR(64) NOT NULL, data TEXT NOT NULL, seconds FLOAT, prompt_tokens INTEGER,
+  completion_tokens INTEGER, cost_usd FLOAT, created_at VARCHAR(32), UNIQUE (document_id, settings_key));
+CREATE TABLE cells (id INTEGER PRIMARY KEY, extraction_id INTEGER NOT NULL, key VARCHAR(96) NOT NULL, value FLOAT,
+  raw TEXT, span_start INTEGER, span_end INTEGER, page INTEGER, bbox TEXT, confidence FLOAT, reader VARCHAR(32),
+  note TEXT);
+CREATE TABLE claims (id INTEGER PRIMARY KEY, extraction_id INTEGER NOT NULL, idx INTEGER NOT NULL, value FLOAT,
+  unit VARCHAR(16), kind VARCHAR(16), quote TEXT, parent INTEGER, span_start INTEGER, span_end INTEGER,
+  subject VARCHAR(64));
+CREATE TABLE findings (id VARCHAR(40) PRIMARY KEY, document_id INTEGER NOT NULL, source VARCHAR(16) NOT NULL,
+  rule TEXT NOT NULL, category VARCHAR(32) NOT NULL, severity VARCHAR(16) NOT NULL, keys TEXT, message TEXT,
+  expected FLOAT, found FLOAT, fill TEXT, spans TEXT, status VARCHAR(16) NOT NULL, active BOOLEAN NOT NULL,
+  first_seen VARCHAR(32), last_seen VARCHAR(32));
+CREATE TABLE decisions (id INTEGER PRIMARY KEY, document_id INTEGER NOT NULL, finding_id VARCHAR(40),
+  cell_key VARCHAR(96), action VARCHAR(16) NOT NULL, old_value TEXT, new_value TEXT, comment TEXT,
+  who TEXT NOT NULL, at VARCHAR(32) NOT NULL);
+INSERT INTO documents (id, content_hash, path, name) VALUES (1, 'abc', '/old/r.txt', 'r.txt');
+INSERT INTO runs (id, backend, settings_key, documents) VALUES (1, 'rules', 'k', 1);
+INSERT INTO decisions (document_id, finding_id, action, who, at) VALUES (1, 'f1', 'confirm', '老用户', '2025');
+"""
+
+
+def test_an_old_database_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    con = sqlite3.connect(path)
+    con.executescript(V1_SCHEMA)
+    con.close()
+    store = Store(path)
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT version FROM schema_version").fetchall() == [(LATEST,)]
+    assert "skipped" in {r[1] for r in con.execute("PRAGMA table_info(runs)")}
+    assert con.execute("SELECT who FROM decisions").fetchall() == [("老用户",)]
+    con.close()
+    assert store.load_hierarchy([("甲镇", "某县")]) == 1  # the table v2 added works
+    assert [d.name for d in store.documents()] == ["r.txt"]
+    Store(path)  # opening an up-to-date database again changes nothing
