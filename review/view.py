@@ -62,7 +62,7 @@ def _segments(text: str, marks: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "text": text[a:b],
             "anchors": [m["id"] for m in marks if m["start"] == a and m.get("id")],
             "classes": sorted({c for m in covering for c in m["classes"]}),
-            "keys": sorted({m["key"] for m in covering if m.get("key")}),
+            "cellkeys": sorted({m["key"] for m in covering if m.get("key")}),
             "findings": sorted({m["finding"] for m in covering if m.get("finding")}),
             "title": next((m["title"] for m in covering if m.get("title")), ""),
         })
@@ -95,8 +95,8 @@ def _tables(template: str, cells: dict[str, dict[str, Any]], flagged: dict[str, 
 def report_view(store: Store, doc_id: int) -> dict[str, Any]:
     doc = store.document(doc_id)
     if doc.current_extraction_id is None:
-        return {"doc": doc, "segments": [{"text": doc.text or "", "anchors": [], "classes": [], "keys": [],
-                                          "findings": [], "title": ""}],
+        return {"doc": doc, "segments": [{"text": doc.text or "", "anchors": [], "classes": [],
+                                          "findings": [], "title": "", "cellkeys": []}],
                 "tables": [], "findings": [], "decisions": store.decisions(doc_id), "claims": []}
     ex = store.current(doc_id)
     printed = {c["key"]: c for c in store.cells(doc_id)}

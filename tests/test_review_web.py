@@ -1,0 +1,95 @@
+"""The review server over real HTTP: list, report page, escaping, CSRF, decisions and corrections."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from review_server import live_server
+from store_helpers import TEST_RULE, balance_rule_registered, consistent_values, extraction_from, report_text
+
+from nianbao.pipeline import check
+from nianbao.review.store import Store
+
+EVIL = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned=2">'
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with balance_rule_registered():
+        s = Store(tmp_path / "n.db")
+        v = consistent_values(random.Random(31))
+        v["t3.total_processed.natural_person"] += 3
+        text = report_text("甲镇<b>", 2023, v, extra=f"本年度共收到申请。{EVIL}")
+        _, ex = extraction_from(text, "evil<i>.txt")
+        s.doc_id = s.save_result(None, "/in/evil<i>.txt", "h1", "txt", text, check(None, ex), "k")
+        yield s
+
+
+def _token(client: httpx.Client, url: str) -> tuple[str, str]:
+    page = client.get(url)
+    assert page.status_code == 200
+    m = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert m, "the page carries a CSRF token"
+    return page.text, m.group(1)
+
+
+def test_list_and_report_pages_escape_report_text(store: Store) -> None:
+    with live_server(store) as base, httpx.Client(base_url=base) as client:
+        listing = client.get("/")
+        assert listing.status_code == 200
+        assert "evil&lt;i&gt;.txt" in listing.text and "<i>.txt" not in listing.text
+        assert f'href="/report/{store.doc_id}"' in listing.text
+        page = client.get(f"/report/{store.doc_id}")
+        assert page.status_code == 200
+        assert "<script>window" not in page.text and "&lt;script&gt;window.__pwned" in page.text
+        assert 'onerror="' not in page.text
+        assert "甲镇&lt;b&gt;" in page.text
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        # every cell has its place in the rebuilt table and its highlight in the text
+        assert 'id="cell-t3.total_processed.natural_person"' in page.text
+        assert 'id="src-t3.total_processed.natural_person"' in page.text
+        assert client.get("/report/999").status_code == 404
+        assert client.get("/report/..%2f..%2fetc%2fpasswd").status_code in (404, 422)
+
+
+def test_posts_without_the_csrf_token_are_refused(store: Store) -> None:
+    fid = next(f["id"] for f in store.findings(store.doc_id) if f["rule"] == TEST_RULE)
+    with live_server(store) as base, httpx.Client(base_url=base) as client:
+        _, token = _token(client, f"/report/{store.doc_id}")
+        url = f"/report/{store.doc_id}/finding/{fid}"
+        assert client.post(url, data={"action": "confirm"}).status_code == 403
+        assert client.post(url, data={"action": "confirm", "csrf_token": "forged"}).status_code == 403
+        with httpx.Client(base_url=base) as stranger:  # a token without its cookie is refused too
+            assert stranger.post(url, data={"action": "confirm", "csrf_token": token}).status_code == 403
+        assert store.decisions(store.doc_id) == []
+        ok = client.post(url, data={"action": "confirm", "csrf_token": token})
+        assert ok.status_code == 303
+    assert [d["action"] for d in store.decisions(store.doc_id)] == ["confirm"]
+
+
+def test_dismiss_and_correct_over_http(store: Store) -> None:
+    fid = next(f["id"] for f in store.findings(store.doc_id) if f["rule"] == TEST_RULE)
+    key = "t3.total_processed.natural_person"
+    with live_server(store) as base, httpx.Client(base_url=base, follow_redirects=True) as client:
+        _, token = _token(client, f"/report/{store.doc_id}")
+        url = f"/report/{store.doc_id}/finding/{fid}"
+        assert client.post(url, data={"action": "dismiss", "csrf_token": token}).status_code == 400  # no reason
+        page = client.post(url, data={"action": "dismiss", "comment": "<b>原表</b>如此", "csrf_token": token})
+        assert page.status_code == 200 and "&lt;b&gt;原表&lt;/b&gt;如此" in page.text
+        bad = client.post(f"/report/{store.doc_id}/correct",
+                          data={"key": "../../etc/passwd", "value": "1", "csrf_token": token})
+        assert bad.status_code == 400
+        assert client.post(f"/report/{store.doc_id}/correct",
+                           data={"key": key, "value": "abc", "csrf_token": token}).status_code == 400
+        old = store.current(store.doc_id).cells[key].value
+        page = client.post(f"/report/{store.doc_id}/correct",
+                           data={"key": key, "value": str(old - 3), "comment": "多计", "csrf_token": token})
+        assert page.status_code == 200
+        assert re.search(rf'id="cell-{re.escape(key)}"[^>]*class="cell[^"]*corrected', page.text)
+    assert store.current(store.doc_id).cells[key].value == old - 3
+    assert [f for f in store.findings(store.doc_id) if f["id"] == fid] == []  # the identity holds now
+    assert [d["action"] for d in store.decisions(store.doc_id)] == ["dismiss", "correct"]
