@@ -26,6 +26,8 @@ class RowRead:
     values: list[Token] = field(default_factory=list)
     stray: list[Token] = field(default_factory=list)
     label_tokens: list[Token] = field(default_factory=list)
+    empty: bool = False  # the label was seen but no values followed it
+    moved: bool = False  # values came from the row before (label lost, or printed below its values)
 
 
 @dataclass
@@ -72,7 +74,7 @@ def assign(tokens: list[Token], specs: tuple[RowSpec, ...]) -> Assignment:
             return
         read = rows.get(specs[current].id)
         if read is not None and not read.values and not specs[current].is_group:
-            del rows[specs[current].id]
+            read.empty = True  # kept: its values may sit before it (see redistribute)
             return
         pointer = max(pointer, current + 1)
 
@@ -120,3 +122,52 @@ def assign(tokens: list[Token], specs: tuple[RowSpec, ...]) -> Assignment:
         last = max(ends + ([last] if last else []))
     span = (first, last) if first is not None and last is not None else None
     return Assignment(rows, stray, junk, span)
+
+
+def redistribute(a: Assignment, specs: tuple[RowSpec, ...]) -> list[str]:
+    """Give an overfull row's surplus to the following rows that got no values.
+
+    Two layouts produce an overfull row followed by empty ones: values printed on the line above
+    their (multi-line) label, as PDF text extraction often does, and a row whose label OCR lost.
+    A group label holding values while its next child is empty is the same case. Returns the ids of
+    rows whose label was never seen and which received values this way.
+    """
+    order = [s for s in specs if not s.is_group]
+    lost: list[str] = []
+    for i, s in enumerate(order):
+        r = a.rows.get(s.id)
+        if r is None or s.n == 0 or len(r.values) < 2 * s.n:
+            continue
+        extra = r.values[s.n:]
+        j = i + 1
+        while len(extra) >= order[j].n if j < len(order) else False:
+            t = order[j]
+            tr = a.rows.get(t.id)
+            if tr is not None and tr.values:
+                break
+            take, extra = extra[:t.n], extra[t.n:]
+            if tr is None:
+                a.rows[t.id] = RowRead(t, take[0], take, moved=True)
+                lost.append(t.id)
+            else:
+                tr.values, tr.moved, tr.empty = take, True, False
+            j += 1
+        r.values = r.values[:s.n] + extra
+    for g in [s for s in specs if s.is_group]:
+        gr = a.rows.get(g.id)
+        if gr is None or not gr.values:
+            continue
+        prefix = g.id.split(":", 1)[1] + "."
+        child = next((s for s in order if s.id.startswith(prefix)
+                      and not (a.rows.get(s.id) and a.rows[s.id].values)), None)
+        has_children = any(s.id.startswith(prefix) and s.id in a.rows for s in order)
+        if child is not None and has_children:
+            target = a.rows.get(child.id)
+            if target is None:
+                a.rows[child.id] = RowRead(child, gr.label, list(gr.values), moved=True)
+                lost.append(child.id)
+            else:
+                target.values = list(gr.values)
+                target.moved = True
+            gr.values = []
+    return lost
