@@ -264,7 +264,8 @@ class Store:
                                                  old_value=json.dumps(old), new_value=json.dumps(value),
                                                  comment=comment or None, who=who, at=now()))
             self._recheck(c, doc_id)
-        self.cross_check()
+        if doc.agency:
+            self.cross_check(doc.agency)
 
     def decisions(self, doc_id: int | None = None) -> list[dict[str, Any]]:
         q = select(S.decisions).order_by(S.decisions.c.id)
@@ -283,14 +284,33 @@ class Store:
                 c.execute(insert(S.hierarchy), rows)
         return len(rows)
 
-    def cross_check(self) -> int:
-        """Run the cross-report checks over every stored report with an agency and a year."""
-        from nianbao.rules import cross_report
+    def cross_check(self, agency: str | None = None) -> int:
+        """Run the cross-report checks over the stored reports with an agency and a year.
+
+        With `agency`, only that agency's reports (every year) and the summaries above it are
+        re-checked, which is what a correction can change. Agencies are matched across years by
+        name as printed, allowing for a higher place before it (洪泽区 = 淮安市洪泽区).
+        """
+        from nianbao.rules import cross_report as cr
 
         with self.engine.begin() as c:
             docs = c.execute(select(S.documents).where(and_(
                 S.documents.c.current_extraction_id.is_not(None), S.documents.c.error.is_(None)))).all()
-            dated = [d for d in docs if d.agency and d.year]
+            index: dict[tuple[int, str], list[Any]] = {}
+            for d in docs:
+                if d.agency and d.year:
+                    for core in cr.agency_cores(d.agency):
+                        index.setdefault((d.year, core), []).append(d)
+
+            def find(name: str, year: int) -> Any | None:
+                """The one report of `name` for `year`; None when none or when it is ambiguous."""
+                seen = {x.id: x for core in cr.agency_cores(name) for x in index.get((year, core), [])}
+                hits = [x for x in seen.values() if cr.same_agency(x.agency, name)]
+                exact = [x for x in hits if cr.agency_key(x.agency) == cr.agency_key(name)]
+                if len(exact) == 1:
+                    return exact[0]
+                return hits[0] if len(hits) == 1 else None
+
             cache: dict[int, Extraction] = {}
 
             def load(d: Any) -> Extraction:
@@ -299,33 +319,38 @@ class Store:
                     cache[d.id] = _apply(d, ex, self._corrections(c, d.id), check=False)
                 return cache[d.id]
 
-            by_key = {(d.agency, d.year): d for d in dated}
-            parents: dict[str, list[str]] = {}
-            for a, p in c.execute(select(S.hierarchy.c.agency, S.hierarchy.c.parent)):
-                parents.setdefault(p, []).append(a)
+            pairs = c.execute(select(S.hierarchy.c.agency, S.hierarchy.c.parent)).all()
+            scope = None
+            if agency is not None:
+                above = {p for a, p in pairs if cr.same_agency(a, agency)}
+                scope = {d.id for d in docs if d.agency and (
+                    cr.same_agency(d.agency, agency) or any(cr.same_agency(d.agency, p) for p in above))}
             total = 0
-            dated_ids = {d.id for d in dated}
             for d in docs:
+                if scope is not None and d.id not in scope:
+                    continue
                 found: list[Finding] = []
-                if d.id in dated_ids:
-                    prev = by_key.get((d.agency, d.year - 1))
-                    if prev is not None:
-                        found += cross_report.previous_year(load(prev), load(d))
-                    kids = [by_key.get((a, d.year)) for a in parents.get(d.agency, [])]
-                    kids = [k for k in kids if k is not None]
+                if d.agency and d.year:
+                    prev = find(d.agency, d.year - 1)
+                    if prev is not None and find(prev.agency, d.year) is d:  # a match both ways
+                        found += cr.previous_year(load(prev), load(d))
+                    kids = [find(a, d.year) for a, p in pairs if cr.same_agency(p, d.agency)]
+                    kids = list({k.id: k for k in kids if k is not None and k.id != d.id}.values())
                     if kids:
-                        found += cross_report.summary(load(d), [load(k) for k in kids])
+                        found += cr.summary(load(d), [load(k) for k in kids])
                 self._sync(c, d.id, d.content_hash, "cross", found)
                 total += len(found)
             return total
 
     def agency_years(self, agency: str) -> list[tuple[int, int]]:
-        """(year, document id) of one agency's reports, oldest first."""
-        with self.engine.connect() as c:
-            rows = c.execute(select(S.documents.c.year, S.documents.c.id).where(and_(
-                S.documents.c.agency == agency, S.documents.c.year.is_not(None),
-                S.documents.c.current_extraction_id.is_not(None))).order_by(S.documents.c.year)).all()
-        return [(r[0], r[1]) for r in rows]
+        """(year, document id) of one agency's reports, oldest first (names matched as in cross_check)."""
+        from nianbao.rules.cross_report import same_agency
+
+        by_year: dict[int, list[Any]] = {}
+        for d in self.documents():
+            if d.year and d.current_extraction_id is not None and same_agency(d.agency, agency):
+                by_year.setdefault(d.year, []).append(d)
+        return [(y, ds[0].id) for y, ds in sorted(by_year.items()) if len(ds) == 1]
 
     # ------------------------------------------------------------ reading for pages and exports
 

@@ -10,8 +10,12 @@ The row and column names come from the spec, so both template versions are cover
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 
 from nianbao.models import Extraction, Finding, Number
 from nianbao.spec import T3_COLUMNS, keys
@@ -20,6 +24,53 @@ CARRY_RULE = "cross.carried_over"
 IN_FORCE_RULE = "cross.in_force"
 SUMMARY_RULE = "cross.summary"
 IN_FORCE_ROWS = {"regulation": "规章", "normative_doc": "行政规范性文件"}
+
+
+@cache
+def _names() -> dict[str, list[str]]:
+    raw = resources.files("nianbao").joinpath("data", "agency_names.json").read_text(encoding="utf-8")
+    return json.loads(raw)
+
+
+def agency_key(name: str) -> str:
+    """An agency's name without spaces and without the suffixes reports add or drop from year to year."""
+    s = re.sub(r"\s+", "", name or "")
+    for suffix in sorted(_names()["drop_suffixes"], key=len, reverse=True):
+        if s.endswith(suffix) and len(s) > len(suffix):
+            s = s[: -len(suffix)]
+            break
+    return s
+
+
+def same_agency(a: str | None, b: str | None) -> bool:
+    """Whether two printed names are one agency: equal, or one is the other under its higher place.
+
+    洪泽区 and 淮安市洪泽区 match (淮安市 is a place above it); 新区 and 高新区 do not.
+    """
+    if not a or not b:
+        return False
+    ka, kb = agency_key(a), agency_key(b)
+    if ka == kb:
+        return True
+    short, long = sorted((ka, kb), key=len)
+    if len(short) < 2 or not long.endswith(short):
+        return False
+    prefix = long[: -len(short)]
+    return any(prefix.endswith(p) for p in _names()["place_suffixes"])
+
+
+def agency_cores(name: str) -> set[str]:
+    """The name and every tail of it that follows a higher place (淮安市洪泽区 → itself, 洪泽区).
+
+    Two names can only be one agency if they share a core, so the cores index a store's reports.
+    """
+    key = agency_key(name)
+    out = {key} if key else set()
+    places = _names()["place_suffixes"]
+    for i in range(1, len(key) - 1):
+        if any(key[:i].endswith(p) for p in places):
+            out.add(key[i:])
+    return out
 
 
 def _v(ex: Extraction, key: str) -> Number | None:

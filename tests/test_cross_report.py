@@ -120,3 +120,28 @@ def test_batch_settings_key_changes_with_backend_options() -> None:
     a = RunSettings("rules", (), "1").key
     assert a == RunSettings("rules", (), "1").key
     assert a != RunSettings("llm", (("model", "m"),), "1").key != RunSettings("rules", (), "2").key
+
+
+def test_agency_names_match_across_years_as_printed() -> None:
+    assert cross_report.same_agency("洪泽区", "淮安市洪泽区")
+    assert cross_report.same_agency("承留镇人民政府", "承留镇")
+    assert cross_report.same_agency("江苏省淮安市洪泽区", "淮安市 洪泽区")
+    assert not cross_report.same_agency("甲市洪泽区", "乙市洪泽区")
+    assert not cross_report.same_agency("新区", "高新区")
+    assert not cross_report.same_agency("洪泽区", "洪泽区高良涧街道")
+    assert not cross_report.same_agency("", "洪泽区")
+
+
+def test_store_pairs_years_whose_names_differ(tmp_path: Path) -> None:
+    store = Store(tmp_path / "n.db")
+    last, this = _pair(False, seed=5)
+    _save(store, "洪泽区", 2022, last)
+    cur = _save(store, "淮安市洪泽区", 2023, this)
+    store.cross_check()
+    assert {f["keys"][0] for f in store.findings(cur) if f["source"] == "cross"} == {
+        "t3.carried_over.business", "t3.carried_over.total"}
+    assert [y for y, _ in store.agency_years("淮安市洪泽区")] == [2022, 2023]
+    # a second 洪泽区 in 2023 makes "洪泽区" of 2022 ambiguous: no pair is better than a wrong one
+    other = _save(store, "甲市洪泽区", 2023, dict(this, **{"t3.carried_over.total": 999}))
+    store.cross_check()
+    assert [f for f in store.findings(cur) + store.findings(other) if f["source"] == "cross"] == []
