@@ -175,7 +175,11 @@ class Store:
                      "span_end": cl.span.end if cl.span else None}
                     for i, cl in enumerate(ex.narrative)])
             c.execute(update(S.documents).where(S.documents.c.id == doc_id).values(current_extraction_id=ex_id))
-            self._recheck(c, doc_id)
+            corrections = self._corrections(c, doc_id)
+            if corrections:
+                self._recheck(c, doc_id)
+            else:
+                self._sync(c, doc_id, doc_hash, "rules", ex.findings)
         return doc_id
 
     # ------------------------------------------------------------ checking
@@ -411,6 +415,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA synchronous=NORMAL")  # WAL: a crash of the program loses no commit
     cur.close()
 
 

@@ -176,3 +176,27 @@ def test_an_old_database_is_upgraded_in_place(tmp_path: Path) -> None:
     assert store.load_hierarchy([("甲镇", "某县")]) == 1  # the table v2 added works
     assert [d.name for d in store.documents()] == ["r.txt"]
     Store(path)  # opening an up-to-date database again changes nothing
+
+
+def test_postgresql_url(tmp_path: Path) -> None:
+    """Any SQL URL works; runs where NIANBAO_TEST_POSTGRES_URL names a scratch database."""
+    import os
+
+    url = os.environ.get("NIANBAO_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("set NIANBAO_TEST_POSTGRES_URL to a scratch PostgreSQL database to run this")
+    from store_helpers import extraction_from
+
+    store = Store(url)
+    text = report_text("甲镇", 2023, consistent_values(random.Random(7)))
+    _, ex = extraction_from(text)
+    doc_id = store.save_result(None, "/in/a.txt", f"pg-{random.random()}", "txt", text, ex, "k")
+    store.correct(doc_id, "t2.licensing.decisions", 5, "pg")
+    assert store.current(doc_id).cells["t2.licensing.decisions"].value == 5
+
+
+def test_db_url_keeps_urls_and_makes_files_absolute(tmp_path: Path) -> None:
+    from nianbao.review.store import db_url
+
+    assert db_url("postgresql://u@h/db") == "postgresql://u@h/db"
+    assert db_url(tmp_path / "x.db") == f"sqlite:///{tmp_path / 'x.db'}"
