@@ -46,7 +46,7 @@ def test_bad_file_gets_one_line_and_the_batch_goes_on(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_interrupted_batch_resumes_without_redoing(tmp_path: Path, workers: str) -> None:
-    n = 400
+    n = 250
     write_reports(tmp_path / "in", n)
     db = tmp_path / "n.db"
     args = [*CMD, "run", str(tmp_path / "in"), "--db", str(db), "--workers", workers]
