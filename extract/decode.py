@@ -39,15 +39,16 @@ def _bom(data: bytes) -> tuple[str, int] | None:
 
 
 def _utf16_by_nuls(data: bytes) -> str | None:
-    """UTF-16 without a BOM: ASCII characters leave their NUL byte on one side of every pair."""
+    """UTF-16 without a BOM: ASCII characters leave their NUL byte on one side of every pair
+    (CJK characters ending in 00, such as 一 U+4E00, put a few on the other side)."""
     sample = data[:_SAMPLE]
     n = len(sample) - len(sample) % 2
     even, odd = sample[0:n:2].count(0), sample[1:n:2].count(0)
     if even + odd < 2:
         return None
-    if odd >= 0.9 * (even + odd):
+    if odd >= 0.7 * (even + odd):
         return "utf-16-le"
-    if even >= 0.9 * (even + odd):
+    if even >= 0.7 * (even + odd):
         return "utf-16-be"
     return None
 

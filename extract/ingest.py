@@ -74,7 +74,10 @@ def read_document(path: str | Path) -> Document:
     if not data.strip():
         raise IngestError(p, "is empty")
     kind = sniff(p, data)
-    module = importlib.import_module(f"nianbao.extract.{READERS[kind]}")
+    try:
+        module = importlib.import_module(f"nianbao.extract.{READERS[kind]}")
+    except ModuleNotFoundError:  # a reader not built (or not installed) yet is still one line
+        raise IngestError(p, f"looks like a {kind} file, which this installation cannot read") from None
     try:
         doc = module.read(p, data)
     except IngestError:

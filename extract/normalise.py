@@ -168,19 +168,14 @@ def _page_number_lines(lines: list[str], min_run: int) -> set[int]:
         if any(_LONE_NUMBER.fullmatch(neighbour(i, s)) for s in (-1, 1)):
             continue
         found.append((i, int(m.group(1))))
+    # chain each candidate to the latest one holding the previous page number
+    chains: dict[int, list[int]] = {}  # page number → the longest chain ending with it so far
     keep: set[int] = set()
-    run: list[int] = []
-    prev = None
     for i, n in found:
-        if prev is not None and n == prev + 1:
-            run.append(i)
-        else:
-            if len(run) >= min_run:
-                keep.update(run)
-            run = [i]
-        prev = n
-    if len(run) >= min_run:
-        keep.update(run)
+        chain = [*chains.get(n - 1, []), i]
+        chains[n] = chain
+        if len(chain) >= min_run:
+            keep.update(chain)
     return keep
 
 
