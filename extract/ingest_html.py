@@ -54,8 +54,12 @@ _NOT_TEXT = re.compile(
     r"|&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?",
     re.DOTALL | re.IGNORECASE,
 )
-_WINDOW = 64
-_ANCHOR = 8
+# Elements whose content _NOT_TEXT already left out of the aligner's stream.
+_NO_SOURCE_TEXT = frozenset({"script", "style"})
+_WINDOW = 64  # how far ahead a character is looked for before re-anchoring
+_ANCHOR = 8  # re-anchor on this many characters …
+_MIN_ANCHOR = 4  # … but never on fewer, which would match anywhere
+_REACH = 20000  # … and never further ahead than this
 
 
 def declared_charset(data: bytes) -> str | None:
@@ -106,7 +110,7 @@ class _Aligner:
             j = stream.find(ch, self.cursor, self.cursor + _WINDOW)
             if j < 0:  # lost: re-anchor on the next few characters anywhere ahead
                 anchor = text[i:i + _ANCHOR]
-                j = stream.find(anchor, self.cursor) if len(anchor) > 1 else -1
+                j = stream.find(anchor, self.cursor, self.cursor + _REACH) if len(anchor) >= _MIN_ANCHOR else -1
             if j < 0:
                 out.append(self.here())
                 continue
@@ -198,10 +202,12 @@ class _Renderer:
     def skip(self, el: etree._Element) -> None:
         """Advance past a dropped element's text so later text still finds its place."""
         tag = _tag(el)
-        if tag in ("script", "style") or tag is None:
+        if tag in _NO_SOURCE_TEXT or tag is None:
             return
-        for s in el.itertext():
-            self.align.align(s)
+        self.align.align(el.text or "")
+        for child in el:
+            self.skip(child)
+            self.align.align(child.tail or "")
 
     def walk(self, el: etree._Element, pre: bool = False) -> None:
         tag = _tag(el)
