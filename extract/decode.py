@@ -53,10 +53,13 @@ def _utf16_by_nuls(data: bytes) -> str | None:
     return None
 
 
-def _is_cjk(ch: str) -> bool:
+def _is_chinese_text(ch: str) -> bool:
+    """CJK ideographs and punctuation, full-width forms, and the symbols Chinese documents use
+    (quotes, dashes, ①, Ⅱ, ℃, box drawing, ■ ★ bullets)."""
     cp = ord(ch)
     return (0x3400 <= cp <= 0x9FFF or 0xF900 <= cp <= 0xFAFF or 0x3000 <= cp <= 0x303F
-            or 0xFF00 <= cp <= 0xFFEF or 0x20000 <= cp <= 0x3FFFF)
+            or 0xFF00 <= cp <= 0xFFEF or 0x20000 <= cp <= 0x3FFFF or 0x2000 <= cp <= 0x27BF
+            or cp in (0x00B7, 0x00D7, 0x00F7, 0x00B0, 0x00A7))
 
 
 def _plausible(text: str) -> bool:
@@ -72,7 +75,7 @@ def _plausible(text: str) -> bool:
     wide = [ch for ch in sample if ord(ch) > 127]
     if len(wide) <= len(sample) // 10:
         return True
-    return sum(1 for ch in wide if _is_cjk(ch)) >= 0.6 * len(wide)
+    return sum(1 for ch in wide if _is_chinese_text(ch)) >= 0.6 * len(wide)
 
 
 def _looks_binary(data: bytes) -> str | None:

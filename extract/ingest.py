@@ -53,6 +53,9 @@ def sniff(path: Path, data: bytes) -> str:
         head.startswith(b"RIFF") and head[8:12] == b"WEBP"
     ):
         return "image"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 (Word's "web page"): look at it as text
+        data = data[:400000].decode("utf-16", "ignore").encode("utf-8", "ignore")
+        head = data[:2048]
     lowered = head.lower().lstrip(b"\xef\xbb\xbf \t\r\n")
     if lowered.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<table" in data[:200000].lower():
         return "html"

@@ -56,6 +56,7 @@ _NOT_TEXT = re.compile(
 )
 # Elements whose content _NOT_TEXT already left out of the aligner's stream.
 _NO_SOURCE_TEXT = frozenset({"script", "style"})
+_TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown"})
 _WINDOW = 64  # how far ahead a character is looked for before re-anchoring
 _ANCHOR = 8  # re-anchor on this many characters …
 _MIN_ANCHOR = 4  # … but never on fewer, which would match anywhere
@@ -122,10 +123,11 @@ class _Aligner:
 class _Out:
     """Rendered text with per-character source offsets; collapses HTML whitespace."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_lines: bool = False) -> None:
         self.chars: list[str] = []
         self.offs: list[int] = []
         self.last = 0
+        self.keep_lines = keep_lines  # a text file with some HTML in it: its line breaks are real
 
     def _put(self, ch: str, off: int) -> None:
         self.chars.append(ch)
@@ -139,6 +141,9 @@ class _Out:
         for ch, off in zip(text, offs, strict=True):
             if pre:
                 self._put(ch, off)
+            elif ch == "\n" and self.keep_lines:
+                self._trim()
+                self._put("\n", off)
             elif ch.isspace() and ch != "\xa0":
                 if not self.at_line_start() and self.chars[-1] != " ":
                     self._put(" ", off)
@@ -191,9 +196,9 @@ def _span(value: str | None, limit: int) -> int:
 
 
 class _Renderer:
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, keep_lines: bool = False) -> None:
         self.align = _Aligner(source)
-        self.out = _Out()
+        self.out = _Out(keep_lines)
 
     def text(self, s: str | None, pre: bool = False) -> None:
         if s:
@@ -307,8 +312,12 @@ class _Renderer:
         self.out.block()
 
 
-def render(source: str) -> tuple[str, list[int]]:
-    """The page's text as a reader copies it, with each character's index in `source`."""
+def render(source: str, keep_lines: bool = False) -> tuple[str, list[int]]:
+    """The page's text as a reader copies it, with each character's index in `source`.
+
+    keep_lines: line breaks in text outside tables are kept (a text file that holds a stray
+    HTML table is still a text file, whose lines the template parser reads as printed).
+    """
     markup = _XML_DECL.sub("", source, count=1).replace("\x00", "")
     parser = lxml_html.HTMLParser(encoding="utf-8", remove_comments=False, remove_pis=False)
     try:
@@ -317,7 +326,7 @@ def render(source: str) -> tuple[str, list[int]]:
         root = None
     if root is None:
         return "", []
-    renderer = _Renderer(source)
+    renderer = _Renderer(source, keep_lines)
     renderer.walk(root)
     renderer.out.block()
     return "".join(renderer.out.chars), renderer.out.offs
@@ -326,7 +335,7 @@ def render(source: str) -> tuple[str, list[int]]:
 def read(path: Path, data: bytes) -> Document:
     """Decode (BOM, declared charset, detection), render, normalise; offsets point into the HTML."""
     source, encoding = decode_file(path, data, declared_charset(data))
-    text, offs = render(source)
+    text, offs = render(source, keep_lines=path.suffix.lower() in _TEXT_SUFFIXES)
     return normalise(text, offs, len(source)).document(path.name, "html", source, encoding)
 
 

@@ -104,7 +104,8 @@ def _rewrite(text: str, offs: list[int], pattern: re.Pattern[str],
 
 
 def _strip_markup(text: str, offs: list[int], cfg: _Config) -> tuple[str, list[int]]:
-    """Drop stray tags; a line-ending tag with more text after it on its line becomes a newline."""
+    """Drop stray tags; a line-ending tag (<br>, </p>) with text on both sides becomes a newline,
+    or a space inside a table row."""
 
     def tag(m: re.Match[str]) -> str:
         if m.group(2).lower() not in cfg.newline_tags:
@@ -112,7 +113,10 @@ def _strip_markup(text: str, offs: list[int], cfg: _Config) -> tuple[str, list[i
         nl = text.find("\n", m.end())
         rest = text[m.end(): nl if nl >= 0 else len(text)]
         before = text[text.rfind("\n", 0, m.start()) + 1: m.start()]
-        return "\n" if cfg.tag.sub("", rest).strip() and cfg.tag.sub("", before).strip() else ""
+        if not (cfg.tag.sub("", rest).strip() and cfg.tag.sub("", before).strip()):
+            return ""
+        # inside a pipe or tab row a <br> separates words of one cell: splitting would break the row
+        return " " if any(sep in before + rest for sep in "\t|") else "\n"
 
     text, offs = _rewrite(text, offs, cfg.tag, tag)
 

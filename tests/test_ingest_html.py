@@ -203,3 +203,51 @@ def test_seed_tables_survive_a_round_trip_through_html(tmp_path, shared_dir):
         assert [[c.strip() for c in r] for r in got] == [
             [" ".join(c.split()) for c in r + [""] * (width - len(r))] for r in rows], seed.name
         _assert_offsets_point_at_their_characters(doc)
+
+
+WORD_PAGE = """<html xmlns:o="urn:schemas-microsoft-com:office:office">
+<head><meta http-equiv=Content-Type content="text/html; charset=gb2312">
+<!--[if gte mso 9]><xml><w:WordDocument><w:View>Print</w:View></w:WordDocument></xml><![endif]-->
+<style><!-- p.MsoNormal {margin:0cm;} --></style></head>
+<body lang=ZH-CN><div class=WordSection1>
+<p class=MsoNormal style='text-indent:32.0pt'><![if !supportLists]><span>一、</span><![endif]><span>总体情况</span><span lang=EN-US><o:p></o:p></span></p>
+<p class=MsoNormal><span lang=EN-US>2021</span><span>年，共发布信息</span><span lang=EN-US>  1359 </span><span>条。</span></p>
+<table class=MsoNormalTable border=1 cellspacing=0 cellpadding=0>
+ <tr style='height:20pt'>
+  <td width=100 rowspan=2><p class=MsoNormal><span>信息内容</span></p></td>
+  <td width=50><p class=MsoNormal><span>本年制发件数</span></p></td>
+ </tr>
+ <tr><td><p class=MsoNormal><span lang=EN-US>0<o:p></o:p></span></p></td></tr>
+ <tr><td>规章<td>1<tr><td>规范性文件<td><span lang=EN-US>2</span>
+</table>
+<p class=MsoNormal>- 1 -</p>
+</div></body></html>"""
+
+
+def test_word_exported_page_with_unclosed_cells(tmp_path):
+    doc = read_document(_write(tmp_path, "word.htm", WORD_PAGE.encode("gbk")))
+    lines = [ln for ln in doc.text.split("\n") if ln.strip()]
+    assert lines == ["一、总体情况", "2021年，共发布信息 1359 条。", "信息内容\t本年制发件数", "\t0", "规章\t1",
+                     "规范性文件\t2"]
+    _assert_offsets_point_at_their_characters(doc)
+
+
+def test_odd_span_values_are_clamped_not_fatal(tmp_path):
+    table = ("<table><tr><td rowspan='9'>甲</td><td colspan='2px'>乙</td><td rowspan='x'>丙</td></tr>"
+             "<tr><td colspan='0'>丁</td><td>戊</td></tr></table>")
+    doc = read_document(_write(tmp_path, "odd.html", page(table).encode("utf-8")))
+    assert _table_lines(doc.text) == [["甲", "乙", "", "丙"], ["", "丁", "戊", ""]]
+
+
+def test_a_text_file_holding_an_html_table_keeps_its_lines(tmp_path):
+    src = ("某镇2023年报告\n一、总体情况\n发布信息12条。\n<table><tr><td>规章</td><td>0</td></tr>\n"
+           "<tr><td>行政规范性文件</td><td>3</td></tr></table>\n五、存在的主要问题\n无。\n")
+    doc = read_document(_write(tmp_path, "mixed.txt", src.encode("utf-8")))
+    lines = [ln for ln in doc.text.split("\n") if ln.strip()]
+    assert lines == ["某镇2023年报告", "一、总体情况", "发布信息12条。", "规章\t0", "行政规范性文件\t3",
+                     "五、存在的主要问题", "无。"]
+
+
+def test_utf16_page_with_a_txt_name_is_sniffed_as_html(tmp_path):
+    doc = read_document(_write(tmp_path, "saved.txt", b"\xff\xfe" + page(table_three()).encode("utf-16-le")))
+    assert doc.kind == "html" and {len(r) for r in _table_lines(doc.text)} == {10}

@@ -181,3 +181,8 @@ def test_seed_reports_keep_every_table_row_intact(shared_dir):
             assert got.count("\t") == src.count("\t") and got.count("|") == src.count("|"), (path.name, src)
             assert re.findall(r"\d+", got) == re.findall(r"\d+", re.sub(r"<[^>]+>", "", src)), (path.name, src)
         _assert_unchanged_chars_map_back(doc)
+
+
+def test_br_inside_a_pipe_row_joins_words_of_one_cell_instead_of_splitting_the_row():
+    src = "| 三、本年度办理结果<br>（一）予以公开 | 5 | 0 |\n第一段<br/>第二段\n"
+    assert normalise(src).text == "| 三、本年度办理结果 （一）予以公开 | 5 | 0 |\n第一段\n第二段\n"
