@@ -38,7 +38,8 @@ class Assignment:
     span: tuple[int, int] | None
 
 
-def _best(token: Token, specs: tuple[RowSpec, ...], pointer: int, current: int | None) -> tuple[int, float]:
+def _best(token: Token, specs: tuple[RowSpec, ...], pointer: int, current: int | None,
+          expected: int | None = None) -> tuple[int, float]:
     text = clean(token.text)
     if not text:
         return -1, 0.0
@@ -52,6 +53,8 @@ def _best(token: Token, specs: tuple[RowSpec, ...], pointer: int, current: int |
         s = score(text, specs[i])
         if s <= 0:
             continue
+        if i == (pointer if expected is None else expected) and s >= 0.5:
+            s += 0.1  # the row expected next in template order
         # prefer the current row for continuations, then the longer (more specific) label, then nearer
         key = (round(s, 3), i == current, len(specs[i].label), -abs(i - pointer))
         if best < 0 or key > (round(best_score, 3), best == current, best_len, -abs(best - pointer)):
@@ -86,7 +89,9 @@ def assign(tokens: list[Token], specs: tuple[RowSpec, ...]) -> Assignment:
         pending: list[Token] = []  # values seen on this line before a new label
         for t in items:
             if t.kind == "text":
-                idx, s = _best(t, specs, pointer, current)
+                has_values = current is not None and bool(rows[specs[current].id].values)
+                expected = current + 1 if has_values else pointer
+                idx, s = _best(t, specs, pointer, current, expected)
                 if idx >= 0 and s >= MATCH_THRESHOLD and idx != current:
                     # values earlier on this line: the previous row's if it is short, else stray
                     if current is not None and pending:
