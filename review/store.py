@@ -381,6 +381,7 @@ class Store:
                 d = dict(r._mapping)
                 d["keys"] = json.loads(d["keys"] or "[]")
                 d["spans"] = json.loads(d["spans"] or "[]")
+                d["fill"] = json.loads(d["fill"]) if d["fill"] else {}
                 d["expected"], d["found"] = _num(d["expected"]), _num(d["found"])
                 out.append(d)
             return out

@@ -67,7 +67,7 @@ def create_app(store: Store, who: str = "reviewer") -> FastAPI:
                             status=status.strip(), sort=sort)
         return render(request, "list.html", **data,
                       filters={"agency": agency, "year": year, "category": category, "status": status,
-                               "sort": sort}, severities=SEVERITIES)
+                               "sort": sort}, severities=SEVERITIES, runs=store.runs()[-20:][::-1])
 
     @app.get("/report/{doc_id}", response_class=HTMLResponse)
     def report(request: Request, doc_id: int) -> HTMLResponse:

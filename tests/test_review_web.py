@@ -12,6 +12,7 @@ from review_server import live_server
 from store_helpers import TEST_RULE, balance_rule_registered, consistent_values, extraction_from, report_text
 
 from nianbao.pipeline import check
+from nianbao.review.export import diff_rows
 from nianbao.review.store import Store
 
 EVIL = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned=2">'
@@ -93,3 +94,20 @@ def test_dismiss_and_correct_over_http(store: Store) -> None:
     assert store.current(store.doc_id).cells[key].value == old - 3
     assert [f for f in store.findings(store.doc_id) if f["id"] == fid] == []  # the identity holds now
     assert [d["action"] for d in store.decisions(store.doc_id)] == ["dismiss", "correct"]
+
+
+def test_diff_page_and_filters(tmp_path: Path) -> None:
+    store = Store(tmp_path / "d.db")
+    rng = random.Random(33)
+    for year in (2022, 2023):
+        v = consistent_values(rng)
+        text = report_text("丙镇", year, v)
+        _, ex = extraction_from(text, f"丙镇{year}.txt")
+        store.save_result(None, f"/in/丙镇{year}.txt", f"h{year}", "txt", text, ex, "k")
+    changed = len(diff_rows(store, "丙镇", changed_only=True))
+    with live_server(store) as base, httpx.Client(base_url=base) as client:
+        page = client.get("/diff", params={"agency": "丙镇", "changed": 1})
+        assert page.status_code == 200 and page.text.count("2022→2023") == changed > 0
+        assert client.get("/", params={"year": "2022"}).text.count('class="report-row"') == 1
+        assert client.get("/", params={"agency": "丁"}).text.count('class="report-row"') == 0
+        assert client.get("/", params={"status": "open"}).text.count('class="report-row"') == 0
