@@ -110,7 +110,7 @@ def write_reports(folder: Path, n: int, seed: int = 1) -> list[Path]:
     out = []
     for i in range(n):
         p = folder / f"r{i:04d}.txt"
-        p.write_text(report_text(f"测试单位{i}", 2023, consistent_values(rng)), encoding="utf-8")
+        p.write_text(template_text(f"测试{i}镇", 2023, consistent_values(rng)), encoding="utf-8")
         out.append(p)
     return out
 
@@ -118,3 +118,44 @@ def write_reports(folder: Path, n: int, seed: int = 1) -> list[Path]:
 def extraction_from(text: str, name: str = "x.txt") -> tuple[Document, Extraction]:
     doc = Document(name=name, kind="txt", text=text)
     return doc, KeyValueBackend().extract(doc)
+
+
+def template_text(agency: str, year: int, values: dict[str, int | float | None], template: str = "2021") -> str:
+    """A report in the national template's layout (pipe rows under its printed labels)."""
+    def cell(k: str) -> str:
+        v = values.get(k)
+        return "" if v is None else str(v)
+
+    out = [f"{agency}{year}年政府信息公开工作年度报告", "", "一、总体情况",
+           f"{year}年，{agency}认真贯彻落实《中华人民共和国政府信息公开条例》。", "", "二、主动公开政府信息情况"]
+    section = None
+    for r in rows(template):
+        if r.table != "t2":
+            continue
+        if r.section != section:
+            section = r.section
+            out.append(f"| {section} |")
+            out.append("| 信息内容 | " + " | ".join(f.label.split(" ")[-1] for f in r.fields) + " |")
+        out.append(f"| {r.label} | " + " | ".join(cell(f.key) for f in r.fields) + " |")
+    out += ["", "三、收到和处理政府信息公开申请情况",
+            "| （本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和） | 申请人情况 |",
+            "| | 自然人 | 法人或其他组织 | | | | | 总计 |",
+            "| | | 商业企业 | 科研机构 | 社会公益组织 | 法律服务机构 | 其他 | |"]
+    parent = None
+    for r in rows(template):
+        if r.table != "t3":
+            continue
+        label = r.label
+        if r.parent and r.parent != parent:
+            label = f"{r.parent} | {r.label}"
+        parent = r.parent
+        if r.row == "granted":
+            label = f"三、本年度办理结果 | {label}"
+        out.append(f"| {label} | " + " | ".join(cell(f.key) for f in r.fields) + " |")
+    out += ["", "四、政府信息公开行政复议、行政诉讼情况",
+            "| 行政复议 | | | | | 行政诉讼 |",
+            "| 结果维持 | 结果纠正 | 其他结果 | 尚未审结 | 总计 | 未经复议直接起诉 | | | | | 复议后起诉 |"]
+    t4 = [f.key for r in rows(template) if r.table == "t4" for f in r.fields]
+    out.append("| " + " | ".join(cell(k) for k in t4) + " |")
+    out += ["", "五、存在的主要问题及改进情况", "无。", "", "六、其他需要报告的事项", "无。"]
+    return "\n".join(out) + "\n"
