@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -56,6 +57,11 @@ def work(path: str, backend: str, options: tuple[tuple[str, Any], ...] = ()) -> 
 def _quiet_worker() -> None:
     """Workers leave Ctrl-C to the parent, which stops cleanly and keeps what is stored."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def expand(paths: Iterable[Path]) -> list[Path]:
@@ -84,9 +90,6 @@ def run_batch(store: Store, files: list[Path], settings: RunSettings, workers: i
 
     `progress(n, label)` is told of every file settled (skipped, stored or failed).
     """
-    from nianbao.extract import IngestError
-    from nianbao.models import Extraction
-
     run_id = store.start_run(settings)
     res = BatchResult(run_id)
     done = set() if force else store.done_hashes(settings.key)
@@ -108,6 +111,22 @@ def run_batch(store: Store, files: list[Path], settings: RunSettings, workers: i
             done.add(h)  # the same content twice in one batch is extracted once
             todo.append((p, h))
 
+    # `kill` (SIGTERM) stops a batch as cleanly as Ctrl-C: the run is closed, nothing stored is lost
+    old_term = signal.signal(signal.SIGTERM, _interrupt) if threading.current_thread() is threading.main_thread() \
+        else None
+    try:
+        return _run(store, todo, settings, res, workers, on_error, progress)
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+
+
+def _run(store: Store, todo: list[tuple[Path, str]], settings: RunSettings, res: BatchResult,
+         workers: int | None, on_error: Callable[[str, str], None] | None,
+         progress: Callable[[int, str], None] | None) -> BatchResult:
+    from nianbao.extract import IngestError
+    from nianbao.models import Extraction
+
     local = settings.backend in LOCAL_BACKENDS
     n = workers or ((os.cpu_count() or 1) if local else 4)
     pool: Executor = (ProcessPoolExecutor(max_workers=n, initializer=_quiet_worker) if local and n > 1
@@ -123,13 +142,13 @@ def run_batch(store: Store, files: list[Path], settings: RunSettings, workers: i
                 out = {"ok": False, "error": f"worker failed: {type(e).__name__}: {e}".splitlines()[0]}
             if out["ok"]:
                 try:
-                    store.save_result(run_id, str(p), h, out["kind"], out["text"],
+                    store.save_result(res.run_id, str(p), h, out["kind"], out["text"],
                                       Extraction.model_validate_json(out["data"]), settings.key)
                     res.done += 1
                 except (IngestError, ValueError) as e:
                     out = {"ok": False, "error": f"could not be stored: {e}".splitlines()[0]}
             if not out["ok"]:
-                store.save_error(run_id, str(p), h, out["error"])
+                store.save_error(res.run_id, str(p), h, out["error"])
                 res.errors.append((str(p), out["error"]))
                 if on_error:
                     on_error(str(p), out["error"])
@@ -140,7 +159,7 @@ def run_batch(store: Store, files: list[Path], settings: RunSettings, workers: i
         pool.shutdown(wait=False, cancel_futures=True)
     else:
         pool.shutdown()
-    store.finish_run(run_id, res.done, len(res.errors), res.skipped)
+    store.finish_run(res.run_id, res.done, len(res.errors), res.skipped)
     if not res.interrupted and store_has_many(store):
         store.cross_check()
     return res

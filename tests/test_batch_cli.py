@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from store_helpers import write_reports
 
 CMD = [sys.executable, "-m", "nianbao.cli"]
@@ -43,9 +44,10 @@ def test_bad_file_gets_one_line_and_the_batch_goes_on(tmp_path: Path) -> None:
     con.close()
 
 
-def test_interrupted_batch_resumes_without_redoing(tmp_path: Path) -> None:
-    """Worker processes (the rules backend's default), Ctrl-C half way, then the same command again."""
-    n = 250
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "terminate"])
+def test_interrupted_batch_resumes_without_redoing(tmp_path: Path, sig: int) -> None:
+    """Worker processes (the rules backend's default), stopped half way, then the same command again."""
+    n = 200
     write_reports(tmp_path / "in", n)
     db = tmp_path / "n.db"
     args = [*CMD, "run", str(tmp_path / "in"), "--db", str(db), "--workers", "2"]
@@ -54,7 +56,7 @@ def test_interrupted_batch_resumes_without_redoing(tmp_path: Path) -> None:
         deadline = time.monotonic() + 60
         while _count(db) < 20 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
-        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
