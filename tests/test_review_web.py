@@ -26,6 +26,8 @@ def store(tmp_path: Path):
         v["t3.total_processed.natural_person"] += 3
         text = report_text("甲镇<b>", 2023, v, extra=f"本年度共收到申请。{EVIL}")
         _, ex = extraction_from(text, "evil<i>.txt")
+        span = ex.cells["t3.new_received.business"].span
+        span.page, span.bbox = 3, (72.0, 400.5, 90.25, 412.0)  # as a PDF reader places a cell
         s.doc_id = s.save_result(None, "/in/evil<i>.txt", "h1", "txt", text, check(None, ex), "k")
         yield s
 
@@ -53,6 +55,8 @@ def test_list_and_report_pages_escape_report_text(store: Store) -> None:
         # every cell has its place in the rebuilt table and its highlight in the text
         assert 'id="cell-t3.total_processed.natural_person"' in page.text
         assert 'id="src-t3.total_processed.natural_person"' in page.text
+        cell = re.search(r'<td id="cell-t3\.new_received\.business"[^>]*>.*?</td>', page.text, re.S).group(0)
+        assert "第3页" in cell and "72.0,400.5,90.2,412.0" in cell and ">p3<" in cell
         assert client.get("/report/999").status_code == 404
         assert client.get("/report/..%2f..%2fetc%2fpasswd").status_code in (404, 422)
 

@@ -96,10 +96,17 @@ def test_decisions_survive_a_rerun(tmp_path: Path, kv_backend: None) -> None:
     assert res.done == 1
     status = {f["id"]: f["status"] for f in _ours(store, doc.id)}
     assert status == {f1["id"]: "confirmed", f2["id"]: "dismissed"}
+    store.decide(doc.id, f2["id"], "reopen", "审核员乙")
+    assert {f["id"]: f["status"] for f in _ours(store, doc.id)}[f2["id"]] == "open"
+    with pytest.raises(StoreError):
+        store.decide(doc.id, f2["id"], "delete", "x")
+    with pytest.raises(StoreError):
+        store.decide(doc.id + 1, f2["id"], "confirm", "x")  # a finding of another report
     audit = store.decisions(doc.id)
     assert [(d["action"], d["who"], d["old_value"], d["new_value"]) for d in audit] == [
-        ("confirm", "审核员甲", "open", "confirmed"), ("dismiss", "审核员甲", "open", "dismissed")]
-    assert audit[1]["comment"] == "原表如此"
+        ("confirm", "审核员甲", "open", "confirmed"), ("dismiss", "审核员甲", "open", "dismissed"),
+        ("reopen", "审核员乙", "dismissed", "open")]
+    assert audit[1]["comment"] == "原表如此" and all(d["at"] for d in audit)
 
 
 def test_correction_reruns_rules_and_survives_a_rerun(tmp_path: Path, kv_backend: None) -> None:
