@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -218,10 +219,14 @@ class Store:
         existing = {r.id for r in c.execute(select(S.findings.c.id).where(and_(
             S.findings.c.document_id == doc_id, S.findings.c.source == source)))}
         seen: set[str] = set()
+        base = Counter(finding_id(doc_hash, f.rule, f.keys) for f in found)
         for f in found:
             fid = finding_id(doc_hash, f.rule, f.keys)
+            if base[fid] > 1:  # the same rule twice on the same keys (e.g. two 共…其中 sums): where it points
+                where = ";".join(f"{s.start}-{s.end}" for s in f.spans)
+                fid = finding_id(doc_hash, f"{f.rule}@{where}", f.keys)
             n = 1
-            while fid in seen:  # the same rule twice on the same keys (e.g. two 共…其中 sums)
+            while fid in seen:
                 n += 1
                 fid = finding_id(doc_hash, f"{f.rule}#{n}", f.keys)
             seen.add(fid)

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from nianbao.review.store import Store, StoreError, parse_value
 from nianbao.review.view import report_view, reports_list
@@ -38,6 +39,8 @@ def _env() -> Environment:
 def create_app(store: Store, who: str = "reviewer") -> FastAPI:
     """The review app over one store; `who` is the name written into the audit trail."""
     app = FastAPI(title="nianbao review", docs_url=None, redoc_url=None, openapi_url=None)
+    # only loopback names: a web page elsewhere cannot reach this server through DNS rebinding
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "[::1]"])
     env = _env()
     static = resources.files("nianbao.review").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

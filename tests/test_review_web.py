@@ -115,3 +115,10 @@ def test_diff_page_and_filters(tmp_path: Path) -> None:
         assert client.get("/", params={"year": "2022"}).text.count('class="report-row"') == 1
         assert client.get("/", params={"agency": "丁"}).text.count('class="report-row"') == 0
         assert client.get("/", params={"status": "open"}).text.count('class="report-row"') == 0
+
+
+def test_foreign_host_names_are_refused(store: Store) -> None:
+    """A page on another site that rebinds its DNS name to 127.0.0.1 cannot read the store."""
+    with live_server(store) as base, httpx.Client(base_url=base) as client:
+        assert client.get("/", headers={"Host": "evil.example"}).status_code == 400
+        assert client.get("/").status_code == 200

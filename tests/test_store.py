@@ -207,3 +207,24 @@ def test_db_url_keeps_urls_and_makes_files_absolute(tmp_path: Path) -> None:
 
     assert db_url("postgresql://u@h/db") == "postgresql://u@h/db"
     assert db_url(tmp_path / "x.db") == f"sqlite:///{tmp_path / 'x.db'}"
+
+
+def test_two_findings_of_one_rule_on_the_same_keys_keep_their_own_decisions(tmp_path: Path) -> None:
+    """Two 共…其中 sums that fail: same rule, no keys; each keeps its decision across re-checks."""
+    from store_helpers import extraction_from
+
+    from nianbao.models import Finding, Span
+
+    store = Store(tmp_path / "n.db")
+    text = report_text("甲镇", 2023, {"t2.licensing.decisions": 1})
+    _, ex = extraction_from(text)
+    a = Finding(category="narrative_sum", rule="n.sum", severity="warning", message="A", spans=[Span(start=0, end=2)])
+    b = Finding(category="narrative_sum", rule="n.sum", severity="warning", message="B", spans=[Span(start=5, end=9)])
+    ex.findings = [a, b]
+    doc_id = store.save_result(None, "/a.txt", "h", "txt", text, ex, "k")
+    fa = next(f for f in store.findings(doc_id) if f["message"] == "A")
+    store.decide(doc_id, fa["id"], "dismiss", "x", "ok")
+    ex.findings = [b, a]  # another run lists them the other way round
+    store.save_result(None, "/a.txt", "h", "txt", text, ex, "k")
+    status = {f["message"]: f["status"] for f in store.findings(doc_id)}
+    assert status == {"A": "dismissed", "B": "open"}
