@@ -106,7 +106,10 @@ def export(
         if output is None:
             _bad("-o", "--format gold needs -o DIR")
             raise typer.Exit(2)
-        written = export_gold(store, output)
+        skipped: list[str] = []
+        written = export_gold(store, output, skipped)
+        for name in skipped:
+            _bad(name, "left out of the gold export: its agency, year or template is unknown")
         err.print(f"{len(written)} reviewed reports → {output}")
         return
     if fmt not in FORMATS:

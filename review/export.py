@@ -122,13 +122,21 @@ def export(store: Store, fmt: str, out: Path, wide: bool = False) -> int:
     return len(rows)
 
 
-def export_gold(store: Store, out_dir: Path) -> list[Path]:
-    """Reviewed reports as gold fixtures: confirmed findings expected, dismissed ones acceptable."""
+def export_gold(store: Store, out_dir: Path, skipped: list[str] | None = None) -> list[Path]:
+    """Reviewed reports as gold fixtures: confirmed findings expected, dismissed ones acceptable.
+
+    A report whose agency, year or template is unknown is left out (a fixture needs all three)
+    and its name added to `skipped`.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     reviewed = {d["document_id"] for d in store.decisions()}
     for doc, ex, _corr, findings in _reports(store):
         if doc.id not in reviewed:
+            continue
+        if not (ex.meta.agency and ex.meta.year and ex.meta.template):
+            if skipped is not None:
+                skipped.append(doc.name)
             continue
         contract = ex.to_contract()
         gold = {k: contract[k] for k in ("report", "meta", "cells", "narrative")}

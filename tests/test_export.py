@@ -108,3 +108,34 @@ def test_gold_export_of_reviewed_reports(store: Store, tmp_path: Path) -> None:
     assert a["cells"]["t2.licensing.decisions"] == 12345
     # the exported fixture is scorable: the shared scorer's shape (cells of the template)
     assert set(keys("2021")) <= set(a["cells"])
+
+
+def test_gold_export_scores_with_the_shared_scorer(store: Store, tmp_path: Path, shared_dir: Path) -> None:
+    """The independent scorer reads the exported fixtures: the reviewed reports score themselves fully."""
+    import subprocess
+    import sys
+
+    export_gold(store, tmp_path / "gold")
+    pred = tmp_path / "pred"
+    pred.mkdir()
+    for doc in store.documents():
+        out = store.current(doc.id).to_contract()
+        out["findings"] = [{"category": f["category"], "rule": f["rule"], "keys": f["keys"],
+                            "severity": f["severity"]} for f in store.findings(doc.id)]
+        (pred / f"{Path(doc.name).stem}.json").write_text(json.dumps(out, ensure_ascii=False), encoding="utf-8")
+    r = subprocess.run([sys.executable, str(shared_dir / "tools" / "score.py"), str(tmp_path / "gold"), str(pred),
+                        "--json"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    total = json.loads(r.stdout)["total"]
+    assert total["cells_right"] == total["cells_total"] == 2 * len(keys("2021"))
+    assert total["find_hit"] == total["find_expected"] >= 1 and total["meta_right"] == 6
+
+
+def test_gold_export_leaves_out_reports_without_meta(tmp_path: Path) -> None:
+    s = Store(tmp_path / "n.db")
+    text = "没有标题的报告\nt2.licensing.decisions: 3\n"
+    _, ex = extraction_from(text, "nometa.txt")
+    doc_id = s.save_result(None, "/in/nometa.txt", "h", "txt", text, ex, "k")
+    s.correct(doc_id, "t2.licensing.decisions", 4, "审核员")
+    skipped: list[str] = []
+    assert export_gold(s, tmp_path / "gold", skipped) == [] and skipped == ["nometa.txt"]
