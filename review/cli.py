@@ -83,6 +83,12 @@ def run(
                         progress=lambda n, name: prog.update(task, advance=n, description=name[-40:]))
     err.print(f"stored {res.done}, skipped {res.skipped} already done, {len(res.errors)} failed"
               f"{' (interrupted)' if res.interrupted else ''} → {store.url}")
+    from collections import Counter
+
+    open_by = Counter(f["severity"] for f in store.findings() if f["status"] == "open")
+    if open_by:
+        err.print("open findings: " + ", ".join(f"{open_by[s]} {s}" for s in ("error", "warning", "info")
+                                                 if open_by[s]) + f"  (nianbao review --db {db})")
     if res.interrupted:
         raise typer.Exit(130)
     if missing or res.errors:
