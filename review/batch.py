@@ -30,6 +30,7 @@ class BatchResult:
     skipped: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
     interrupted: bool = False
+    rechecked: int = 0
 
 
 @cache
@@ -94,6 +95,7 @@ def run_batch(store: Store, files: list[Path], settings: RunSettings, workers: i
     res = BatchResult(run_id)
     done = set() if force else store.done_hashes(settings.key)
     todo: list[tuple[Path, str]] = []
+    skipped: list[str] = []
     for p in files:
         h, problem = _hash(p)
         if problem:
@@ -105,11 +107,16 @@ def run_batch(store: Store, files: list[Path], settings: RunSettings, workers: i
                 progress(1, p.name)
         elif h in done:
             res.skipped += 1
+            skipped.append(h)
             if progress:
                 progress(1, p.name)
         else:
             done.add(h)  # the same content twice in one batch is extracted once
             todo.append((p, h))
+
+    for doc_id in store.stale_rules(skipped):  # done before, but the rules have changed since
+        store.recheck(doc_id)
+        res.rechecked += 1
 
     # `kill` (SIGTERM) stops a batch as cleanly as Ctrl-C: the run is closed, nothing stored is lost
     old_term = signal.signal(signal.SIGTERM, _interrupt) if threading.current_thread() is threading.main_thread() \

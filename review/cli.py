@@ -81,7 +81,8 @@ def run(
                         on_error=lambda p, e: prog.console.print(f"[red]error[/red] {p}: {e}", markup=True,
                                                                  highlight=False, emoji=False, soft_wrap=True),
                         progress=lambda n, name: prog.update(task, advance=n, description=name[-40:]))
-    err.print(f"stored {res.done}, skipped {res.skipped} already done, {len(res.errors)} failed"
+    rechecked = f" ({res.rechecked} re-checked with the current rules)" if res.rechecked else ""
+    err.print(f"stored {res.done}, skipped {res.skipped} already done{rechecked}, {len(res.errors)} failed"
               f"{' (interrupted)' if res.interrupted else ''} → {store.url}")
     from collections import Counter
 

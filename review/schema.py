@@ -75,6 +75,7 @@ extractions = Table(
     Column("completion_tokens", Integer),
     Column("cost_usd", Float),
     Column("created_at", String(32)),
+    Column("rules_version", String(32)),  # the rule code the stored findings came from
     UniqueConstraint("document_id", "settings_key"),
 )
 
@@ -166,7 +167,14 @@ def _v2(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE runs ADD COLUMN skipped INTEGER DEFAULT 0"))
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
+def _v3(conn: Connection) -> None:
+    """Which rule code made an extraction's findings, so new rules re-check without re-extracting."""
+    have = {c["name"] for c in inspect(conn).get_columns("extractions")}
+    if "rules_version" not in have:
+        conn.execute(text("ALTER TABLE extractions ADD COLUMN rules_version VARCHAR(32)"))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
 LATEST = len(MIGRATIONS)
 
 

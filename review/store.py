@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +77,18 @@ class RunSettings:
     def key(self) -> str:
         raw = json.dumps(self.as_dict(), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
+
+
+@cache
+def rules_version() -> str:
+    """A fingerprint of the rule code (every module of nianbao.rules), to notice new or changed rules."""
+    h = hashlib.sha256()
+    root = resources.files("nianbao.rules")
+    for item in sorted(root.iterdir(), key=lambda p: p.name):
+        if item.name.endswith(".py"):
+            h.update(item.name.encode())
+            h.update(item.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _num(v: float | None) -> Number | None:
@@ -165,7 +179,7 @@ class Store:
                 document_id=doc_id, run_id=run_id, settings_key=settings_key, data=ex.model_dump_json(),
                 seconds=usage.get("seconds"), prompt_tokens=usage.get("prompt_tokens"),
                 completion_tokens=usage.get("completion_tokens"), cost_usd=usage.get("cost_usd"),
-                created_at=now())).inserted_primary_key[0]
+                created_at=now(), rules_version=rules_version())).inserted_primary_key[0]
             if ex.cells:
                 c.execute(insert(S.cells), [_cell_row(ex_id, cell) for cell in ex.cells.values()])
             if ex.narrative:
@@ -208,10 +222,25 @@ class Store:
             doc, ex = self._extraction(c, doc_id)
             return _apply(doc, ex, self._corrections(c, doc_id))
 
-    def _recheck(self, c: Any, doc_id: int) -> None:
+    def _recheck(self, c: Any, doc_id: int, always: bool = False) -> None:
         doc, ex = self._extraction(c, doc_id)
-        ex = _apply(doc, ex, self._corrections(c, doc_id))
+        ex = _apply(doc, ex, self._corrections(c, doc_id), always=always)
         self._sync(c, doc_id, doc.content_hash, "rules", ex.findings)
+        c.execute(update(S.extractions).where(S.extractions.c.id == doc.current_extraction_id)
+                  .values(rules_version=rules_version()))
+
+    def stale_rules(self, content_hashes: Iterable[str]) -> list[int]:
+        """Documents among these whose findings came from other rule code than this nianbao's."""
+        wanted = set(content_hashes)
+        q = (select(S.documents.c.id, S.documents.c.content_hash, S.extractions.c.rules_version)
+             .join(S.extractions, S.extractions.c.id == S.documents.c.current_extraction_id))
+        with self.engine.connect() as c:
+            return [r.id for r in c.execute(q) if r.content_hash in wanted and r.rules_version != rules_version()]
+
+    def recheck(self, doc_id: int) -> None:
+        """Run the current rules again on a stored extraction (corrections applied), keeping decisions."""
+        with self.engine.begin() as c:
+            self._recheck(c, doc_id, always=True)
 
     def _sync(self, c: Any, doc_id: int, doc_hash: str, source: str, found: Sequence[Finding]) -> None:
         """Make the stored findings of one source match `found`, keeping every reviewer's status."""
@@ -433,13 +462,14 @@ def _cell_row(ex_id: int, cell: CellReading) -> dict[str, Any]:
             "confidence": cell.confidence, "reader": cell.reader, "note": cell.note}
 
 
-def _apply(doc: Any, ex: Extraction, corrections: dict[str, Number | None], check: bool = True) -> Extraction:
+def _apply(doc: Any, ex: Extraction, corrections: dict[str, Number | None], check: bool = True,
+           always: bool = False) -> Extraction:
     """The extraction with a reviewer's corrections in its cells, the rules re-run when asked.
 
     Cells an identity filled are emptied first, so the identities fill them again from the
     corrected values rather than keep a value forced by a number now known to be wrong.
     """
-    if not corrections:
+    if not corrections and not always:
         return ex
     template = ex.meta.template or doc.template or "2021"
     for key, value in corrections.items():

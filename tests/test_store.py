@@ -178,6 +178,7 @@ def test_an_old_database_is_upgraded_in_place(tmp_path: Path) -> None:
     con = sqlite3.connect(path)
     assert con.execute("SELECT version FROM schema_version").fetchall() == [(LATEST,)]
     assert "skipped" in {r[1] for r in con.execute("PRAGMA table_info(runs)")}
+    assert "rules_version" in {r[1] for r in con.execute("PRAGMA table_info(extractions)")}
     assert con.execute("SELECT who FROM decisions").fetchall() == [("老用户",)]
     con.close()
     assert store.load_hierarchy([("甲镇", "某县")]) == 1  # the table v2 added works
@@ -228,3 +229,29 @@ def test_two_findings_of_one_rule_on_the_same_keys_keep_their_own_decisions(tmp_
     store.save_result(None, "/a.txt", "h", "txt", text, ex, "k")
     status = {f["message"]: f["status"] for f in store.findings(doc_id)}
     assert status == {"A": "dismissed", "B": "open"}
+
+
+def test_changed_rules_recheck_stored_reports_without_extracting_again(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new nianbao with new rules: stored reports get the new findings; nothing is re-extracted."""
+    from nianbao.review import store as store_mod
+
+    monkeypatch.setattr(batch, "_backend", lambda name, options: KeyValueBackend())
+    p = _write(tmp_path, "e.txt", "戊镇", 2023, _broken(consistent_values(random.Random(8))))
+    store = Store(tmp_path / "n.db")
+    settings = RunSettings(version="t")
+    batch.run_batch(store, [p], settings, workers=1)
+    doc = store.documents()[0]
+    assert _ours(store, doc.id) == []  # the balance rule does not exist yet
+    with balance_rule_registered():
+        again = batch.run_batch(store, [p], settings, workers=1)
+        assert (again.done, again.skipped, again.rechecked) == (0, 1, 0)  # same rule code: nothing to do
+        monkeypatch.setattr(store_mod, "rules_version", lambda: "new-rules")
+        again = batch.run_batch(store, [p], settings, workers=1)
+        assert (again.done, again.skipped, again.rechecked) == (0, 1, 1)
+        (f,) = _ours(store, doc.id)
+        store.decide(doc.id, f["id"], "confirm", "审核员")
+        assert batch.run_batch(store, [p], settings, workers=1).rechecked == 0
+        monkeypatch.setattr(store_mod, "rules_version", lambda: "newer-rules")
+        assert batch.run_batch(store, [p], settings, workers=1).rechecked == 1
+        assert [g["status"] for g in _ours(store, doc.id)] == ["confirmed"]
