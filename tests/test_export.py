@@ -35,7 +35,9 @@ def store(tmp_path: Path) -> Store:
             ids.append(s.save_result(None, f"/in/{agency}.txt", agency, "txt", text, check(None, ex), "k"))
         (f,) = [f for f in s.findings(ids[1])
                 if f["rule"] == TEST_RULE and "t3.new_received.research" in f["keys"]]
-        s.decide(ids[1], f["id"], "confirm", "审核员")
+        for g in s.findings(ids[1]):  # this rule's finding and any other rule's on the same cell
+            if "t3.new_received.research" in g["keys"]:
+                s.decide(ids[1], g["id"], "confirm", "审核员")
         s.correct(ids[0], "t2.licensing.decisions", 12345, "审核员", "原文漏印")
         s.test_ids = ids  # type: ignore[attr-defined]
         s.finding = f  # type: ignore[attr-defined]
