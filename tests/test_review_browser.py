@@ -89,3 +89,31 @@ def test_dismiss_and_correct_in_the_browser(tmp_path: Path, chromium) -> None:
         actions = [(d["action"], d["who"]) for d in store.decisions(target)]
         assert actions == [("dismiss", "浏览器审核员"), ("correct", "浏览器审核员")]
         assert not [f for f in store.findings(target) if f["rule"] == TEST_RULE and key in f["keys"]]
+
+
+def test_seed_report_page_highlights_every_number(tmp_path: Path, chromium) -> None:
+    """Seed 004 through the real pipeline: every stored cell span is a highlight; click goes both ways."""
+    from conftest import EXAMPLES
+
+    from nianbao import __version__
+    from nianbao.review.batch import run_batch
+    from nianbao.review.store import RunSettings
+
+    store = Store(tmp_path / "s.db")
+    run_batch(store, sorted(EXAMPLES.glob("*.txt")), RunSettings(version=__version__), workers=1)
+    doc = next(d for d in store.documents() if d.name.startswith("004_"))
+    spanned = [c["key"] for c in store.cells(doc.id) if c["span_start"] is not None]
+    assert spanned
+    with live_server(store) as base:
+        page = chromium.new_page(viewport={"width": 1500, "height": 1000})
+        page.goto(f"{base}/")
+        page.screenshot(path=str(SHOTS / "list_seeds.png"), full_page=True)
+        page.goto(f"{base}/report/{doc.id}")
+        assert page.locator('#source span.anchor[id^="src-"]').count() == len(spanned)
+        key = spanned[-1]
+        mark = page.locator(f'#source [data-keys~="{key}"]').first
+        mark.click()  # source number → its table cell
+        assert page.locator(f'[id="cell-{key}"].hl').count() == 1
+        page.keyboard.press("j")
+        page.screenshot(path=str(SHOTS / "report_seed004.png"))
+        page.close()
