@@ -8,11 +8,19 @@ as it arrives, so Ctrl-C or a killed process loses only the reports still in fli
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -61,8 +69,31 @@ def _quiet_worker() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _interrupt(signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+class _Stop:
+    """Ctrl-C or SIGTERM asks the batch to stop between two results, never inside a database write.
+
+    A second Ctrl-C while stopping raises KeyboardInterrupt at once.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum: int, _frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt(f"signal {signum}")
+        self.requested = True
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[_Stop]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        old = {sig: signal.signal(sig, self) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
 
 
 def expand(paths: Iterable[Path]) -> list[Path]:
@@ -89,48 +120,64 @@ def run_batch(store: Store, files: list[Path], settings: RunSettings, workers: i
               progress: Callable[[int, str], None] | None = None) -> BatchResult:
     """Extract every file not yet done with these settings, storing each result as it arrives.
 
-    `progress(n, label)` is told of every file settled (skipped, stored or failed).
+    `progress(n, label)` is told of every file settled (skipped, stored or failed). Ctrl-C or
+    SIGTERM stops the batch after the result being stored; the run is closed as interrupted.
     """
-    run_id = store.start_run(settings)
-    res = BatchResult(run_id)
+    with _Stop().installed() as stop:
+        res = BatchResult(store.start_run(settings))
+        try:
+            todo = _plan(store, files, settings, force, res, stop, on_error, progress)
+            if not stop.requested:
+                _extract(store, todo, settings, res, workers, stop, on_error, progress)
+        finally:
+            res.interrupted = res.interrupted or stop.requested
+            store.finish_run(res.run_id, res.done, len(res.errors), res.skipped)
+        if not res.interrupted and store_has_many(store):
+            store.cross_check()
+    return res
+
+
+def _failed(store: Store, res: BatchResult, path: Path, doc_hash: str, problem: str,
+            on_error: Callable[[str, str], None] | None) -> None:
+    store.save_error(res.run_id, str(path), doc_hash, problem)
+    res.errors.append((str(path), problem))
+    if on_error:
+        on_error(str(path), problem)
+
+
+def _plan(store: Store, files: list[Path], settings: RunSettings, force: bool, res: BatchResult, stop: _Stop,
+          on_error: Callable[[str, str], None] | None,
+          progress: Callable[[int, str], None] | None) -> list[tuple[Path, str]]:
+    """Hash every file; skip what is done (re-checking it if the rules changed); return the rest."""
     done = set() if force else store.done_hashes(settings.key)
     todo: list[tuple[Path, str]] = []
     skipped: list[str] = []
     for p in files:
+        if stop.requested:
+            break
         h, problem = _hash(p)
         if problem:
-            store.save_error(run_id, str(p), h, problem)
-            res.errors.append((str(p), problem))
-            if on_error:
-                on_error(str(p), problem)
-            if progress:
-                progress(1, p.name)
+            _failed(store, res, p, h, problem, on_error)
         elif h in done:
             res.skipped += 1
             skipped.append(h)
-            if progress:
-                progress(1, p.name)
         else:
             done.add(h)  # the same content twice in one batch is extracted once
             todo.append((p, h))
-
+            continue
+        if progress:
+            progress(1, p.name)
     for doc_id in store.stale_rules(skipped):  # done before, but the rules have changed since
+        if stop.requested:
+            break
         store.recheck(doc_id)
         res.rechecked += 1
-
-    # `kill` (SIGTERM) stops a batch as cleanly as Ctrl-C: the run is closed, nothing stored is lost
-    old_term = signal.signal(signal.SIGTERM, _interrupt) if threading.current_thread() is threading.main_thread() \
-        else None
-    try:
-        return _run(store, todo, settings, res, workers, on_error, progress)
-    finally:
-        if old_term is not None:
-            signal.signal(signal.SIGTERM, old_term)
+    return todo
 
 
-def _run(store: Store, todo: list[tuple[Path, str]], settings: RunSettings, res: BatchResult,
-         workers: int | None, on_error: Callable[[str, str], None] | None,
-         progress: Callable[[int, str], None] | None) -> BatchResult:
+def _extract(store: Store, todo: list[tuple[Path, str]], settings: RunSettings, res: BatchResult,
+             workers: int | None, stop: _Stop, on_error: Callable[[str, str], None] | None,
+             progress: Callable[[int, str], None] | None) -> None:
     from nianbao.extract import IngestError
     from nianbao.models import Extraction
 
@@ -141,35 +188,29 @@ def _run(store: Store, todo: list[tuple[Path, str]], settings: RunSettings, res:
     try:
         futures: dict[Future, tuple[Path, str]] = {
             pool.submit(work, str(p), settings.backend, settings.options): (p, h) for p, h in todo}
-        for fut in as_completed(futures):
-            p, h = futures[fut]
-            try:
-                out = fut.result()
-            except Exception as e:  # a worker that died (e.g. out of memory)
-                out = {"ok": False, "error": f"worker failed: {type(e).__name__}: {e}".splitlines()[0]}
-            if out["ok"]:
+        pending = set(futures)
+        while pending and not stop.requested:
+            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for fut in finished:  # results already made are stored even when a stop was asked
+                p, h = futures[fut]
                 try:
-                    store.save_result(res.run_id, str(p), h, out["kind"], out["text"],
-                                      Extraction.model_validate_json(out["data"]), settings.key)
-                    res.done += 1
-                except (IngestError, ValueError) as e:
-                    out = {"ok": False, "error": f"could not be stored: {e}".splitlines()[0]}
-            if not out["ok"]:
-                store.save_error(res.run_id, str(p), h, out["error"])
-                res.errors.append((str(p), out["error"]))
-                if on_error:
-                    on_error(str(p), out["error"])
-            if progress:
-                progress(1, p.name)
-    except KeyboardInterrupt:
-        res.interrupted = True
-        pool.shutdown(wait=False, cancel_futures=True)
-    else:
-        pool.shutdown()
-    store.finish_run(res.run_id, res.done, len(res.errors), res.skipped)
-    if not res.interrupted and store_has_many(store):
-        store.cross_check()
-    return res
+                    out = fut.result()
+                except Exception as e:  # a worker that died (e.g. out of memory)
+                    out = {"ok": False, "error": f"worker failed: {type(e).__name__}: {e}".splitlines()[0]}
+                if out["ok"]:
+                    try:
+                        store.save_result(res.run_id, str(p), h, out["kind"], out["text"],
+                                          Extraction.model_validate_json(out["data"]), settings.key)
+                        res.done += 1
+                    except (IngestError, ValueError) as e:
+                        out = {"ok": False, "error": f"could not be stored: {e}".splitlines()[0]}
+                if not out["ok"]:
+                    _failed(store, res, p, h, out["error"], on_error)
+                if progress:
+                    progress(1, p.name)
+    finally:
+        stopping = stop.requested
+        pool.shutdown(wait=not stopping, cancel_futures=stopping)
 
 
 def store_has_many(store: Store) -> bool:

@@ -64,7 +64,7 @@ def test_interrupted_batch_resumes_without_redoing(tmp_path: Path, sig: int) -> 
             proc.wait()
     first = _count(db)
     assert 0 < first < n, f"the batch was not caught half way ({first} of {n}): {err[-300:]}"
-    assert proc.returncode == 130 and "interrupted" in err
+    assert proc.returncode == 130 and "interrupted" in err, err[-2000:]
     con = sqlite3.connect(db)
     before = dict(con.execute("SELECT document_id, id FROM extractions").fetchall())
     con.close()
