@@ -59,6 +59,11 @@ def test_list_and_report_pages_escape_report_text(store: Store) -> None:
         assert "第3页" in cell and "72.0,400.5,90.2,412.0" in cell and ">p3<" in cell
         assert client.get("/report/999").status_code == 404
         assert client.get("/report/..%2f..%2fetc%2fpasswd").status_code in (404, 422)
+        for probe in ("/static/..%2f..%2f..%2fetc%2fpasswd", "/static/%2e%2e/%2e%2e/pyproject.toml",
+                      "/static/../web.py"):
+            r = client.get(probe)
+            assert r.status_code == 404 and "root:" not in r.text and "def create_app" not in r.text
+        assert client.get("/static/review.js").status_code == 200
 
 
 def test_posts_without_the_csrf_token_are_refused(store: Store) -> None:
