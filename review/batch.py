@@ -63,6 +63,27 @@ def work(path: str, backend: str, options: tuple[tuple[str, Any], ...] = ()) -> 
     return {"ok": True, "kind": doc.kind, "text": doc.text, "data": ex.model_dump_json()}
 
 
+def describe_backend(backend: Any) -> tuple[tuple[str, Any], ...]:
+    """What a backend reads with (model, prompt version, endpoint), for the run's settings.
+
+    A backend may say so itself with `settings() -> dict`; otherwise the usual attributes are read
+    from it, its `reader` or its `cfg`, whichever exist. Secrets are never looked at.
+    """
+    if callable(getattr(backend, "settings", None)):
+        found = dict(backend.settings())
+    else:
+        found = {}
+        holders = [backend, getattr(backend, "reader", None), getattr(backend, "cfg", None),
+                   getattr(getattr(backend, "reader", None), "cfg", None)]
+        for name in ("model", "prompt_version", "base_url", "mode"):
+            for h in holders:
+                v = getattr(h, name, None) if h is not None else None
+                if isinstance(v, str | int | float) and v != "":
+                    found[name] = v
+                    break
+    return tuple(sorted((k, v) for k, v in found.items() if "key" not in k.lower() and "token" not in k.lower()))
+
+
 def _quiet_worker() -> None:
     """Workers leave Ctrl-C to the parent, which stops cleanly and keeps what is stored."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)

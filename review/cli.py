@@ -56,13 +56,19 @@ def run(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from nianbao import __version__
-    from nianbao.extract import available_backends
-    from nianbao.review.batch import expand, run_batch
+    from nianbao.extract import available_backends, get_backend
+    from nianbao.review.batch import describe_backend, expand, run_batch
     from nianbao.review.store import RunSettings
 
     if backend not in available_backends():
         _bad("--backend", f"unknown backend {backend!r}; choose from {', '.join(available_backends())}")
         raise typer.Exit(2)
+    options = tuple(sorted({"model": model}.items())) if model else ()
+    try:  # a misconfigured backend fails here, once, not in every worker
+        identity = describe_backend(get_backend(backend, **dict(options)))
+    except (ValueError, RuntimeError) as e:
+        _bad("--backend", str(e).splitlines()[0] if str(e) else type(e).__name__)
+        raise typer.Exit(2) from None
     store = _open(db)
     if hierarchy:
         n = store.load_hierarchy(_read_hierarchy(hierarchy))
@@ -72,8 +78,7 @@ def run(
     for p in missing:
         _bad(p, "no such file")
     paths = [p for p in paths if p.exists()]
-    options = tuple(sorted({"model": model}.items())) if model else ()
-    settings = RunSettings(backend=backend, options=options, version=__version__)
+    settings = RunSettings(backend=backend, options=options, version=__version__, identity=identity)
     with Progress(TextColumn("[bold]run"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.description}"), console=err, transient=False) as prog:
         task = prog.add_task("", total=len(paths))

@@ -56,26 +56,35 @@ def finding_id(doc_hash: str, rule: str, keys: Iterable[str]) -> str:
 
 @dataclass(frozen=True)
 class RunSettings:
-    """What decides whether a stored result can be reused: backend, its options, the code version."""
+    """What decides whether a stored result can be reused: backend, its options, what it reads with.
+
+    `options` are passed to the backend; `identity` is what the backend says about itself (model,
+    prompt version, endpoint) so a new prompt or model is a new setting even with the same options.
+    """
 
     backend: str = "rules"
     options: tuple[tuple[str, Any], ...] = ()
     version: str = ""
+    identity: tuple[tuple[str, Any], ...] = ()
+
+    def _get(self, name: str) -> Any:
+        return dict(self.options).get(name) or dict(self.identity).get(name)
 
     @property
     def model(self) -> str | None:
-        return dict(self.options).get("model")
+        return self._get("model")
 
     @property
     def prompt_version(self) -> str | None:
-        return dict(self.options).get("prompt_version")
+        return self._get("prompt_version")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"backend": self.backend, "options": dict(self.options), "version": self.version}
+        return {"backend": self.backend, "options": dict(self.options), "version": self.version,
+                **({"identity": dict(self.identity)} if self.identity else {})}
 
     @property
     def key(self) -> str:
-        raw = json.dumps(self.as_dict(), sort_keys=True, ensure_ascii=False)
+        raw = json.dumps(self.as_dict(), sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
 
 

@@ -255,3 +255,18 @@ def test_changed_rules_recheck_stored_reports_without_extracting_again(tmp_path:
         monkeypatch.setattr(store_mod, "rules_version", lambda: "newer-rules")
         assert batch.run_batch(store, [p], settings, workers=1).rechecked == 1
         assert [g["status"] for g in _ours(store, doc.id)] == ["confirmed"]
+
+
+def test_backend_identity_makes_a_new_prompt_a_new_setting() -> None:
+    """Same backend and options, another model or prompt: the stored results are not reused."""
+    from types import SimpleNamespace
+
+    reader = SimpleNamespace(prompt_version="table-v2+narrative-v1", cfg=SimpleNamespace(model="qwen", api_key="s"))
+    be = SimpleNamespace(name="llm", reader=reader)
+    ident = batch.describe_backend(be)
+    assert dict(ident) == {"model": "qwen", "prompt_version": "table-v2+narrative-v1"}  # never the key
+    a = RunSettings("llm", (), "1", ident)
+    reader.prompt_version = "table-v3+narrative-v1"
+    b = RunSettings("llm", (), "1", batch.describe_backend(be))
+    assert a.key != b.key and a.model == "qwen" and b.prompt_version == "table-v3+narrative-v1"
+    assert batch.describe_backend(SimpleNamespace(settings=lambda: {"model": "m"})) == (("model", "m"),)
