@@ -84,7 +84,7 @@ def write_table(columns: list[str], rows: list[dict[str, Any]], fmt: str, out: P
         with out.open("w", newline="", encoding="utf-8-sig") as fh:  # BOM so Excel reads the Chinese
             w = csv.DictWriter(fh, fieldnames=columns)
             w.writeheader()
-            w.writerows(rows)
+            w.writerows({k: _sheet_safe(v) for k, v in r.items()} for r in rows)
     elif fmt == "jsonl":
         with out.open("w", encoding="utf-8") as fh:
             for r in rows:
@@ -96,7 +96,7 @@ def write_table(columns: list[str], rows: list[dict[str, Any]], fmt: str, out: P
         ws = wb.create_sheet("nianbao")
         ws.append(columns)
         for r in rows:
-            ws.append([r.get(c) for c in columns])
+            ws.append([_sheet_safe(r.get(c)) for c in columns])
         wb.save(out)
     elif fmt == "parquet":
         import pyarrow as pa
@@ -106,6 +106,16 @@ def write_table(columns: list[str], rows: list[dict[str, Any]], fmt: str, out: P
         pq.write_table(pa.table(data), out)
     else:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _sheet_safe(v: Any) -> Any:
+    """Report text that a spreadsheet would run as a formula (=HYPERLINK…) is kept as text."""
+    if isinstance(v, str) and v.startswith(FORMULA_START):
+        return "'" + v
+    return v
 
 
 def _arrow_safe(v: Any) -> Any:

@@ -141,3 +141,21 @@ def test_gold_export_leaves_out_reports_without_meta(tmp_path: Path) -> None:
     s.correct(doc_id, "t2.licensing.decisions", 4, "审核员")
     skipped: list[str] = []
     assert export_gold(s, tmp_path / "gold", skipped) == [] and skipped == ["nometa.txt"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_report_text_never_becomes_a_spreadsheet_formula(tmp_path: Path, fmt: str) -> None:
+    from nianbao.review.export import write_table
+
+    evil = '=HYPERLINK("http://evil.example","点我")'
+    out = tmp_path / f"x.{fmt}"
+    write_table(["agency", "value"], [{"agency": evil, "value": -3}], fmt, out)
+    if fmt == "csv":
+        with out.open(encoding="utf-8-sig") as fh:
+            row = next(csv.DictReader(fh))
+        assert row["agency"] == "'" + evil and row["value"] == "-3"  # numbers stay numbers
+    else:
+        from openpyxl import load_workbook
+
+        ws = load_workbook(out).active
+        assert ws["A2"].data_type == "s" and ws["A2"].value == "'" + evil and ws["B2"].value == -3
