@@ -127,3 +127,16 @@ def test_foreign_host_names_are_refused(store: Store) -> None:
     with live_server(store) as base, httpx.Client(base_url=base) as client:
         assert client.get("/", headers={"Host": "evil.example"}).status_code == 400
         assert client.get("/").status_code == 200
+
+
+def test_failed_reports_are_listed_with_their_error_escaped(store: Store) -> None:
+    bad = store.save_error(None, "/in/<bad>.pdf", "h-bad", "could not be read as pdf: <PdfiumError> broken")
+    with live_server(store) as base, httpx.Client(base_url=base) as client:
+        listing = client.get("/", params={"sort": "name"}).text
+        assert "&lt;PdfiumError&gt;" in listing and "<PdfiumError>" not in listing
+        names = re.findall(r'<a href="/report/\d+">([^<]+)</a>', listing)
+        assert names == sorted(names) and "&lt;bad&gt;.pdf" in names
+        by_open = re.findall(r'<a href="/report/(\d+)">', client.get("/", params={"sort": "open"}).text)
+        assert by_open[0] == str(store.doc_id)  # the report with an open error comes first
+        page = client.get(f"/report/{bad}")
+        assert page.status_code == 200 and "&lt;PdfiumError&gt;" in page.text
