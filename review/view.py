@@ -114,7 +114,8 @@ def report_view(store: Store, doc_id: int) -> dict[str, Any]:
         cells[key] = {"value": cell.value, "printed": p.get("value"), "raw": p.get("raw") or "",
                       "has_span": p.get("span_start") is not None, "page": p.get("page"), "bbox": p.get("bbox"),
                       "confidence": p.get("confidence"), "note": cell.note or p.get("note"),
-                      "reader": cell.reader, "corrected": key in corrections}
+                      "reader": cell.reader, "corrected": key in corrections,
+                      "uncertain": key in ex.uncertain}
     marks: list[dict[str, Any]] = []
     for key, p in printed.items():
         if p.get("span_start") is not None and p.get("span_end") is not None:

@@ -28,6 +28,7 @@ def store(tmp_path: Path):
         _, ex = extraction_from(text, "evil<i>.txt")
         span = ex.cells["t3.new_received.business"].span
         span.page, span.bbox = 3, (72.0, 400.5, 90.25, 412.0)  # as a PDF reader places a cell
+        ex.uncertain = ["t3.granted.business"]
         s.doc_id = s.save_result(None, "/in/evil<i>.txt", "h1", "txt", text, check(None, ex), "k")
         yield s
 
@@ -57,6 +58,7 @@ def test_list_and_report_pages_escape_report_text(store: Store) -> None:
         assert 'id="src-t3.total_processed.natural_person"' in page.text
         cell = re.search(r'<td id="cell-t3\.new_received\.business"[^>]*>.*?</td>', page.text, re.S).group(0)
         assert "第3页" in cell and "72.0,400.5,90.2,412.0" in cell and ">p3<" in cell
+        assert re.search(r'<td id="cell-t3\.granted\.business"[^>]*class="[^"]*uncertain', page.text)
         assert client.get("/report/999").status_code == 404
         assert client.get("/report/..%2f..%2fetc%2fpasswd").status_code in (404, 422)
         for probe in ("/static/..%2f..%2f..%2fetc%2fpasswd", "/static/%2e%2e/%2e%2e/pyproject.toml",
