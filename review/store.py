@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -185,7 +186,7 @@ class Store:
                 c.execute(delete(S.claims).where(S.claims.c.extraction_id == old[0]))
                 c.execute(delete(S.extractions).where(S.extractions.c.id == old[0]))
             ex_id = c.execute(insert(S.extractions).values(
-                document_id=doc_id, run_id=run_id, settings_key=settings_key, data=ex.model_dump_json(),
+                document_id=doc_id, run_id=run_id, settings_key=settings_key, data="", data_z=_pack(ex),
                 seconds=usage.get("seconds"), prompt_tokens=usage.get("prompt_tokens"),
                 completion_tokens=usage.get("completion_tokens"), cost_usd=usage.get("cost_usd"),
                 created_at=now(), rules_version=rules_version())).inserted_primary_key[0]
@@ -212,8 +213,9 @@ class Store:
         doc = c.execute(select(S.documents).where(S.documents.c.id == doc_id)).first()
         if doc is None or doc.current_extraction_id is None:
             raise StoreError(f"no extracted report with id {doc_id}")
-        data = c.execute(select(S.extractions.c.data).where(S.extractions.c.id == doc.current_extraction_id)).scalar()
-        return doc, Extraction.model_validate_json(data)
+        row = c.execute(select(S.extractions.c.data, S.extractions.c.data_z)
+                        .where(S.extractions.c.id == doc.current_extraction_id)).one()
+        return doc, _unpack(row.data, row.data_z)
 
     def _corrections(self, c: Any, doc_id: int) -> dict[str, Number | None]:
         rows = c.execute(select(S.decisions.c.cell_key, S.decisions.c.new_value)
@@ -452,6 +454,15 @@ class Store:
     def runs(self) -> list[Any]:
         with self.engine.connect() as c:
             return c.execute(select(S.runs).order_by(S.runs.c.id)).all()
+
+
+def _pack(ex: Extraction) -> bytes:
+    return zlib.compress(ex.model_dump_json(exclude_defaults=True).encode("utf-8"), 6)
+
+
+def _unpack(data: str | None, data_z: bytes | None) -> Extraction:
+    raw = zlib.decompress(data_z).decode("utf-8") if data_z else (data or "{}")
+    return Extraction.model_validate_json(raw)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

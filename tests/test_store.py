@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from store_helpers import TEST_RULE, KeyValueBackend, balance_rule_registered, consistent_values, report_text
 
+from nianbao.models import CellReading, Extraction
 from nianbao.review import batch
 from nianbao.review.schema import LATEST
 from nianbao.review.store import RunSettings, Store, StoreError, finding_id
@@ -173,12 +174,19 @@ def test_an_old_database_is_upgraded_in_place(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     con = sqlite3.connect(path)
     con.executescript(V1_SCHEMA)
+    old = Extraction(report="r.txt", cells={"t2.licensing.decisions": CellReading(key="t2.licensing.decisions",
+                                                                                  value=7)})
+    con.execute("INSERT INTO extractions (id, document_id, settings_key, data) VALUES (1, 1, 'k', ?)",
+                (old.model_dump_json(),))
+    con.execute("UPDATE documents SET current_extraction_id = 1, text = 'x'")
+    con.commit()
     con.close()
     store = Store(path)
+    assert store.current(1).cells["t2.licensing.decisions"].value == 7  # a plain-JSON row still reads
     con = sqlite3.connect(path)
     assert con.execute("SELECT version FROM schema_version").fetchall() == [(LATEST,)]
     assert "skipped" in {r[1] for r in con.execute("PRAGMA table_info(runs)")}
-    assert "rules_version" in {r[1] for r in con.execute("PRAGMA table_info(extractions)")}
+    assert {"rules_version", "data_z"} <= {r[1] for r in con.execute("PRAGMA table_info(extractions)")}
     assert con.execute("SELECT who FROM decisions").fetchall() == [("老用户",)]
     con.close()
     assert store.load_hierarchy([("甲镇", "某县")]) == 1  # the table v2 added works
