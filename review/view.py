@@ -92,6 +92,11 @@ def _tables(template: str, cells: dict[str, dict[str, Any]], flagged: dict[str, 
     return out
 
 
+def ordered_findings(store: Store, doc_id: int) -> list[dict[str, Any]]:
+    """A report's findings in review order: open ones first, errors before warnings before info."""
+    return sorted(store.findings(doc_id), key=lambda f: (f["status"] != "open", SEVERITY_ORDER.get(f["severity"], 9)))
+
+
 def report_view(store: Store, doc_id: int) -> dict[str, Any]:
     doc = store.document(doc_id)
     if doc.current_extraction_id is None:
@@ -101,8 +106,7 @@ def report_view(store: Store, doc_id: int) -> dict[str, Any]:
     ex = store.current(doc_id)
     printed = {c["key"]: c for c in store.cells(doc_id)}
     corrections = store.corrections(doc_id)
-    findings = sorted(store.findings(doc_id), key=lambda f: (f["status"] != "open",
-                                                             SEVERITY_ORDER.get(f["severity"], 9)))
+    findings = ordered_findings(store, doc_id)
     flagged: dict[str, str] = {}
     for f in findings:
         for k in f["keys"]:

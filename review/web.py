@@ -22,7 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from nianbao.review.store import Store, StoreError, parse_value
-from nianbao.review.view import report_view, reports_list
+from nianbao.review.view import ordered_findings, report_view, reports_list
 
 CSRF_COOKIE = "nianbao_csrf"
 SEVERITIES = ("error", "warning", "info")
@@ -98,7 +98,9 @@ def create_app(store: Store, who: str = "reviewer") -> FastAPI:
             store.decide(doc_id, fid, action, who, comment.strip()[:2000])
         except StoreError as e:
             raise HTTPException(400, str(e)) from None
-        return RedirectResponse(f"/report/{doc_id}#finding-{fid}", status_code=303)
+        # on to the next finding still open, the way a reviewer works through a report
+        nxt = next((f["id"] for f in ordered_findings(store, doc_id) if f["status"] == "open"), fid)
+        return RedirectResponse(f"/report/{doc_id}#finding-{nxt}", status_code=303)
 
     @app.post("/report/{doc_id}/correct")
     def correct(request: Request, doc_id: int, key: str = Form(...), value: str = Form(""),

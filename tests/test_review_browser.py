@@ -74,6 +74,15 @@ def test_dismiss_and_correct_in_the_browser(tmp_path: Path, chromium) -> None:
             page.keyboard.press("Enter")
             page.wait_for_selector(f'li.finding.status-dismissed[data-id="{fid}"]')
             assert next(f for f in store.findings(target) if f["id"] == fid)["status"] == "dismissed"
+            # back on the page at the next open finding; k and j move, c confirms
+            nxt = page.locator("li.finding.current").get_attribute("data-id")
+            assert nxt != fid and "status-open" in page.locator("li.finding.current").get_attribute("class")
+            page.keyboard.press("j")
+            page.keyboard.press("k")
+            assert page.locator("li.finding.current").get_attribute("data-id") == nxt
+            page.keyboard.press("c")
+            page.wait_for_selector(f'li.finding.status-confirmed[data-id="{nxt}"]')
+            assert next(f for f in store.findings(target) if f["id"] == nxt)["status"] == "confirmed"
             # clicking a table cell fills the correction form and scrolls the text to its number
             page.locator(f'[id="cell-{key}"]').click()
             assert page.locator("#correct-key").input_value() == key
@@ -87,7 +96,7 @@ def test_dismiss_and_correct_in_the_browser(tmp_path: Path, chromium) -> None:
             page.close()
         assert store.current(target).cells[key].value == printed - 3
         actions = [(d["action"], d["who"]) for d in store.decisions(target)]
-        assert actions == [("dismiss", "浏览器审核员"), ("correct", "浏览器审核员")]
+        assert actions == [("dismiss", "浏览器审核员"), ("confirm", "浏览器审核员"), ("correct", "浏览器审核员")]
         assert not [f for f in store.findings(target) if f["rule"] == TEST_RULE and key in f["keys"]]
 
 

@@ -88,7 +88,10 @@
 
   document.addEventListener("keydown", function (ev) {
     var t = ev.target;
-    if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT")) return;
+    if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT")) {
+      if (ev.key === "Escape") t.blur();
+      return;
+    }
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     if (ev.key === "j") { focusFinding(current + 1); ev.preventDefault(); }
     else if (ev.key === "k") { focusFinding(current - 1); ev.preventDefault(); }
