@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
+from gold_pages import STYLES, report_page
 
 from nianbao.extract import IngestError, read_document
 from nianbao.extract.ingest_html import declared_charset
@@ -251,3 +254,19 @@ def test_a_text_file_holding_an_html_table_keeps_its_lines(tmp_path):
 def test_utf16_page_with_a_txt_name_is_sniffed_as_html(tmp_path):
     doc = read_document(_write(tmp_path, "saved.txt", b"\xff\xfe" + page(table_three()).encode("utf-16-le")))
     assert doc.kind == "html" and {len(r) for r in _table_lines(doc.text)} == {10}
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_gold_reports_published_as_html_tables_read_back_to_the_same_cells(tmp_path, style):
+    """Ingest + the template parser on each seed's gold, rebuilt as a GBK page with the real
+    template's rowspan/colspan structure: every cell and the report's meta come back."""
+    from nianbao.pipeline import process_file
+
+    for gold_path in sorted(FIXTURES.glob("*.gold.json")):
+        gold = json.loads(gold_path.read_text("utf-8"))
+        path = _write(tmp_path, gold_path.name.replace(".gold.json", ".html"), report_page(gold, style).encode("gbk"))
+        got = process_file(path).to_contract()
+        skip = set(gold.get("uncertain") or [])
+        wrong = {k: (v, got["cells"].get(k)) for k, v in gold["cells"].items() if k not in skip and got["cells"].get(k) != v}
+        assert not wrong, (path.name, style, wrong)
+        assert got["meta"] == gold["meta"], (path.name, style)
