@@ -186,3 +186,36 @@ def test_seed_reports_keep_every_table_row_intact(shared_dir):
 def test_br_inside_a_pipe_row_joins_words_of_one_cell_instead_of_splitting_the_row():
     src = "| 三、本年度办理结果<br>（一）予以公开 | 5 | 0 |\n第一段<br/>第二段\n"
     assert normalise(src).text == "| 三、本年度办理结果 （一）予以公开 | 5 | 0 |\n第一段\n第二段\n"
+
+
+def _fullwidth_digits(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "0" <= c <= "9" else c for c in text)
+
+
+def _with_furniture(text: str) -> str:
+    lines = text.split("\n")
+    out = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        if i % 15 == 14 and i < len(lines) - 1:
+            out.append(f"— {i // 15 + 1} —" if i % 2 else f"第 {i // 15 + 1} 页 共 9 页")
+    return "\n".join(out)
+
+
+VARIANTS = {
+    "gb18030-crlf": lambda s: s.replace("\n", "\r\n").encode("gb18030"),
+    "utf-16-le-no-bom": lambda s: s.encode("utf-16-le"),
+    "utf-16-be-bom-crlf": lambda s: b"\xfe\xff" + s.replace("\n", "\r\n").encode("utf-16-be"),
+    "utf-8-bom-fullwidth-digits": lambda s: b"\xef\xbb\xbf" + _fullwidth_digits(s).encode(),
+    "utf-8-page-furniture": lambda s: _with_furniture(s).encode(),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_seed_reports_saved_other_ways_read_to_the_same_text(tmp_path, shared_dir, variant):
+    for seed in sorted((shared_dir / "seeds").glob("*.txt")):
+        original = read_document(seed)
+        data = VARIANTS[variant](original.source)
+        doc = read_document(_write(tmp_path, seed.name, data))
+        assert doc.text == original.text, (seed.name, variant)
+        _assert_unchanged_chars_map_back(doc)
