@@ -196,6 +196,8 @@ def _span(value: str | None, limit: int) -> int:
 
 
 class _Renderer:
+    """Walks the parsed page in document order, so the aligner's cursor only moves forward."""
+
     def __init__(self, source: str, keep_lines: bool = False) -> None:
         self.align = _Aligner(source)
         self.out = _Out(keep_lines)
@@ -289,12 +291,14 @@ class _Renderer:
         self.out.block()
         for caption in table.xpath("./caption"):
             self.walk(caption)
-        rows = table.xpath("./tr | ./thead/tr | ./tbody/tr | ./tfoot/tr")
+        rows = [tr for tr in table.xpath("./tr | ./thead/tr | ./tbody/tr | ./tfoot/tr") if not _dropped(tr, "tr")]
         grid: dict[tuple[int, int], tuple[str, list[int]]] = {}
         taken: set[tuple[int, int]] = set()
         for r, tr in enumerate(rows):
             c = 0
             for td in tr.xpath("./td | ./th"):
+                if _dropped(td, "td"):
+                    continue
                 while (r, c) in taken:
                     c += 1
                 rs = _span(td.get("rowspan"), len(rows) - r)

@@ -270,3 +270,11 @@ def test_gold_reports_published_as_html_tables_read_back_to_the_same_cells(tmp_p
         wrong = {k: (v, got["cells"].get(k)) for k, v in gold["cells"].items() if k not in skip and got["cells"].get(k) != v}
         assert not wrong, (path.name, style, wrong)
         assert got["meta"] == gold["meta"], (path.name, style)
+
+
+def test_hidden_rows_and_cells_are_not_part_of_the_table(tmp_path):
+    table = ("<table><tr><td>规章</td><td style='display:none'>9</td><td>0</td></tr>"
+             "<tr style='display: none'><td>模板示例</td><td>8</td></tr><tr><td>行政规范性文件</td><td>3</td></tr></table>")
+    doc = read_document(_write(tmp_path, "hidden.html", page(table).encode("utf-8")))
+    assert _table_lines(doc.text) == [["规章", "0"], ["行政规范性文件", "3"]]
+    _assert_offsets_point_at_their_characters(doc)
