@@ -47,6 +47,7 @@ class _Config:
 
 
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_COMMENT = re.compile(r"<!--.{0,4000}?-->", re.DOTALL)
 _LONE_NUMBER = re.compile(r"[ \t]*(\d{1,3})[ \t]*")
 
 
@@ -118,6 +119,7 @@ def _strip_markup(text: str, offs: list[int], cfg: _Config) -> tuple[str, list[i
         # inside a pipe or tab row a <br> separates words of one cell: splitting would break the row
         return " " if any(sep in before + rest for sep in "\t|") else "\n"
 
+    text, offs = _rewrite(text, offs, _COMMENT, lambda m: "")
     text, offs = _rewrite(text, offs, cfg.tag, tag)
 
     def entity(m: re.Match[str]) -> str:
@@ -187,7 +189,9 @@ def normalise(text: str, offsets: list[int] | None = None, source_len: int | Non
     """Normalise `text`; `offsets` (default: identity) maps it into a source of `source_len` chars.
 
     Readers that already moved away from the source (HTML rendering) pass their own map; the
-    result's map is the composition, so it always points into the reader's source.
+    result's map is the composition, so it always points into the reader's source. With the
+    default identity map, `offsets` gives each output character's index in the input text,
+    which is what a reader with page boxes (PDF, OCR) needs to move its boxes along.
     """
     cfg = _config()
     offs = list(range(len(text))) if offsets is None else list(offsets[: len(text)])

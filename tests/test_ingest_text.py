@@ -81,7 +81,7 @@ def test_crlf_zero_width_and_nbsp():
     assert src[out.offsets[out.text.index("情")]] == "情"
 
 
-@pytest.mark.parametrize("furniture", ["— 3 —", "- 3 -", "－３－", "第 3 页 共 5 页", "第3页", "共5页 第3页", "  第 12 页  "])
+@pytest.mark.parametrize("furniture", ["— 3 —", "- 3 -", "－３－", "·3·", "第 3 页 共 5 页", "第3页", "共5页 第3页", "  第 12 页  "])
 def test_page_furniture_lines_are_removed(furniture):
     src = f"发布信息28条。\n{furniture}\n其中规范性文件3件。\n"
     out = normalise(src)
@@ -109,7 +109,8 @@ def test_lone_page_numbers_counting_up_are_removed_but_one_cell_per_line_numbers
 
 
 def test_stray_markup_removed_and_both_digits_kept():
-    src = "行政强制\t<b>7</b> 政强制 <b>0</b>\t\t\n<span style=\"color:red\">发布信息</span>&nbsp;12&amp;条</p>\n"
+    src = ("行政强制\t<b>7</b> 政强制 <b>0</b>\t\t\n<span style=\"color:red\">发布信息</span>&nbsp;12&amp;条</p>"
+           "<!-- [if gte mso 9]>\n<xml>x</xml> -->\n")
     out = normalise(src)
     assert out.text == "行政强制\t7 政强制 0\t\t\n发布信息 12&条\n"
     for digit in ("7", "0", "12"):
