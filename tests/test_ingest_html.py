@@ -278,3 +278,9 @@ def test_hidden_rows_and_cells_are_not_part_of_the_table(tmp_path):
     doc = read_document(_write(tmp_path, "hidden.html", page(table).encode("utf-8")))
     assert _table_lines(doc.text) == [["规章", "0"], ["行政规范性文件", "3"]]
     _assert_offsets_point_at_their_characters(doc)
+
+
+def test_a_page_without_block_markup_keeps_its_lines_and_tabs(tmp_path):
+    src = "<html><body>一、总体情况\n发布信息<b>12</b>条。\n规章\t0\t0\t0\n</body></html>"
+    doc = read_document(_write(tmp_path, "bare.html", src.encode("utf-8")))
+    assert [ln for ln in doc.text.split("\n") if ln.strip()] == ["一、总体情况", "发布信息12条。", "规章\t0\t0\t0"]
