@@ -47,6 +47,7 @@ class _Config:
 
 
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_REACH = 2000
 _COMMENT = re.compile(r"<!--.{0,4000}?-->", re.DOTALL)
 _LONE_NUMBER = re.compile(r"[ \t]*(\d{1,3})[ \t]*")
 
@@ -107,20 +108,41 @@ def _rewrite(text: str, offs: list[int], pattern: re.Pattern[str],
 def _strip_markup(text: str, offs: list[int], cfg: _Config) -> tuple[str, list[int]]:
     """Drop stray tags; a line-ending tag (<br>, </p>) with text on both sides becomes a newline,
     or a space inside a table row."""
-
-    def tag(m: re.Match[str]) -> str:
-        if m.group(2).lower() not in cfg.newline_tags:
-            return ""
-        nl = text.find("\n", m.end())
-        rest = text[m.end(): nl if nl >= 0 else len(text)]
-        before = text[text.rfind("\n", 0, m.start()) + 1: m.start()]
-        if not (cfg.tag.sub("", rest).strip() and cfg.tag.sub("", before).strip()):
-            return ""
-        # inside a pipe or tab row a <br> separates words of one cell: splitting would break the row
-        return " " if any(sep in before + rest for sep in "\t|") else "\n"
-
     text, offs = _rewrite(text, offs, _COMMENT, lambda m: "")
-    text, offs = _rewrite(text, offs, cfg.tag, tag)
+    skip = re.compile(rf"(?:[ \t\u00a0\u3000]|{cfg.tag.pattern})*", re.IGNORECASE)
+    parts: list[str] = []
+    out: list[int] = []
+    pos = 0
+    line_text = line_row = False  # has the current output line text yet, and a cell separator?
+    for m in cfg.tag.finditer(text):
+        kept = text[pos:m.start()]
+        parts.append(kept)
+        out.extend(offs[pos:m.start()])
+        if "\n" in kept:
+            kept = kept[kept.rindex("\n") + 1:]
+            line_text = line_row = False
+        line_text = line_text or bool(kept.strip())
+        line_row = line_row or "\t" in kept or "|" in kept
+        pos = m.end()
+        if m.group(2).lower() not in cfg.newline_tags or not line_text:
+            continue
+        after = skip.match(text, m.end()).end()
+        if after >= len(text) or text[after] == "\n":
+            continue
+        nl = text.find("\n", after, after + _REACH)
+        rest = text[after: nl if nl >= 0 else after + _REACH]
+        # inside a pipe or tab row a <br> separates words of one cell: splitting would break the row
+        if line_row or "\t" in rest or "|" in rest:
+            parts.append(" ")
+        else:
+            parts.append("\n")
+            line_text = line_row = False
+        out.append(offs[m.start()])
+    if pos:
+        parts.append(text[pos:])
+        out.extend(offs[pos:])
+        text = "".join(parts)
+        offs = out
 
     def entity(m: re.Match[str]) -> str:
         return html.unescape(m.group(0))

@@ -220,3 +220,13 @@ def test_seed_reports_saved_other_ways_read_to_the_same_text(tmp_path, shared_di
         doc = read_document(_write(tmp_path, seed.name, data))
         assert doc.text == original.text, (seed.name, variant)
         _assert_unchanged_chars_map_back(doc)
+
+
+def test_one_huge_line_of_markup_is_normalised_in_linear_time():
+    import time
+
+    src = "<p>发布信息<b>12</b>条</p>" * 40000  # a crawler's one-line dump; quadratic would take minutes
+    started = time.perf_counter()
+    out = normalise(src)
+    assert time.perf_counter() - started < 15
+    assert out.text.split("\n")[:2] == ["发布信息12条", "发布信息12条"] and out.text.count("\n") == 39999
