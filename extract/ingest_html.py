@@ -321,7 +321,8 @@ def render(source: str, keep_lines: bool = False) -> tuple[str, list[int]]:
     HTML table is still a text file, whose lines and tabs the template parser reads as printed).
     """
     markup = _XML_DECL.sub("", source, count=1).replace("\x00", "")
-    parser = lxml_html.HTMLParser(encoding="utf-8", remove_comments=False, remove_pis=False)
+    # huge_tree: Word's pages nest deeper and hold longer text runs than libxml2's defaults allow
+    parser = lxml_html.HTMLParser(encoding="utf-8", remove_comments=False, remove_pis=False, huge_tree=True)
     try:
         root = etree.fromstring(markup.encode("utf-8", "replace"), parser)
     except etree.ParserError:
@@ -329,7 +330,15 @@ def render(source: str, keep_lines: bool = False) -> tuple[str, list[int]]:
     if root is None:
         return "", []
     renderer = _Renderer(source, keep_lines)
-    renderer.walk(root)
+    try:
+        renderer.walk(root)
+    except RecursionError:  # nesting deeper than Python's stack: every text run on its own line
+        renderer = _Renderer(source, keep_lines)
+        for node in root.iter():
+            if _tag(node) not in _NO_SOURCE_TEXT:
+                for s in (node.text, node.tail) if _tag(node) else (node.tail,):
+                    renderer.text(s)
+                    renderer.out.block()
     renderer.out.block()
     return "".join(renderer.out.chars), renderer.out.offs
 

@@ -284,3 +284,11 @@ def test_a_page_without_block_markup_keeps_its_lines_and_tabs(tmp_path):
     src = "<html><body>一、总体情况\n发布信息<b>12</b>条。\n规章\t0\t0\t0\n</body></html>"
     doc = read_document(_write(tmp_path, "bare.html", src.encode("utf-8")))
     assert [ln for ln in doc.text.split("\n") if ln.strip()] == ["一、总体情况", "发布信息12条。", "规章\t0\t0\t0"]
+
+
+def test_deeply_nested_markup_still_gives_its_text(tmp_path):
+    depth = 700  # Word-made pages nest spans and fonts far deeper than libxml2's default limit of 256
+    src = ("<html><body><p>开头</p>" + "<div><font>" * depth + "发布信息12条" + "</font></div>" * depth
+           + "<p>结尾</p></body></html>")
+    doc = read_document(_write(tmp_path, "deep.html", src.encode("utf-8")))
+    assert [ln for ln in doc.text.split("\n") if ln.strip()] == ["开头", "发布信息12条", "结尾"]
