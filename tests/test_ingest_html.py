@@ -292,3 +292,15 @@ def test_deeply_nested_markup_still_gives_its_text(tmp_path):
            + "<p>结尾</p></body></html>")
     doc = read_document(_write(tmp_path, "deep.html", src.encode("utf-8")))
     assert [ln for ln in doc.text.split("\n") if ln.strip()] == ["开头", "发布信息12条", "结尾"]
+
+
+def test_government_site_chrome_in_plain_divs_is_dropped(tmp_path):
+    body = ("<div class='crumb'>当前位置：首页 &gt; 政务公开 &gt; 年度报告</div>"
+            "<div class='share'>【字体：大 中 小】 【打印本页】【关闭窗口】</div>"
+            "<div class='art'><p>某区2023年政府信息公开工作年度报告</p><p>一、总体情况</p><p>发布信息12条。</p></div>"
+            "<div>上一篇：某区2022年政府信息公开工作年度报告</div><div>下一篇：关于开展2024年工作的通知</div>"
+            "<div>扫一扫在手机打开当前页</div><div class='foot'>主办单位：某区人民政府办公室 网站标识码：1101000001 "
+            "京ICP备12345678号</div>")
+    doc = read_document(_write(tmp_path, "chrome.html", page(body).encode("utf-8")))
+    assert [ln for ln in doc.text.split("\n") if ln.strip()] == [
+        "某区2023年政府信息公开工作年度报告", "一、总体情况", "发布信息12条。"]
