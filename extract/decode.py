@@ -124,9 +124,12 @@ def decode(data: bytes, declared: str | None = None) -> tuple[str, str]:
     if bom:
         enc, skip = bom
         text = _strict(data[skip:], enc)
-        if text is None:
-            raise DecodeError(f"starts with a {enc} byte-order mark but is not valid {enc}")
-        return text, enc
+        if text is not None:
+            return text, enc
+        text = _nearly(data[skip:], enc)
+        if text is not None and _plausible(text):
+            return text, f"{enc} (damaged bytes replaced)"
+        raise DecodeError(f"starts with a {enc} byte-order mark but is not valid {enc}")
     utf16 = _utf16_by_nuls(data)
     if utf16:
         text = _strict(data[: len(data) - len(data) % 2], utf16)

@@ -131,11 +131,23 @@ def test_angle_brackets_that_are_not_markup_stay():
     assert normalise(src).text == src
 
 
-def test_truncated_utf8_is_read_with_the_damaged_character_replaced(tmp_path):
-    data = REPORT.encode("utf-8") + "情".encode()[:2]
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_truncated_utf8_is_read_with_the_damaged_character_replaced(tmp_path, bom):
+    data = bom + REPORT.encode("utf-8") + "情".encode()[:2]
     doc = read_document(_write(tmp_path, "cut.txt", data))
     assert doc.text.startswith(REPORT) and doc.text.endswith("\ufffd")
     assert "damaged" in (doc.encoding or "")
+
+
+def test_truncated_utf16_keeps_its_text(tmp_path):
+    doc = read_document(_write(tmp_path, "cut16.txt", b"\xff\xfe" + REPORT.encode("utf-16-le") + b"\x3d"))
+    assert doc.text.rstrip("\ufffd") == REPORT and doc.encoding == "utf-16-le (damaged bytes replaced)"
+
+
+def test_a_bom_followed_by_garbage_is_refused(tmp_path):
+    with pytest.raises(IngestError) as e:
+        read_document(_write(tmp_path, "fake.txt", b"\xef\xbb\xbf" + b"\xff\xc0\x80" * 400))
+    assert "fake.txt" in str(e.value) and "byte-order mark" in str(e.value)
 
 
 @pytest.mark.parametrize(("name", "data", "reason"), [
