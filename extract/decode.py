@@ -116,7 +116,8 @@ def normalise_label(label: str | None) -> str | None:
 
 
 def decode(data: bytes, declared: str | None = None) -> tuple[str, str]:
-    """(text, encoding used). BOM first, then a declared charset, then detection.
+    """(text, encoding used). BOM first, then UTF-16 and UTF-8 (unmistakable when valid), then a
+    declared charset, then GB18030 and charset-normalizer's detection.
 
     Raises DecodeError with a one-line reason for binary or undecodable bytes.
     """
@@ -138,12 +139,17 @@ def decode(data: bytes, declared: str | None = None) -> tuple[str, str]:
     reason = _looks_binary(data)
     if reason:
         raise DecodeError(reason)
+    # Valid UTF-8 is all but never an accident, so it wins even over a page's declaration
+    # (sites that moved to UTF-8 often kept their old <meta charset=gb2312>).
+    text = _strict(data, "utf-8")
+    if text is not None and _plausible(text):
+        return text, "utf-8"
     declared = normalise_label(declared)
     if declared:
         text = _strict(data, declared)
         if text is not None and _plausible(text):
             return text, declared
-    for enc in ("utf-8", "gb18030"):
+    for enc in ("gb18030",):
         text = _strict(data, enc)
         if text is not None and _plausible(text):
             return text, enc

@@ -136,6 +136,14 @@ def test_gbk_pages_decode_by_declaration_or_detection(tmp_path, head):
     assert "三、本年度办理结果\t（一）予以公开" in doc.text
 
 
+def test_utf8_page_that_still_declares_gb2312_is_read_as_utf8(tmp_path):
+    # 政府 in UTF-8 (E6 94 BF E5 BA 9C) is also valid GBK: the declaration alone would give mojibake
+    data = "<html><head><meta charset='gb2312'></head><body><p>政府政府</p></body></html>".encode()
+    doc = read_document(_write(tmp_path, "moved.html", data))
+    assert doc.encoding == "utf-8"
+    assert doc.text.strip() == "政府政府"
+
+
 def test_declared_charset_is_read_from_meta_and_xml_declaration():
     assert declared_charset(b'<html><head><meta charset="GB2312"></head>') == "GB2312"
     assert declared_charset(b"<meta http-equiv='Content-Type' content='text/html; charset=gbk' />") == "gbk"
