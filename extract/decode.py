@@ -38,19 +38,23 @@ def _bom(data: bytes) -> tuple[str, int] | None:
     return None
 
 
-def _utf16_by_nuls(data: bytes) -> str | None:
-    """UTF-16 without a BOM: ASCII characters leave their NUL byte on one side of every pair
-    (CJK characters ending in 00, such as 一 U+4E00, put a few on the other side)."""
-    sample = data[:_SAMPLE]
-    n = len(sample) - len(sample) % 2
-    even, odd = sample[0:n:2].count(0), sample[1:n:2].count(0)
-    if even + odd < 2:
+def _utf16_by_nuls(data: bytes) -> tuple[str, str] | None:
+    """UTF-16 without a BOM: text has NUL bytes (the high byte of every ASCII character, and
+    of CJK characters such as 一 U+4E00); read both byte orders and keep the one that reads as
+    text, so a report of mostly Chinese with few ASCII characters is still recognised."""
+    if data[:_SAMPLE].count(0) < 2:
         return None
-    if odd >= 0.7 * (even + odd):
-        return "utf-16-le"
-    if even >= 0.7 * (even + odd):
-        return "utf-16-be"
-    return None
+    even = data[: len(data) - len(data) % 2]
+    best: tuple[float, str, str] | None = None
+    for enc in ("utf-16-le", "utf-16-be"):
+        text = _strict(even, enc)
+        if text is None or not _plausible(text):
+            continue
+        sample = text[:_SAMPLE]
+        score = sum(1 for ch in sample if (" " <= ch <= "~") or ch in "\t\n\r" or _is_chinese_text(ch)) / max(1, len(sample))
+        if score >= 0.9 and (best is None or score > best[0]):
+            best = (score, text, enc)
+    return (best[1], best[2]) if best else None
 
 
 def _is_chinese_text(ch: str) -> bool:
@@ -133,9 +137,7 @@ def decode(data: bytes, declared: str | None = None) -> tuple[str, str]:
         raise DecodeError(f"starts with a {enc} byte-order mark but is not valid {enc}")
     utf16 = _utf16_by_nuls(data)
     if utf16:
-        text = _strict(data[: len(data) - len(data) % 2], utf16)
-        if text is not None and _plausible(text):
-            return text, utf16
+        return utf16
     reason = _looks_binary(data)
     if reason:
         raise DecodeError(reason)

@@ -242,3 +242,11 @@ def test_one_huge_line_of_markup_is_normalised_in_linear_time():
     out = normalise(src)
     assert time.perf_counter() - started < 15
     assert out.text.split("\n")[:2] == ["发布信息12条", "发布信息12条"] and out.text.count("\n") == 39999
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_bomless_utf16_of_almost_only_chinese_is_recognised(tmp_path, encoding):
+    # 一 is U+4E00: its NUL byte sits on the other side of the pair from an ASCII character's
+    text = "一、总体情况\n" + "一是加强组织领导，二是完善制度建设。" * 20 + "\n"
+    doc = read_document(_write(tmp_path, "cjk16.txt", text.encode(encoding)))
+    assert doc.text == text and doc.encoding == encoding
