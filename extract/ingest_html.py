@@ -66,7 +66,7 @@ _REACH = 20000  # … and never further ahead than this
 
 def declared_charset(data: bytes) -> str | None:
     """The charset a page declares in <meta charset>, http-equiv or an XML declaration."""
-    m = _CHARSET.search(data[:8192])
+    m = _CHARSET.search(data[:65536])  # generous: some sites put scripts before it
     if not m:
         return None
     return (m.group(1) or m.group(2)).decode("ascii", "replace")
