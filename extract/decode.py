@@ -138,6 +138,8 @@ def decode(data: bytes, declared: str | None = None) -> tuple[str, str]:
     utf16 = _utf16_by_nuls(data)
     if utf16:
         return utf16
+    if data.endswith(b"\x00") and 0 not in data.rstrip(b"\x00")[:_SAMPLE]:
+        data = data.rstrip(b"\x00")  # a fixed-size buffer's padding after the text
     reason = _looks_binary(data)
     if reason:
         raise DecodeError(reason)
@@ -151,10 +153,9 @@ def decode(data: bytes, declared: str | None = None) -> tuple[str, str]:
         text = _strict(data, declared)
         if text is not None and _plausible(text):
             return text, declared
-    for enc in ("gb18030",):
-        text = _strict(data, enc)
-        if text is not None and _plausible(text):
-            return text, enc
+    text = _strict(data, "gb18030")
+    if text is not None and _plausible(text):
+        return text, "gb18030"
     best = from_bytes(data[:_SAMPLE * 4]).best()
     if best is not None and best.encoding:
         text = _strict(data, best.encoding)

@@ -250,3 +250,8 @@ def test_bomless_utf16_of_almost_only_chinese_is_recognised(tmp_path, encoding):
     text = "一、总体情况\n" + "一是加强组织领导，二是完善制度建设。" * 20 + "\n"
     doc = read_document(_write(tmp_path, "cjk16.txt", text.encode(encoding)))
     assert doc.text == text and doc.encoding == encoding
+
+
+def test_nul_padding_after_the_text_is_not_binary(tmp_path):
+    doc = read_document(_write(tmp_path, "padded.txt", REPORT.encode("gb18030") + b"\x00" * 300))
+    assert doc.text == REPORT and doc.encoding == "gb18030"
