@@ -312,3 +312,24 @@ def test_government_site_chrome_in_plain_divs_is_dropped(tmp_path):
     doc = read_document(_write(tmp_path, "chrome.html", page(body).encode("utf-8")))
     assert [ln for ln in doc.text.split("\n") if ln.strip()] == [
         "某区2023年政府信息公开工作年度报告", "一、总体情况", "发布信息12条。"]
+
+
+def test_random_span_tables_keep_their_shape(tmp_path):
+    """Any mix of spans: one line per <tr>, equal positions, every cell's text exactly once."""
+    rng = __import__("random").Random(20240501)
+    for n in range(60):
+        rows, texts = [], []
+        for r in range(rng.randint(1, 8)):
+            cells = []
+            for c in range(rng.randint(0, 6)):
+                text = f"格{n}_{r}_{c}"
+                texts.append(text)
+                rs, cs = rng.choice([1, 1, 1, 2, 3, 9]), rng.choice([1, 1, 2, 4])
+                cells.append(f"<td rowspan={rs} colspan={cs}>{text}</td>")
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+        body = "<p>表前</p><table>" + "".join(rows) + "</table><p>表后</p>"
+        lines = read_document(_write(tmp_path, f"t{n}.html", page(body).encode())).text.split("\n")
+        grid = [ln.split("\t") for ln in lines[lines.index("表前") + 1: lines.index("表后")]]
+        assert len(grid) == len(rows), n
+        assert len({len(g) for g in grid}) == 1, (n, grid)
+        assert sorted(c for g in grid for c in g if c) == sorted(texts), n
