@@ -1,10 +1,234 @@
-"""Quantity claims in the prose (placeholder: the narrative extractor replaces this)."""
+"""Quantity claims in the prose: every "N 条/件/场…" a report states outside its tables.
+
+Each claim carries the exact quote (from the start of the clause that names what is counted to
+the unit), its span, what kind of thing it counts (published, application, other), the claim it
+is a part of (共 N … 其中 a … b …) and, where a table cell holds the same count, its subject
+(nianbao/data/subjects.json). Dates, deadlines, document numbers, ordinals, percentages and money
+are not claims; table regions are skipped. Word lists: nianbao/data/narrative.json.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from functools import cache
+
 from nianbao.document import Document
+from nianbao.extract.prose import (
+    Ranges,
+    as_value,
+    clause_start,
+    crosses_break,
+    lexicon,
+    table_ranges,
+    to_number,
+    wrapped,
+)
 from nianbao.models import Claim, Extraction
+
+__all__ = ["extract_claims", "extract_facts"]
+
+
+@dataclass
+class _Hit:
+    num_start: int  # where the number starts
+    unit_end: int  # end of the unit (and of 左右/以上)
+    start: int  # quote start
+    end: int  # quote end (the unit, or a short noun phrase after it)
+    value: int | float
+    unit: str
+    approx: bool
+    own_kind: str | None
+    subject: str | None
+    total: bool  # its clause carries a total marker (共/总计/…)
+    parent: int | None = None
+    kind: str = "other"
+
+
+@cache
+def _number_re() -> re.Pattern[str]:
+    lex = lexicon()
+    units = sorted(lex["units"] + lex["money_units"], key=len, reverse=True)
+    d = "0-9０-９"
+    return re.compile(
+        rf"(?<![{d}.．A-Za-z\-])"
+        rf"(?P<num>[{d}]+(?:,[{d}]{{3}}(?![{d}]))*(?:[.．][{d}]+)?)\s*"
+        rf"(?P<mult>[{''.join(lex['multipliers'])}](?!元))?\s*"
+        rf"(?P<plus>{'|'.join(lex['approx_after'])})?\s*"
+        rf"(?P<unit>{'|'.join(map(re.escape, units))})"
+        rf"(?P<tail>{'|'.join(lex['approx_tail'])})?"
+    )
+
+
+def _blocked(text: str, m: re.Match[str]) -> bool:
+    """Ordinals, document numbers, deadlines and other numbers that are not counts."""
+    lex = lexicon()
+    before = text[max(0, m.start() - 4): m.start()].rstrip()
+    if any(before.endswith(b) for b in lex["blocked_before"]):
+        return True
+    after = text[m.end("unit"): m.end("unit") + 4].lstrip()
+    unit = m.group("unit")
+    blocked = lex["blocked_after_unit"]["*"] + lex["blocked_after_unit"].get(unit, [])
+    return any(after.startswith(b) for b in blocked if b)
+
+
+def _extend(text: str, end: int) -> int:
+    """Carry the quote over a short noun phrase after the unit (设立 10 个服务窗口)."""
+    lex = lexicon()
+    stop = lex["clause_hard"] + lex["clause_soft"] + lex["extend_stop"]
+    j = end
+    while j < len(text) and j - end < lex["extend_max"]:
+        ch = text[j]
+        if ch == "\n":
+            if not wrapped(text, j):
+                break
+        elif ch in stop or ch.isdigit() or ch in "０１２３４５６７８９":
+            break
+        j += 1
+    while j > end and text[j - 1].isspace():
+        j -= 1
+    return j
+
+
+def _masked(context: str) -> str:
+    for word in lexicon()["kind_mask"]:
+        context = context.replace(word, "")
+    return re.sub(r"\s+", "", context)
+
+
+def _own_kind(context: str) -> str | None:
+    """published / application from the clause's own words; None when it has no cue."""
+    masked = _masked(context)
+    for kind in ("application", "published"):
+        if any(cue in masked for cue in lexicon()["kind_cues"][kind]):
+            return kind
+    return None
+
+
+@cache
+def _subject_patterns() -> list[tuple[str, re.Pattern[str]]]:
+    return [(name, re.compile(p)) for name, p in lexicon()["subjects"]]
+
+
+def _subject(quote: str, unit: str) -> str | None:
+    """Which table cell the claim counts, from the words of its own quote; None if none does."""
+    q = re.sub(r"\s+", "", quote)
+    money = unit in lexicon()["money_units"]
+    for name, pat in _subject_patterns():
+        if (name == "fee") != money:
+            continue
+        if pat.search(q):
+            return name
+    return None
+
+
+def _scan(doc: Document, extraction: Extraction | None) -> list[_Hit]:
+    text = doc.text
+    lex = lexicon()
+    skip = Ranges(table_ranges(text, extraction))
+    hits: list[_Hit] = []
+    for m in _number_re().finditer(text):
+        if m.start() in skip or _blocked(text, m):
+            continue
+        unit = m.group("unit")
+        value = to_number(m.group("num")) * (lex["multipliers"].get(m.group("mult") or "", 1))
+        unit_end = m.end()
+        floor = hits[-1].unit_end if hits else 0
+        start = clause_start(text, m.start(), floor=floor)
+        wide = clause_start(text, m.start(), soft=False, floor=0)
+        end = _extend(text, unit_end)
+        context = text[wide:end]
+        if unit in lex["money_units"]:
+            if not re.search(lex["money_context"], context):
+                continue
+            own = "other"
+        else:
+            own = _own_kind(context)
+        approx_before = text[max(0, m.start() - 4): m.start()].rstrip()
+        approx = bool(m.group("plus") or m.group("tail")) or any(
+            approx_before.endswith(a) for a in lex["approx_before"])
+        total = any(t in text[start:m.start()] for t in lex["total_markers"])
+        hits.append(_Hit(m.start(), unit_end, start, end, as_value(value), unit, approx, own,
+                         _subject(text[start:end], unit), total))
+    return hits
+
+
+def _chain(hits: list[_Hit], i: int) -> list[int]:
+    out = [i]
+    while hits[out[0]].parent is not None:
+        out.insert(0, hits[out[0]].parent)
+    return out
+
+
+def _link_parents(text: str, hits: list[_Hit]) -> None:
+    """共 N … 其中 a, b …: parts point at their whole; a list may run on past the sentence while
+    its items still fit in what the whole leaves, as long as the paragraph goes on."""
+    lex = lexicon()
+    opener = re.compile(r"(?:^|[\s，,。；;（(：:])(?:" + "|".join(lex["breakdown_open"]) + ")")
+    closer = re.compile(r"^[\s，,。；;（(]*(?:" + "|".join(lex["breakdown_close"]) + ")")
+    colon = re.compile(r"^\s*[:：]")
+    stack: list[int] = []
+    taken: dict[int, float] = {}
+
+    def attach(i: int, p: int) -> None:
+        hits[i].parent = p
+        taken[p] = taken.get(p, 0) + hits[i].value
+
+    for i, h in enumerate(hits):
+        if i == 0:
+            continue
+        prev = hits[i - 1]
+        gap = text[prev.unit_end:h.num_start]
+        if crosses_break(text, prev.unit_end, h.num_start) or closer.match(gap):
+            stack = []
+        if opener.search(gap) or colon.match(gap):
+            if prev.unit == h.unit:
+                attach(i, i - 1)
+                stack = _chain(hits, i - 1)
+            continue
+        if not stack:
+            continue
+        if not any(ch in lex["sentence_end"] for ch in gap):
+            top = stack[-1]
+            if hits[top].unit == h.unit:
+                attach(i, top)
+            continue
+        # a new sentence: it carries on the list only if it still fits in a whole on the stack
+        for depth in range(len(stack) - 1, -1, -1):
+            p = hits[stack[depth]]
+            fits = h.unit == p.unit and h.value <= p.value - taken.get(stack[depth], 0)
+            if fits and not h.total and h.own_kind in (None, p.own_kind or p.kind):
+                attach(i, stack[depth])
+                stack = stack[: depth + 1]
+                break
+        else:
+            stack = []
+
+
+def _claims(doc: Document, extraction: Extraction | None) -> list[_Hit]:
+    hits = _scan(doc, extraction)
+    _link_parents(doc.text, hits)
+    for h in hits:
+        inherited = hits[h.parent].kind if h.parent is not None else None
+        h.kind = h.own_kind or inherited or "other"
+    return hits
 
 
 def extract_claims(doc: Document, extraction: Extraction | None = None) -> list[Claim]:
-    return []
+    """Every quantity claim of the prose, in reading order, as the output contract defines it."""
+    conf = lexicon()["approx_confidence"]
+    return [
+        Claim(value=h.value, unit=h.unit, kind=h.kind, quote=doc.text[h.start:h.end], parent=h.parent,
+              span=doc.span(h.start, h.end), subject=h.subject, confidence=conf if h.approx else 1.0)
+        for h in _claims(doc, extraction)
+    ]
+
+
+def extract_facts(doc: Document, extraction: Extraction | None = None) -> list[Claim]:
+    """Statements the rules need that are not count claims: zero statements, handled claims, %."""
+    from nianbao.extract.facts import find_facts
+
+    claims = extraction.narrative if extraction is not None and extraction.narrative else None
+    if claims is None:
+        claims = extract_claims(doc, extraction)
+    return find_facts(doc, extraction, claims)
