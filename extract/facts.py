@@ -74,12 +74,13 @@ def _fees(claims: list[Claim]) -> list[Claim]:
     return [c.model_copy(update={"subject": "fee", "parent": None}) for c in claims if c.unit in money]
 
 
-def _dedupe(facts: list[Claim]) -> list[Claim]:
-    """One fact per subject and place: overlapping statements of the same thing count once."""
+def _dedupe(text: str, facts: list[Claim]) -> list[Claim]:
+    """One fact per subject and sentence: 未收到申请，无依申请公开信息 says one thing twice."""
+    ends = lexicon()["sentence_end"]
     out: list[Claim] = []
     for f in sorted(facts, key=lambda c: (c.span.start if c.span else 0)):
-        if any(o.subject == f.subject and o.span and f.span and f.span.start < o.span.end + 8
-               and o.value == f.value for o in out):
+        if any(o.subject == f.subject and o.value == f.value and o.span and f.span
+               and not any(ch in ends for ch in text[o.span.end:f.span.start]) for o in out):
             continue
         out.append(f)
     return out
@@ -88,4 +89,4 @@ def _dedupe(facts: list[Claim]) -> list[Claim]:
 def find_facts(doc: Document, extraction: Extraction | None, claims: list[Claim]) -> list[Claim]:
     skip = Ranges(table_ranges(doc.text, extraction))
     facts = _zero_statements(doc, skip) + _handled(doc, skip) + _percents(doc, claims) + _fees(claims)
-    return _dedupe(facts)
+    return _dedupe(doc.text, facts)
