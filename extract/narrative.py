@@ -106,20 +106,25 @@ def _own_kind(context: str) -> str | None:
 
 
 @cache
-def _subject_patterns() -> list[tuple[str, re.Pattern[str]]]:
-    return [(name, re.compile(p)) for name, p in lexicon()["subjects"]]
+def _subject_patterns() -> list[tuple[str, re.Pattern[str], str | None]]:
+    return [(name, re.compile(p), kind) for name, p, kind in lexicon()["subjects"]]
 
 
-def _subject(quote: str, unit: str) -> str | None:
-    """Which table cell the claim counts, from the words of its own quote; None if none does."""
+def _subject(quote: str, unit: str) -> tuple[str | None, str | None]:
+    """Which table cell the claim counts (and the kind that implies), from its own quote's words."""
     q = re.sub(r"\s+", "", quote)
     money = unit in lexicon()["money_units"]
-    for name, pat in _subject_patterns():
+    for name, pat, kind in _subject_patterns():
         if (name == "fee") != money:
             continue
         if pat.search(q):
-            return name
-    return None
+            return name, kind
+    return None, None
+
+
+def _part_unit(part: str, whole: str) -> bool:
+    """A part counts in its whole's unit, or in one the data file groups with it (条 of 件)."""
+    return part == whole or any(part in g and whole in g for g in lexicon()["part_units"])
 
 
 def _scan(doc: Document, extraction: Extraction | None) -> list[_Hit]:
@@ -144,12 +149,13 @@ def _scan(doc: Document, extraction: Extraction | None) -> list[_Hit]:
             own = "other"
         else:
             own = _own_kind(context)
+        subject, subject_kind = _subject(text[start:end], unit)
         approx_before = text[max(0, m.start() - 4): m.start()].rstrip()
         approx = bool(m.group("plus") or m.group("tail")) or any(
             approx_before.endswith(a) for a in lex["approx_before"])
         total = any(t in text[start:m.start()] for t in lex["total_markers"])
-        hits.append(_Hit(m.start(), unit_end, start, end, as_value(value), unit, approx, own,
-                         _subject(text[start:end], unit), total))
+        hits.append(_Hit(m.start(), unit_end, start, end, as_value(value), unit, approx,
+                         subject_kind or own, subject, total))
     return hits
 
 
@@ -169,6 +175,7 @@ def _link_parents(text: str, hits: list[_Hit]) -> None:
     colon = re.compile(r"^\s*[:：]")
     stack: list[int] = []
     taken: dict[int, float] = {}
+    in_paren = False  # the open list began inside （…）, so the closing bracket ends it
 
     def attach(i: int, p: int) -> None:
         hits[i].parent = p
@@ -179,24 +186,27 @@ def _link_parents(text: str, hits: list[_Hit]) -> None:
             continue
         prev = hits[i - 1]
         gap = text[prev.unit_end:h.num_start]
-        if crosses_break(text, prev.unit_end, h.num_start) or closer.match(gap):
+        if (crosses_break(text, prev.unit_end, h.num_start) or closer.match(gap)
+                or (in_paren and re.search(r"[）)]", gap))):
             stack = []
-        if opener.search(gap) or colon.match(gap):
-            if prev.unit == h.unit:
+        opened = opener.search(gap) or colon.match(gap)
+        if opened:
+            if _part_unit(h.unit, prev.unit):
                 attach(i, i - 1)
                 stack = _chain(hits, i - 1)
+                in_paren = bool(re.search(r"[（(]", gap[: opened.end()]))
             continue
         if not stack:
             continue
         if not any(ch in lex["sentence_end"] for ch in gap):
             top = stack[-1]
-            if hits[top].unit == h.unit:
+            if _part_unit(h.unit, hits[top].unit):
                 attach(i, top)
             continue
         # a new sentence: it carries on the list only if it still fits in a whole on the stack
         for depth in range(len(stack) - 1, -1, -1):
             p = hits[stack[depth]]
-            fits = h.unit == p.unit and h.value <= p.value - taken.get(stack[depth], 0)
+            fits = _part_unit(h.unit, p.unit) and h.value <= p.value - taken.get(stack[depth], 0)
             if fits and not h.total and h.own_kind in (None, p.own_kind or p.kind):
                 attach(i, stack[depth])
                 stack = stack[: depth + 1]

@@ -146,6 +146,18 @@ def test_parts_stop_at_another_total_and_at_另有() -> None:
     ]
 
 
+def test_breakdowns_in_brackets_and_across_counting_units() -> None:
+    text = ("全年主动公开政府信息2,345条，其中：规范性文件12件，政策解读35篇。"
+            "本年度共收到政府信息公开申请15件（其中，自然人申请13件，法人或其他组织申请2件），上年结转2件。"
+            "办理结果：予以公开8件，无法提供4件。")
+    got = [(c.value, c.parent, c.kind, c.subject) for c in extract_claims(_doc(text))]
+    assert got == [
+        (2345, None, "published", None), (12, 0, "published", None), (35, 0, "published", None),
+        (15, None, "application", "new_received"), (13, 3, "application", "natural_person"),
+        (2, 3, "application", "legal_person"), (2, None, "application", "carried_over"),
+        (8, None, "application", "granted"), (4, None, "application", "unable")]
+
+
 def test_a_part_in_another_unit_is_not_a_part() -> None:
     claims = extract_claims(_doc("共召开新闻发布会 3 场，其中发布信息 20 条。"))
     assert [(c.value, c.parent) for c in claims] == [(3, None), (20, None)]
