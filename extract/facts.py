@@ -16,7 +16,7 @@ import re
 from functools import cache
 
 from nianbao.document import Document
-from nianbao.extract.prose import Ranges, as_value, clause_start, lexicon, table_ranges, to_number
+from nianbao.extract.prose import Ranges, as_value, clause_start, lexicon, table_ranges, to_number, wrapped
 from nianbao.models import Claim, Extraction
 
 
@@ -41,13 +41,28 @@ def _zero_statements(doc: Document, skip: Ranges) -> list[Claim]:
     return out
 
 
+def _sentences_back(text: str, pos: int, n: int) -> int:
+    """Start of the n-th sentence back from `pos` (the current one is the first), within its paragraph."""
+    ends = lexicon()["sentence_end"]
+    i = pos - 1
+    while i >= 0:
+        if text[i] == "\n" and not wrapped(text, i):
+            break
+        if text[i] in ends:
+            n -= 1
+            if n == 0:
+                break
+        i -= 1
+    return i + 1
+
+
 def _handled(doc: Document, skip: Ranges) -> list[Claim]:
     facts = lexicon()["facts"]
     text, out = doc.text, []
     for m in re.finditer(facts["handled"], text):
         if m.start() in skip:
             continue
-        if facts["handled_context"] not in text[max(0, m.start() - facts["handled_window"]): m.end()]:
+        if facts["handled_context"] not in text[_sentences_back(text, m.start(), facts["handled_sentences"]):m.end()]:
             continue
         out.append(Claim(value=1, unit="", kind="application", quote=m.group(0),
                          span=doc.span(m.start(), m.end()), subject="claims_handled"))

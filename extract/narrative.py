@@ -138,9 +138,9 @@ def _scan(doc: Document, extraction: Extraction | None) -> list[_Hit]:
         unit = m.group("unit")
         value = to_number(m.group("num")) * (lex["multipliers"].get(m.group("mult") or "", 1))
         unit_end = m.end()
-        floor = hits[-1].unit_end if hits else 0
+        floor = min(hits[-1].end, m.start()) if hits else 0
         start = clause_start(text, m.start(), floor=floor)
-        wide = clause_start(text, m.start(), soft=False, floor=0)
+        wide = clause_start(text, m.start())
         end = _extend(text, unit_end)
         context = text[wide:end]
         if unit in lex["money_units"]:
@@ -218,8 +218,15 @@ def _link_parents(text: str, hits: list[_Hit]) -> None:
 def _claims(doc: Document, extraction: Extraction | None) -> list[_Hit]:
     hits = _scan(doc, extraction)
     _link_parents(doc.text, hits)
-    for h in hits:
+    ends = lexicon()["sentence_end"]
+    for i, h in enumerate(hits):
         inherited = hits[h.parent].kind if h.parent is not None else None
+        if inherited is None and i > 0:
+            # a list under one verb: 主动公开规范性文件 42 件，人事任免文件 106 件，其他文件 113 件
+            prev = hits[i - 1]
+            gap = doc.text[prev.unit_end:h.num_start]
+            if _part_unit(h.unit, prev.unit) and not any(ch in ends for ch in gap):
+                inherited = prev.kind
         h.kind = h.own_kind or inherited or "other"
     return hits
 

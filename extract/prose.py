@@ -43,7 +43,7 @@ def as_value(x: float) -> int | float:
 
 def _line_kind(line: str) -> str:
     """'blank', 'cell' (one bare number cell), 'row' (several number cells) or 'text'."""
-    s = line.strip()
+    s = line.strip().strip("|｜").strip()
     if not s:
         return "blank"
     if _CELL.match(s):
@@ -124,10 +124,11 @@ def wrapped(text: str, nl: int) -> bool:
     return len(line) >= lex["wrapped_line_min"] and line[-1] not in lex["sentence_end"]
 
 
-def clause_start(text: str, pos: int, *, soft: bool = True, floor: int = 0) -> int:
+def clause_start(text: str, pos: int, *, soft: bool = False, floor: int = 0) -> int:
     """Start of the clause that ends at `pos`: after the last delimiter, never before `floor`.
 
-    `soft` also cuts at 、 (list items); long clauses are cut at a closing quote or 、 within reach.
+    `soft` also cuts at 、; otherwise list items are told apart by `floor` (where the previous
+    claim's quote ends). Long clauses are cut at a closing quote or 、 within reach.
     """
     lex = lexicon()
     hard, soft_chars = lex["clause_hard"], lex["clause_soft"] if soft else ""
@@ -146,7 +147,7 @@ def clause_start(text: str, pos: int, *, soft: bool = True, floor: int = 0) -> i
         window = text[pos - cap: pos]
         cut = max(window.rfind(c) for c in "、”\"」》等")
         start = pos - cap + cut + 1 if cut >= 0 else pos - cap
-    while start < pos and (text[start].isspace() or text[start] in "-*#>·•"):
+    while start < pos and (text[start].isspace() or text[start] in "-*#>·•" + lex["clause_soft"]):
         start += 1
     return start
 

@@ -158,6 +158,14 @@ def test_breakdowns_in_brackets_and_across_counting_units() -> None:
         (8, None, "application", "granted"), (4, None, "application", "unable")]
 
 
+def test_a_list_under_one_verb_shares_its_kind() -> None:
+    text = "主动公开行政规范性文件 42 件，人事任免文件 106 件、其他文件 113 件。设立服务窗口 10 个。"
+    claims = extract_claims(_doc(text))
+    assert [(c.value, c.kind) for c in claims] == [
+        (42, "published"), (106, "published"), (113, "published"), (10, "other")]
+    assert claims[2].quote == "其他文件 113 件"
+
+
 def test_a_part_in_another_unit_is_not_a_part() -> None:
     claims = extract_claims(_doc("共召开新闻发布会 3 场，其中发布信息 20 条。"))
     assert [(c.value, c.parent) for c in claims] == [(3, None), (20, None)]
@@ -218,6 +226,14 @@ def test_fee_statements_keep_which_fee() -> None:
 def test_handled_claims_need_applications_nearby() -> None:
     assert _facts("规范依申请公开程序，明确受理主体方式，全部按期办结。") == [("claims_handled", 1, "")]
     assert _facts("便民服务大厅各类事项均已办结。") == []
+    # the applications are two paragraphs away: this 办结 is about the hotline
+    text = "二是规范办理依申请公开。我局未收到政府信息公开申请。\n三是回应关切。办理热线工单 47 件，已全部办结。"
+    assert [s for s, _, _ in _facts(text)] == ["new_received"]
+
+
+def test_other_applications_are_not_disclosure_applications() -> None:
+    assert _facts("全年未收到行政许可申请；全年未接到信息公开申请。") == [("new_received", 0, "件")]
+    assert _facts("本年度未收到申请。") == [("new_received", 0, "件")]
 
 
 def test_percentages_with_their_base() -> None:
