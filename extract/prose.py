@@ -133,7 +133,8 @@ def clause_start(text: str, pos: int, *, soft: bool = False, floor: int = 0) -> 
     lex = lexicon()
     hard, soft_chars = lex["clause_hard"], lex["clause_soft"] if soft else ""
     i = pos - 1
-    while i >= floor:
+    reach = max(floor, pos - 4 * lex["quote_max_before"])  # a clause longer than this is cut anyway
+    while i >= reach:
         ch = text[i]
         if ch == "\n":
             if not wrapped(text, i):

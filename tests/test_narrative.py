@@ -247,3 +247,20 @@ def test_facts_reuse_the_extractions_claims() -> None:
     ex = Extraction(report="t", narrative=[Claim(value=5, unit="件", kind="application", quote="予以公开 5 件",
                                                  span=doc.span(0, 9), subject="granted")])
     assert [(f.subject, f.value) for f in extract_facts(doc, ex)] == [("granted", 50)]
+
+
+def test_rules_backend_fills_claims_and_facts() -> None:
+    from nianbao.extract import get_backend, read_document
+
+    ex = get_backend("rules").extract(read_document(EXAMPLES / "004_6f1ea477f42cf686.txt"))
+    assert len(ex.narrative) == len(load_gold("004_6f1ea477f42cf686")["narrative"])
+    assert {f.subject for f in ex.facts} >= {"claims_handled", "fee"}
+    # the parser's table spans hold no claim
+    tables = [v for k, v in ex.sections.items() if k.startswith("table:")]
+    assert all(not (s <= c.span.start < e) for c in ex.narrative for s, e in tables)
+
+
+def test_long_clause_quotes_stay_short() -> None:
+    text = "组织召开了“" + "春节前后服务企业用工专项活动" * 5 + "”等新闻发布会 12 场。"
+    (claim,) = extract_claims(_doc(text))
+    assert claim.value == 12 and len(claim.quote) <= 45 and claim.quote.endswith("新闻发布会 12 场")
