@@ -166,6 +166,23 @@ def _chain(hits: list[_Hit], i: int) -> list[int]:
     return out
 
 
+def _opens_on(text: str, start: int, marker_end: int) -> bool:
+    """Whether a 其中 ending at `marker_end` speaks of the claim ending at `start`: same paragraph,
+    and either in the same sentence or opening the very next one (……1359 条。其中……)."""
+    if crosses_break(text, start, marker_end):
+        return False
+    ends = lexicon()["sentence_end"]
+    between = text[start:marker_end]
+    cuts = [k for k, ch in enumerate(between) if ch in ends]
+    return not cuts or (len(cuts) == 1 and _marker_first(between[cuts[0] + 1:]))
+
+
+def _marker_first(rest: str) -> bool:
+    words = lexicon()["breakdown_open"]
+    rest = rest.lstrip(" \t\u3000，,（(")
+    return any(rest.startswith(w) for w in words)
+
+
 def _link_parents(text: str, hits: list[_Hit]) -> None:
     """共 N … 其中 a, b …: parts point at their whole; a list may run on past the sentence while
     its items still fit in what the whole leaves, as long as the paragraph goes on."""
@@ -190,7 +207,7 @@ def _link_parents(text: str, hits: list[_Hit]) -> None:
                 or (in_paren and re.search(r"[）)]", gap))):
             stack = []
         opened = opener.search(gap) or colon.match(gap)
-        if opened:
+        if opened and _opens_on(text, prev.unit_end, prev.unit_end + opened.end()):
             if _part_unit(h.unit, prev.unit):
                 attach(i, i - 1)
                 stack = _chain(hits, i - 1)

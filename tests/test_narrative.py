@@ -264,3 +264,9 @@ def test_long_clause_quotes_stay_short() -> None:
     text = "组织召开了“" + "春节前后服务企业用工专项活动" * 5 + "”等新闻发布会 12 场。"
     (claim,) = extract_claims(_doc(text))
     assert claim.value == 12 and len(claim.quote) <= 45 and claim.quote.endswith("新闻发布会 12 场")
+
+
+def test_其中_far_from_a_claim_opens_nothing() -> None:
+    text = ("全年共受理申请 5 件。加强队伍建设。其中重点培训 3 件。\n"
+            "全年共发布信息 100 条。\n其中网站发布 60 条。")
+    assert [(c.value, c.parent) for c in extract_claims(_doc(text))] == [(5, None), (3, None), (100, None), (60, None)]
