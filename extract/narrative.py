@@ -207,10 +207,15 @@ def _link_parents(text: str, hits: list[_Hit]) -> None:
                 or (in_paren and re.search(r"[）)]", gap))):
             stack = []
         opened = opener.search(gap) or colon.match(gap)
-        if opened and _opens_on(text, prev.unit_end, prev.unit_end + opened.end()):
-            if _part_unit(h.unit, prev.unit):
-                attach(i, i - 1)
-                stack = _chain(hits, i - 1)
+        if opened:
+            # the whole is the nearest claim before the marker that counts in a compatible unit
+            marker = prev.unit_end + opened.end()
+            j = i - 1
+            while j >= 0 and _opens_on(text, hits[j].unit_end, marker) and not _part_unit(h.unit, hits[j].unit):
+                j -= 1
+            if j >= 0 and _opens_on(text, hits[j].unit_end, marker) and _part_unit(h.unit, hits[j].unit):
+                attach(i, j)
+                stack = _chain(hits, j)
                 in_paren = bool(re.search(r"[（(]", gap[: opened.end()]))
             continue
         if not stack:

@@ -73,6 +73,8 @@ def test_real_pdf_narratives(shared_dir) -> None:
         matched, gold_n, pred_n = matched + len(m), gold_n + len(gold), pred_n + len(pred)
         for gi, pi in m.items():
             assert pred[pi].kind == gold[gi]["kind"], pred[pi].quote
+            g_parent = gold[gi]["parent"]
+            assert pred[pi].parent == (m.get(g_parent) if g_parent is not None else None), pred[pi].quote
     assert matched / gold_n >= 0.95 and matched / pred_n >= 0.9, (matched, gold_n, pred_n)
 
 
@@ -270,3 +272,8 @@ def test_其中_far_from_a_claim_opens_nothing() -> None:
     text = ("全年共受理申请 5 件。加强队伍建设。其中重点培训 3 件。\n"
             "全年共发布信息 100 条。\n其中网站发布 60 条。")
     assert [(c.value, c.parent) for c in extract_claims(_doc(text))] == [(5, None), (3, None), (100, None), (60, None)]
+
+
+def test_其中_reaches_back_to_the_whole_in_its_unit() -> None:
+    text = "全年共举办 30 场新闻发布活动，领导出席发布会 12 人次。其中，专题发布会 8 场。"
+    assert [(c.value, c.parent) for c in extract_claims(_doc(text))] == [(30, None), (12, None), (8, 0)]
