@@ -98,26 +98,32 @@ def _masked(context: str) -> str:
 
 def _own_kind(context: str) -> str | None:
     """published / application from the clause's own words; None when it has no cue."""
+    lex = lexicon()
     masked = _masked(context)
+    # 答复网民留言, 办结热线工单: handling something other than a disclosure application
+    elsewhere = "申请" not in masked and any(w in masked for w in lex["not_applications"])
     for kind in ("application", "published"):
-        if any(cue in masked for cue in lexicon()["kind_cues"][kind]):
+        if kind == "application" and elsewhere:
+            continue
+        if any(cue in masked for cue in lex["kind_cues"][kind]):
             return kind
     return None
 
 
 @cache
-def _subject_patterns() -> list[tuple[str, re.Pattern[str], str | None]]:
-    return [(name, re.compile(p), kind) for name, p, kind in lexicon()["subjects"]]
+def _subject_patterns() -> list[tuple[str, re.Pattern[str], str | None, list[str]]]:
+    lex = lexicon()
+    return [(e[0], re.compile(e[1]), e[2], lex[e[3]] if len(e) > 3 else []) for e in lex["subjects"]]
 
 
 def _subject(quote: str, unit: str) -> tuple[str | None, str | None]:
     """Which table cell the claim counts (and the kind that implies), from its own quote's words."""
     q = re.sub(r"\s+", "", quote)
     money = unit in lexicon()["money_units"]
-    for name, pat, kind in _subject_patterns():
+    for name, pat, kind, unless in _subject_patterns():
         if (name == "fee") != money:
             continue
-        if pat.search(q):
+        if pat.search(q) and not any(w in q for w in unless):
             return name, kind
     return None, None
 

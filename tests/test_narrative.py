@@ -277,3 +277,9 @@ def test_其中_far_from_a_claim_opens_nothing() -> None:
 def test_其中_reaches_back_to_the_whole_in_its_unit() -> None:
     text = "全年共举办 30 场新闻发布活动，领导出席发布会 12 人次。其中，专题发布会 8 场。"
     assert [(c.value, c.parent) for c in extract_claims(_doc(text))] == [(30, None), (12, None), (8, 0)]
+
+
+def test_answering_other_requests_is_not_an_application_count() -> None:
+    text = "全年答复网民留言 256 条，办结 12345 热线工单 47 件；答复政府信息公开申请 20 件。"
+    got = [(c.value, c.kind, c.subject) for c in extract_claims(_doc(text))]
+    assert got == [(256, "other", None), (47, "other", None), (20, "application", "total_processed")]
