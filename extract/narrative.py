@@ -20,6 +20,7 @@ from nianbao.extract.prose import (
     clause_start,
     crosses_break,
     lexicon,
+    repair_digits,
     table_ranges,
     to_number,
     wrapped,
@@ -41,6 +42,7 @@ class _Hit:
     own_kind: str | None
     subject: str | None
     total: bool  # its clause carries a total marker (共/总计/…)
+    ocr: bool = False  # a look-alike in the number was read as a digit
     parent: int | None = None
     kind: str = "other"
 
@@ -138,11 +140,13 @@ def _scan(doc: Document, extraction: Extraction | None) -> list[_Hit]:
     lex = lexicon()
     skip = Ranges(table_ranges(text, extraction))
     hits: list[_Hit] = []
-    for m in _number_re().finditer(text):
+    repaired = repair_digits(text)
+    for m in _number_re().finditer(repaired):
         if m.start() in skip or _blocked(text, m):
             continue
         unit = m.group("unit")
         value = to_number(m.group("num")) * (lex["multipliers"].get(m.group("mult") or "", 1))
+        ocr = m.group("num") != text[m.start("num"):m.end("num")]
         unit_end = m.end()
         floor = min(hits[-1].end, m.start()) if hits else 0
         start = clause_start(text, m.start(), floor=floor)
@@ -161,7 +165,7 @@ def _scan(doc: Document, extraction: Extraction | None) -> list[_Hit]:
             approx_before.endswith(a) for a in lex["approx_before"])
         total = any(t in text[start:m.start()] for t in lex["total_markers"])
         hits.append(_Hit(m.start(), unit_end, start, end, as_value(value), unit, approx,
-                         subject_kind or own, subject, total))
+                         subject_kind or own, subject, total, ocr=ocr))
     return hits
 
 
@@ -261,10 +265,12 @@ def _claims(doc: Document, extraction: Extraction | None) -> list[_Hit]:
 
 def extract_claims(doc: Document, extraction: Extraction | None = None) -> list[Claim]:
     """Every quantity claim of the prose, in reading order, as the output contract defines it."""
-    conf = lexicon()["approx_confidence"]
+    lex = lexicon()
     return [
         Claim(value=h.value, unit=h.unit, kind=h.kind, quote=doc.text[h.start:h.end], parent=h.parent,
-              span=doc.span(h.start, h.end), subject=h.subject, confidence=conf if h.approx else 1.0)
+              span=doc.span(h.start, h.end), subject=h.subject,
+              confidence=min(lex["approx_confidence"] if h.approx else 1.0,
+                             lex["ocr_confidence"] if h.ocr else 1.0))
         for h in _claims(doc, extraction)
     ]
 

@@ -161,3 +161,17 @@ def crosses_break(text: str, start: int, end: int) -> bool:
             return True
         i = text.find("\n", i + 1, end)
     return False
+
+
+def repair_digits(text: str) -> str:
+    """The text with OCR look-alikes inside numbers read as digits (1O5 → 105, 2l 件 → 21 件).
+
+    Same length as `text`, so offsets still point into the original; only characters between two
+    digits, or after a digit and before a counting unit, are touched.
+    """
+    lex = lexicon()
+    table = lex["ocr_digits"]
+    units = "|".join(map(re.escape, sorted(lex["units"], key=len, reverse=True)))
+    look = "".join(table)
+    pat = re.compile(rf"(?<=[0-9０-９])[{look}]+(?=[0-9０-９]|[{look}]*\s*(?:{units}))")
+    return pat.sub(lambda m: "".join(table[ch] for ch in m.group(0)), text)

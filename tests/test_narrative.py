@@ -283,3 +283,10 @@ def test_answering_other_requests_is_not_an_application_count() -> None:
     text = "全年答复网民留言 256 条，办结 12345 热线工单 47 件；答复政府信息公开申请 20 件。"
     got = [(c.value, c.kind, c.subject) for c in extract_claims(_doc(text))]
     assert got == [(256, "other", None), (47, "other", None), (20, "application", "total_processed")]
+
+
+def test_ocr_look_alikes_inside_numbers() -> None:
+    doc = _doc("全年发布信息 1O5 条，受理申请 2l 件。")
+    claims = extract_claims(doc)
+    assert [(c.value, c.confidence < 1) for c in claims] == [(105, True), (21, True)]
+    assert claims[0].quote == "全年发布信息 1O5 条"  # the quote stays what the report prints
