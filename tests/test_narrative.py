@@ -290,3 +290,21 @@ def test_ocr_look_alikes_inside_numbers() -> None:
     claims = extract_claims(doc)
     assert [(c.value, c.confidence < 1) for c in claims] == [(105, True), (21, True)]
     assert claims[0].quote == "全年发布信息 1O5 条"  # the quote stays what the report prints
+
+
+@pytest.mark.slow
+def test_claims_survive_real_ocr(shared_dir) -> None:
+    """Page 1 of a real report read by the bundled PP-OCR models: its gold claims are all found."""
+    pdfium = pytest.importorskip("pypdfium2")
+    rapidocr = pytest.importorskip("rapidocr_onnxruntime")
+    gold_path = shared_dir / "reports" / "pdf" / "huaian_hongzequ_2023.gold.json"
+    pdf = pdfium.PdfDocument(str(gold_path.with_name("huaian_hongzequ_2023.pdf")))
+    result, _ = rapidocr.RapidOCR()(pdf[0].render(scale=2).to_pil())
+    text = "\n".join(r[1] for r in result or [])
+    on_page = [g for g in json.loads(gold_path.read_text(encoding="utf-8"))["narrative"]
+               if _squash(g["quote"]) in _squash(text)]
+    assert on_page, "the page should hold some of the gold claims"
+    pred = extract_claims(_doc(text, "scan"))
+    m = _match(on_page, pred)
+    assert len(m) == len(on_page) and len(pred) == len(on_page), [p.quote for p in pred]
+    assert all(pred[pi].kind == on_page[gi]["kind"] for gi, pi in m.items())
