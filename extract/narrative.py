@@ -39,10 +39,15 @@ class _Hit:
     value: int | float
     unit: str
     approx: bool
-    own_kind: str | None
+    subject_kind: str | None  # the kind its subject implies (予以公开 → application)
+    cue_kind: str | None  # the kind its clause's words suggest (发布 → published)
     subject: str | None
     total: bool  # its clause carries a total marker (共/总计/…)
     ocr: bool = False  # a look-alike in the number was read as a digit
+
+    @property
+    def own_kind(self) -> str | None:
+        return self.subject_kind or self.cue_kind
     parent: int | None = None
     kind: str = "other"
 
@@ -165,7 +170,7 @@ def _scan(doc: Document, extraction: Extraction | None) -> list[_Hit]:
             approx_before.endswith(a) for a in lex["approx_before"])
         total = any(t in text[start:m.start()] for t in lex["total_markers"])
         hits.append(_Hit(m.start(), unit_end, start, end, as_value(value), unit, approx,
-                         subject_kind or own, subject, total, ocr=ocr))
+                         subject_kind, own, subject, total, ocr=ocr))
     return hits
 
 
@@ -199,7 +204,7 @@ def _link_parents(text: str, hits: list[_Hit]) -> None:
     lex = lexicon()
     opener = re.compile(r"(?:^|[\s，,。；;（(：:])(?:" + "|".join(lex["breakdown_open"]) + ")")
     closer = re.compile(r"^[\s，,。；;（(]*(?:" + "|".join(lex["breakdown_close"]) + ")")
-    colon = re.compile(r"^\s*[:：]")
+    colon = re.compile(r"^\s*[:：（(]")  # 共 100 条：…  /  不予公开 1 件（属于…1 件）
     stack: list[int] = []
     taken: dict[int, float] = {}
     in_paren = False  # the open list began inside （…）, so the closing bracket ends it
@@ -213,10 +218,11 @@ def _link_parents(text: str, hits: list[_Hit]) -> None:
             continue
         prev = hits[i - 1]
         gap = text[prev.unit_end:h.num_start]
-        if (crosses_break(text, prev.unit_end, h.num_start) or closer.match(gap)
+        closed = closer.match(gap)
+        if (crosses_break(text, prev.unit_end, h.num_start) or closed
                 or (in_paren and re.search(r"[）)]", gap))):
-            stack = []
-        opened = opener.search(gap) or colon.match(gap)
+            stack, in_paren = [], False
+        opened = None if closed else opener.search(gap) or colon.match(gap)
         if opened:
             # the whole is the nearest claim before the marker that counts in a compatible unit
             marker = prev.unit_end + opened.end()
@@ -252,8 +258,12 @@ def _claims(doc: Document, extraction: Extraction | None) -> list[_Hit]:
     _link_parents(doc.text, hits)
     ends = lexicon()["sentence_end"]
     for i, h in enumerate(hits):
+        # a part is of its whole's kind unless its subject says otherwise
         inherited = hits[h.parent].kind if h.parent is not None else None
-        if inherited is None and i > 0:
+        if inherited is not None:
+            h.kind = h.subject_kind or inherited
+            continue
+        if i > 0:
             # a list under one verb: 主动公开规范性文件 42 件，人事任免文件 106 件，其他文件 113 件
             prev = hits[i - 1]
             gap = doc.text[prev.unit_end:h.num_start]

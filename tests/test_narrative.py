@@ -308,3 +308,10 @@ def test_claims_survive_real_ocr(shared_dir) -> None:
     m = _match(on_page, pred)
     assert len(m) == len(on_page) and len(pred) == len(on_page), [p.quote for p in pred]
     assert all(pred[pi].kind == on_page[gi]["kind"] for gi, pi in m.items())
+
+
+def test_a_bracket_after_a_count_breaks_it_down_unless_it_compares() -> None:
+    text = "予以公开6件，不予公开1件（属于三类内部事务信息1件），无法提供5件。受理申请 5 件（较上年增加 2 件）。"
+    got = [(c.value, c.parent, c.kind) for c in extract_claims(_doc(text))]
+    assert got == [(6, None, "application"), (1, None, "application"), (1, 1, "application"),
+                   (5, None, "application"), (5, None, "application"), (2, None, "application")]
