@@ -150,6 +150,9 @@ def clause_start(text: str, pos: int, *, soft: bool = False, floor: int = 0) -> 
         start = pos - cap + cut + 1 if cut >= 0 else pos - cap
     while start < pos and (text[start].isspace() or text[start] in "-*#>·•" + lex["clause_soft"]):
         start += 1
+    lead = re.match(lex["quote_drop_prefix"], text[start:pos])  # 2023 年全区受理… → 全区受理…
+    if lead and lead.end() < pos - start:
+        start += lead.end()
     return start
 
 

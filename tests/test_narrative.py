@@ -315,3 +315,8 @@ def test_a_bracket_after_a_count_breaks_it_down_unless_it_compares() -> None:
     got = [(c.value, c.parent, c.kind) for c in extract_claims(_doc(text))]
     assert got == [(6, None, "application"), (1, None, "application"), (1, 1, "application"),
                    (5, None, "application"), (5, None, "application"), (2, None, "application")]
+
+
+def test_quotes_leave_out_a_leading_year() -> None:
+    quotes = [c.quote for c in extract_claims(_doc("2023 年全区受理政府信息公开申请 21 件。\n2024年1-12月史庄镇发布信息 5 条。"))]
+    assert quotes == ["全区受理政府信息公开申请 21 件", "史庄镇发布信息 5 条"]
