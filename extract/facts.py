@@ -34,7 +34,7 @@ def _zero_statements(doc: Document, skip: Ranges) -> list[Claim]:
                 continue
             names = subjects if isinstance(subjects, list) else [
                 s for s, noun in lexicon()["facts"]["by_noun"] if noun in m.group(0)]
-            start = clause_start(text, m.start(), soft=False)
+            start = clause_start(text, m.start())
             for name in names:
                 out.append(Claim(value=0, unit="件" if name != "fee" else "元", kind=kind,
                                  quote=text[start:m.end()], span=doc.span(start, m.end()), subject=name))

@@ -124,14 +124,14 @@ def wrapped(text: str, nl: int) -> bool:
     return len(line) >= lex["wrapped_line_min"] and line[-1] not in lex["sentence_end"]
 
 
-def clause_start(text: str, pos: int, *, soft: bool = False, floor: int = 0) -> int:
+def clause_start(text: str, pos: int, *, floor: int = 0) -> int:
     """Start of the clause that ends at `pos`: after the last delimiter, never before `floor`.
 
-    `soft` also cuts at 、; otherwise list items are told apart by `floor` (where the previous
-    claim's quote ends). Long clauses are cut at a closing quote or 、 within reach.
+    Items of a 、 list are told apart by `floor` (where the previous claim's quote ends), so a
+    list with one verb keeps it in its first quote. Long clauses are cut at a closing quote or 、.
     """
     lex = lexicon()
-    hard, soft_chars = lex["clause_hard"], lex["clause_soft"] if soft else ""
+    hard = lex["clause_hard"]
     i = pos - 1
     reach = max(floor, pos - 4 * lex["quote_max_before"])  # a clause longer than this is cut anyway
     while i >= reach:
@@ -139,7 +139,7 @@ def clause_start(text: str, pos: int, *, soft: bool = False, floor: int = 0) -> 
         if ch == "\n":
             if not wrapped(text, i):
                 break
-        elif ch in hard or ch in soft_chars:
+        elif ch in hard:
             break
         i -= 1
     start = max(i + 1, floor)
