@@ -108,3 +108,25 @@ def report_page(gold: dict, style: str = "plain") -> str:
                 f"<tr><td width='80%'>{body}</td><td>相关链接<table><tr><td>政策解读</td></tr></table></td></tr></table>")
     return (f"<!DOCTYPE html><html><head><meta charset='gbk'><title>{title}</title></head>"
             f"<body><nav>首页 &gt; 政务公开</nav><div class='article'>{body}</div></body></html>")
+
+
+def seed_page(text: str, gold: dict) -> str:
+    """A seed as its site might publish it: its own section 一 and 五/六 prose as paragraphs,
+    its tables (from the gold) as the template's HTML tables."""
+    lines = text.split("\n")
+
+    def first(prefix: str) -> int | None:
+        return next((i for i, ln in enumerate(lines) if ln.strip().lstrip("#").strip().startswith(prefix)), None)
+
+    two, five = first("二、"), first("五、")
+    head = [ln for ln in lines[:two] if ln.strip()]
+    tail = [ln for ln in lines[five:] if ln.strip()] if five is not None else []
+    w, t, cells = _Cells("plain"), gold["meta"]["template"], gold["cells"]
+
+    def paragraphs(ls: list[str]) -> str:
+        return "".join(f"<p>{html.escape(ln)}</p>\n" for ln in ls)
+
+    body = (paragraphs(head) + "<p>二、主动公开政府信息情况</p>" + table_two(t, cells, w)
+            + "<p>三、收到和处理政府信息公开申请情况</p>" + table_three(t, cells, w)
+            + "<p>四、政府信息公开行政复议、行政诉讼情况</p>" + table_four(t, cells, w) + paragraphs(tail))
+    return f"<html><head><meta charset='gbk'></head><body><div class='nav'>首页</div>{body}</body></html>"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES
-from gold_pages import STYLES, report_page
+from gold_pages import STYLES, report_page, seed_page
 
 from nianbao.extract import IngestError, read_document
 from nianbao.extract.ingest_html import declared_charset
@@ -333,3 +333,14 @@ def test_random_span_tables_keep_their_shape(tmp_path):
         assert len(grid) == len(rows), n
         assert len({len(g) for g in grid}) == 1, (n, grid)
         assert sorted(c for g in grid for c in g if c) == sorted(texts), n
+
+
+def test_seed_prose_published_as_html_keeps_every_gold_quote(tmp_path, shared_dir):
+    """Narrative quotes must stay exact substrings of the text the extractor reads."""
+    for seed in sorted((shared_dir / "seeds").glob("*.txt")):
+        gold = json.loads((FIXTURES / f"{seed.stem}.gold.json").read_text("utf-8"))
+        page_bytes = seed_page(read_document(seed).text, gold).encode("gb18030")
+        doc = read_document(_write(tmp_path, f"{seed.stem}.html", page_bytes))
+        missing = [c["quote"] for c in gold["narrative"] if c["quote"] not in doc.text]
+        assert not missing, (seed.name, missing)
+        _assert_offsets_point_at_their_characters(doc)
