@@ -42,6 +42,8 @@ class _Config:
     invisible: re.Pattern[str]
     tag: re.Pattern[str]
     newline_tags: frozenset[str]
+    row_tags: frozenset[str]
+    cell_tags: frozenset[str]
     furniture: tuple[re.Pattern[str], ...]
     lone_number_run: int
 
@@ -64,7 +66,7 @@ def _config() -> _Config:
         table[ord(ch)] = chr(ord(ch) - 0xFEE0)
     for ch in chars["spaces"]:
         table[ord(ch)] = " "
-    names = [*markup["inline"], *markup["newline"]]
+    names = [*markup["inline"], *markup["newline"], *markup["row"], *markup["cell"]]
     alternation = "|".join(sorted((re.escape(n) for n in names), key=len, reverse=True))
     # <b>, </b>, <br/>, <span style="…">, <o:p></o:p>; attributes may hold quoted '>'
     tag = re.compile(
@@ -76,6 +78,8 @@ def _config() -> _Config:
         invisible=re.compile("[" + re.escape(chars["invisible"]) + "]"),
         tag=tag,
         newline_tags=frozenset(n.lower() for n in markup["newline"]),
+        row_tags=frozenset(n.lower() for n in markup["row"]),
+        cell_tags=frozenset(n.lower() for n in markup["cell"]),
         furniture=tuple(re.compile(p) for p in furniture["lines"]),
         lone_number_run=int(furniture["lone_number_run"]),
     )
@@ -106,8 +110,8 @@ def _rewrite(text: str, offs: list[int], pattern: re.Pattern[str],
 
 
 def _strip_markup(text: str, offs: list[int], cfg: _Config) -> tuple[str, list[int]]:
-    """Drop stray tags; a line-ending tag (<br>, </p>) with text on both sides becomes a newline,
-    or a space inside a table row."""
+    """Drop stray tags. Between text, a line-ending tag (<br>, </p>) becomes a newline (a space
+    inside a table row), a row tag a newline, and an opening cell tag a TAB."""
     text, offs = _rewrite(text, offs, _COMMENT, lambda m: "")
     skip = re.compile(rf"(?:[ \t\u00a0\u3000]|{cfg.tag.pattern})*", re.IGNORECASE)
     parts: list[str] = []
@@ -124,7 +128,14 @@ def _strip_markup(text: str, offs: list[int], cfg: _Config) -> tuple[str, list[i
         line_text = line_text or bool(kept.strip())
         line_row = line_row or "\t" in kept or "|" in kept
         pos = m.end()
-        if m.group(2).lower() not in cfg.newline_tags or not line_text:
+        name = m.group(2).lower()
+        if name in cfg.cell_tags:
+            if not m.group(1) and line_text:  # an opening cell tag after text: next cell
+                parts.append("\t")
+                out.append(offs[m.start()])
+                line_row = True
+            continue
+        if (name not in cfg.newline_tags and name not in cfg.row_tags) or not line_text:
             continue
         after = skip.match(text, m.end()).end()
         if after >= len(text) or text[after] == "\n":
@@ -132,7 +143,7 @@ def _strip_markup(text: str, offs: list[int], cfg: _Config) -> tuple[str, list[i
         nl = text.find("\n", after, after + _REACH)
         rest = text[after: nl if nl >= 0 else after + _REACH]
         # inside a pipe or tab row a <br> separates words of one cell: splitting would break the row
-        if line_row or "\t" in rest or "|" in rest:
+        if name not in cfg.row_tags and (line_row or "\t" in rest or "|" in rest):
             parts.append(" ")
         else:
             parts.append("\n")

@@ -255,3 +255,8 @@ def test_bomless_utf16_of_almost_only_chinese_is_recognised(tmp_path, encoding):
 def test_nul_padding_after_the_text_is_not_binary(tmp_path):
     doc = read_document(_write(tmp_path, "padded.txt", REPORT.encode("gb18030") + b"\x00" * 300))
     assert doc.text == REPORT and doc.encoding == "gb18030"
+
+
+def test_stray_cell_and_row_tags_keep_cells_apart():
+    src = "二、主动公开\n<tr><td>规章</td><td>0</td><td>1</td></tr><tr><td>行政规范性文件</td><td>3<br>件</td></tr>\n"
+    assert normalise(src).text == "二、主动公开\n规章\t0\t1\n行政规范性文件\t3 件\n"
