@@ -20,9 +20,13 @@ def _bad(path: object, problem: str) -> None:
               emoji=False)
 
 
-def _open(db: str):  # -> Store
+def _open(db: str, must_exist: bool = False):  # -> Store
+    """The store at `db`; for reading commands a SQLite file that is not there is an error, not a new file."""
     from nianbao.review.store import Store
 
+    if must_exist and "://" not in db and not Path(db).expanduser().is_file():
+        _bad(db, "no such store; make one with `nianbao run DIR --db " + db + "`")
+        raise typer.Exit(2)
     try:
         return Store(db)
     except Exception as e:  # a bad URL or a file that is not a database
@@ -113,7 +117,7 @@ def export(
     from nianbao.review.export import DIFF_COLUMNS, FORMATS, diff_rows, export_gold, write_table
     from nianbao.review.export import export as do_export
 
-    store = _open(db)
+    store = _open(db, must_exist=True)
     if fmt == "gold":
         if output is None:
             _bad("-o", "--format gold needs -o DIR")
@@ -154,7 +158,7 @@ def review(
     """Serve the review page on 127.0.0.1."""
     from nianbao.review.web import serve
 
-    store = _open(db)
+    store = _open(db, must_exist=True)
     who = user or getpass.getuser()
     err.print(f"review: http://127.0.0.1:{port}/  ({store.url}, as {who}); Ctrl-C to stop")
     serve(store, port=port, who=who)

@@ -72,3 +72,6 @@ def test_unknown_backend_and_bad_db_are_one_line_errors(tmp_path: Path) -> None:
     not_db.write_text("this is not sqlite " * 100)
     r = runner.invoke(app, ["export", "--db", str(not_db), "-o", str(tmp_path / "x.csv")])
     assert r.exit_code == 2 and "cannot open the store" in r.output
+    for cmd in (["export", "-o", str(tmp_path / "x.csv")], ["review"]):
+        r = runner.invoke(app, [*cmd, "--db", str(tmp_path / "typo.db")])
+        assert r.exit_code == 2 and "no such store" in r.output and not (tmp_path / "typo.db").exists()
