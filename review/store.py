@@ -169,8 +169,14 @@ class Store:
                          ).inserted_primary_key[0]
 
     def save_error(self, run_id: int | None, path: str, doc_hash: str, error: str) -> int:
+        """Record a file that failed; a report already extracted by an earlier run keeps that result."""
+        line = error.splitlines()[0] if error else "error"
         with self.engine.begin() as c:
-            return self._document(c, path, doc_hash, error=error.splitlines()[0] if error else "error")
+            row = c.execute(select(S.documents.c.id, S.documents.c.current_extraction_id)
+                            .where(S.documents.c.content_hash == doc_hash)).first()
+            if row is not None and row.current_extraction_id is not None:
+                return row.id
+            return self._document(c, path, doc_hash, error=line)
 
     def save_result(self, run_id: int | None, path: str, doc_hash: str, kind: str, text: str,
                     ex: Extraction, settings_key: str) -> int:

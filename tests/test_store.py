@@ -79,6 +79,10 @@ def test_bad_file_is_recorded_and_batch_goes_on(tmp_path: Path, kv_backend: None
     docs = {d.name: d for d in store.documents()}
     assert docs["broken.pdf"].error and docs["broken.pdf"].current_extraction_id is None
     assert docs["ok.txt"].error is None
+    # a later run that fails on a report already extracted (say, an LLM timeout) keeps the old result
+    store.save_error(None, str(good), docs["ok.txt"].content_hash, "timeout")
+    again = {d.name: d for d in store.documents()}["ok.txt"]
+    assert again.error is None and again.current_extraction_id == docs["ok.txt"].current_extraction_id
 
 
 def test_decisions_survive_a_rerun(tmp_path: Path, kv_backend: None) -> None:
