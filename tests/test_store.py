@@ -282,3 +282,35 @@ def test_backend_identity_makes_a_new_prompt_a_new_setting() -> None:
     b = RunSettings("llm", (), "1", batch.describe_backend(be))
     assert a.key != b.key and a.model == "qwen" and b.prompt_version == "table-v3+narrative-v1"
     assert batch.describe_backend(SimpleNamespace(settings=lambda: {"model": "m"})) == (("model", "m"),)
+
+
+def test_llm_backends_run_with_bounded_concurrency(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A network backend gets threads, never more calls in flight than --workers."""
+    import threading
+    import time
+
+    class SlowRemote(KeyValueBackend):
+        name = "llm"
+        lock = threading.Lock()
+        now = peak = 0
+
+        def extract(self, doc):  # type: ignore[no-untyped-def]
+            with self.lock:
+                SlowRemote.now += 1
+                SlowRemote.peak = max(SlowRemote.peak, SlowRemote.now)
+            time.sleep(0.05)
+            with self.lock:
+                SlowRemote.now -= 1
+            ex = super().extract(doc)
+            ex.backend = "llm"
+            ex.usage = {"prompt_tokens": 100, "completion_tokens": 10, "cost_usd": 0.001}
+            return ex
+
+    monkeypatch.setattr(batch, "_backend", lambda name, options: SlowRemote())
+    rng = random.Random(9)
+    files = [_write(tmp_path / "in", f"{i}.txt", f"镇{i}", 2023, consistent_values(rng)) for i in range(8)]
+    store = Store(tmp_path / "n.db")
+    res = batch.run_batch(store, files, RunSettings("llm", (("model", "m"),), "t"), workers=3)
+    assert res.done == 8 and SlowRemote.peak == 3
+    (run,) = store.runs()
+    assert (run.prompt_tokens, run.completion_tokens, round(run.cost_usd, 6), run.model) == (800, 80, 0.008, "m")
