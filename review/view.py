@@ -97,12 +97,23 @@ def ordered_findings(store: Store, doc_id: int) -> list[dict[str, Any]]:
     return sorted(store.findings(doc_id), key=lambda f: (f["status"] != "open", SEVERITY_ORDER.get(f["severity"], 9)))
 
 
+def _neighbours(store: Store, doc_id: int) -> tuple[int | None, int | None]:
+    """The reports before and after this one in the list's default order (most open errors first)."""
+    ids = [i["doc"].id for i in reports_list(store)["items"]]
+    if doc_id not in ids:
+        return None, None
+    i = ids.index(doc_id)
+    return (ids[i - 1] if i > 0 else None), (ids[i + 1] if i + 1 < len(ids) else None)
+
+
 def report_view(store: Store, doc_id: int) -> dict[str, Any]:
     doc = store.document(doc_id)
+    prev_id, next_id = _neighbours(store, doc_id)
     if doc.current_extraction_id is None:
         return {"doc": doc, "segments": [{"text": doc.text or "", "anchors": [], "classes": [],
                                           "findings": [], "title": "", "cellkeys": []}],
-                "tables": [], "findings": [], "decisions": store.decisions(doc_id), "claims": []}
+                "tables": [], "findings": [], "decisions": store.decisions(doc_id), "claims": [],
+                "prev_id": prev_id, "next_id": next_id}
     ex = store.current(doc_id)
     printed = {c["key"]: c for c in store.cells(doc_id)}
     corrections = store.corrections(doc_id)
@@ -137,4 +148,5 @@ def report_view(store: Store, doc_id: int) -> dict[str, Any]:
                           "classes": ["quote"]})
     return {"doc": doc, "segments": _segments(doc.text or "", marks), "claims": claims,
             "tables": _tables(doc.template or ex.meta.template or "2021", cells, flagged),
-            "findings": findings, "decisions": list(reversed(store.decisions(doc_id))), "cells": cells}
+            "findings": findings, "decisions": list(reversed(store.decisions(doc_id))), "cells": cells,
+            "prev_id": prev_id, "next_id": next_id}

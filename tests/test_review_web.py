@@ -142,3 +142,4 @@ def test_failed_reports_are_listed_with_their_error_escaped(store: Store) -> Non
         assert by_open[0] == str(store.doc_id)  # the report with an open error comes first
         page = client.get(f"/report/{bad}")
         assert page.status_code == 200 and "&lt;PdfiumError&gt;" in page.text
+        assert f'href="/report/{store.doc_id}" id="prev-report"' in page.text  # in the list's order
