@@ -30,8 +30,9 @@ def _finding(ctx: RuleContext, ident: Identity, rule_id: str, lhs_name: str, rhs
     lhs = sum(v[k] for k in ident.lhs)  # type: ignore[misc]
     rhs = sum(v[k] for k in ident.rhs)  # type: ignore[misc]
     where = identity_label(ident, t)
-    msg = (f"{where}：{lhs_name}（{sum_text(ident.lhs, ident, v, t)}）= {fmt(lhs)}，"
-           f"{rhs_name}（{sum_text(ident.rhs, ident, v, t)}）= {fmt(rhs)}，两者不等"
+    right = (f"表中{rhs_name}为 {fmt(rhs)}" if len(ident.rhs) == 1
+             else f"{rhs_name}（{sum_text(ident.rhs, ident, v, t)}）= {fmt(rhs)}")
+    msg = (f"{where}：{lhs_name}（{sum_text(ident.lhs, ident, v, t)}）= {fmt(lhs)}，{right}，两者不等"
            f"（{words()['labels'][ident.kind]}）")
     return Finding(category="arithmetic", rule=rule_id, severity="error", keys=list(ident.keys), message=msg,
                    expected=lhs, found=rhs, spans=spans_of(ctx, ident.keys))
