@@ -45,7 +45,7 @@ def test_result_sum_states_total_line():
     # one finding per failing column: 自然人 and 总计
     assert sorted(f.keys[-1] for f in fs) == ["t3.total_processed.natural_person", "t3.total_processed.total"]
     msg = fs[0].message
-    assert "各办理结果之和" in msg and "（七）总计 7" in msg and "其余 19 项均为 0" in msg
+    assert "各办理结果之和" in msg and "表中（七）总计为 7" in msg and "其余 19 项均为 0" in msg
 
 
 def test_t4_group_total_printed_zero_is_caught():
