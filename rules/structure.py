@@ -64,7 +64,7 @@ def ambiguous_split(ctx: RuleContext) -> Iterator[Finding]:
     """A digit run with no separators that several splits fit: the cells are uncertain."""
     for i in _issues(ctx, "ambiguous_split"):
         raw = i.data.get("raw") or i.detail
-        n = i.data.get("candidates")
+        n = i.data.get("options") or i.data.get("candidates")
         many = f"有 {len(n) if isinstance(n, list) else n} 种" if n else "有多种"
         yield Finding(category="structure", rule="structure.ambiguous_split", severity="warning",
                       keys=list(i.keys),
@@ -92,6 +92,11 @@ def missing_table(ctx: RuleContext) -> Iterator[Finding]:
         seen.add(table)
         name = _TABLE_NAMES.get(table, table or "某表")
         detail = f"（{i.detail}）" if i.detail else ""
+        if i.data.get("zero_statement"):
+            # the report says in words that there was nothing to tabulate: documented, not a defect
+            yield Finding(category="structure", rule="structure.missing_table", severity="info", keys=list(i.keys),
+                          message=f"{name}以文字说明代替{detail}", spans=_spans(i))
+            continue
         yield Finding(category="structure", rule="structure.missing_table", severity="warning", keys=list(i.keys),
                       message=f"报告中没有找到{name}{detail}", spans=_spans(i))
 

@@ -99,3 +99,20 @@ def test_low_confidence_digits_grouped_by_row():
     assert sorted(map(tuple, (f.keys for f in fs))) == [
         ("t3.granted.natural_person", "t3.granted.total"), ("t4.review.total",)]
     assert "0.30" in " ".join(f.message for f in fs)
+
+
+def test_stray_label_glyph_is_not_called_a_repaired_value():
+    ex = extraction(gold("003_9e368bcf3916d1f1"))
+    ex.issues.append(ParseIssue(kind="ocr_repair", keys=["t3.partially_granted.natural_person"],
+                                data={"raw": "1", "stray": True}))
+    fs = [f for f in run(ex) if f.rule == "ocr.repair"]
+    assert len(fs) == 1 and "不是数值" in fs[0].message and "读作" not in fs[0].message
+
+
+def test_table_four_replaced_by_a_statement_is_info():
+    ex = extraction(gold("001_2343b6edbc9db73c"))
+    keys = [k for k in ex.cells if k.startswith("t4.")]
+    ex.issues.append(ParseIssue(kind="missing_table", keys=keys, detail="未发生行政复议、行政诉讼",
+                                data={"table": "t4", "zero_statement": True}))
+    fs = [f for f in run(ex) if f.rule == "structure.missing_table"]
+    assert len(fs) == 1 and fs[0].severity == "info" and "以文字说明代替" in fs[0].message
