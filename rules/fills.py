@@ -85,9 +85,13 @@ def identity_fill(ctx: RuleContext) -> Iterator[Finding]:
     t = ctx.template
     for key, (value, idents) in _plan(ctx).fills.items():
         how = "、".join(f"{identity_label(i, t)}的{words()['labels'][i.kind]}" for i in idents)
+        cell = ctx.extraction.cells.get(key)
+        # a cell printed as "/" or "无" says "none"; identities forcing a non-zero count contradict it
+        contradicts = bool(cell and cell.note == "blank" and value != 0)
+        tail = "，与表中的“无/空”不符，请核对" if contradicts else ""
         yield Finding(
-            category="structure", rule="fill.identity", severity="info", keys=[key],
-            message=f"{cell_label(key, t)}：{_why(key, ctx)}；由{how}推出应为 {fmt(value)}，已补入",
+            category="structure", rule="fill.identity", severity="warning" if contradicts else "info", keys=[key],
+            message=f"{cell_label(key, t)}：{_why(key, ctx)}；由{how}推出应为 {fmt(value)}，已补入{tail}",
             expected=value, found=None, fill={key: value}, spans=spans_of(ctx, [key]))
 
 

@@ -77,8 +77,13 @@ def comparable(claim: Claim) -> bool:
 
 
 def _claims(ctx: RuleContext) -> Iterator[Claim]:
-    for c in [*ctx.extraction.narrative, *ctx.extraction.facts]:
-        if c.subject and c.subject in subjects() and c.unit != "%" and comparable(c):
+    for group in (ctx.extraction.narrative, ctx.extraction.facts):
+        for c in group:
+            if not (c.subject and c.subject in subjects() and c.unit != "%" and comparable(c)):
+                continue
+            parent = group[c.parent] if c.parent is not None and 0 <= c.parent < len(group) else None
+            if parent is not None and parent.subject == c.subject:
+                continue  # 行政复议351件，其中结果维持72件: a part of the subject, not its total
             yield c
 
 

@@ -71,8 +71,14 @@ def test_single_blank_is_filled_when_the_identities_fix_it():
     ex = extraction(gold("004_6f1ea477f42cf686"))
     _missing(ex, "t3.unable.not_held.natural_person", "blank")
     fs = run(ex)
-    assert [f.fill for f in fs if f.fill] == [{"t3.unable.not_held.natural_person": 1}]
+    fills = [f for f in fs if f.fill]
+    assert [f.fill for f in fills] == [{"t3.unable.not_held.natural_person": 1}]
     assert not [f for f in fs if f.rule == "fill.blank"]
+    # "/" means none, yet the identities force 1: the fill is a warning, not mere documentation
+    assert fills[0].severity == "warning" and "不符" in fills[0].message
+    ex = extraction(gold("004_6f1ea477f42cf686"))
+    _missing(ex, "t3.granted.research", "blank")
+    assert [f.severity for f in run(ex) if f.fill] == ["info"]
 
 
 def test_table_two_blank_is_never_filled():

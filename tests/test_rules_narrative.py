@@ -133,3 +133,13 @@ def test_gold_narrative_of_every_seed_raises_no_sum_finding_but_004():
     from rules_support import gold_names
     hits = {n for n in gold_names() if [f for f in run(extraction(gold(n))) if f.category == "narrative_sum"]}
     assert hits == {"004_6f1ea477f42cf686"}
+
+
+def test_a_part_under_a_whole_of_the_same_subject_is_not_compared_as_the_total():
+    ex = extraction(gold("001_2343b6edbc9db73c"))
+    ex.cells["t4.review.upheld"].value = 72
+    ex.cells["t4.review.other"].value = 279
+    ex.cells["t4.review.total"].value = 351
+    ex.narrative = [_claim(351, "review", "政府信息公开行政复议351件", kind="other"),
+                    Claim(value=72, unit="件", kind="other", quote="其中结果维持72件", parent=0, subject="review")]
+    assert not [f for f in run(ex) if f.category == "narrative_mismatch"]
