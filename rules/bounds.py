@@ -114,3 +114,20 @@ def t2_in_force(ctx: RuleContext) -> Iterator[Finding]:
                     message=(f"{r.label}：{part_name} {fmt(vals[0])} 大于 {whole_name} = {fmt(cap)}，"
                              f"本年新文件不可能多于现存和已废止的文件"),
                     expected=cap, found=vals[0], spans=spans_of(ctx, keys))
+
+
+@rule("bounds.amount_without_items", "arithmetic", "warning")
+def amount_without_items(ctx: RuleContext) -> Iterator[Finding]:
+    """Table 二 rows with a count and an amount (2019 政府集中采购): money without items, or items without money."""
+    for r in rows(ctx.template):
+        cols = {f.column: f.key for f in r.fields}
+        if r.table != "t2" or "items" not in cols or "amount_wan" not in cols:
+            continue
+        items, amount = ctx.values.get(cols["items"]), ctx.values.get(cols["amount_wan"])
+        if items is None or amount is None or (items == 0) == (amount == 0):
+            continue
+        keys = [cols["items"], cols["amount_wan"]]
+        yield Finding(
+            category="arithmetic", rule="bounds.amount_without_items", severity="warning", keys=keys,
+            message=f"{r.label}：项目数量 {fmt(items)}，总金额 {fmt(amount)} 万元，一个为 0 另一个不为 0",
+            expected=None, found=amount, spans=spans_of(ctx, keys))

@@ -141,3 +141,11 @@ def test_new_documents_cannot_outnumber_those_in_force_and_repealed():
     assert len(fs) == 1 and fs[0].keys[0] == "t2.normative_doc.issued" and fs[0].expected == 2
     ex.cells["t2.normative_doc.repealed"].value = 1
     assert not [f for f in run(ex) if f.rule == "bounds.t2_in_force"]
+
+
+def test_procurement_money_needs_items():
+    ex = extraction(gold("002_17b0dc41428b3418"))  # 35 items, 8403 万元
+    assert not [f for f in run(ex) if f.rule == "bounds.amount_without_items"]
+    ex.cells["t2.procurement.items"].value = 0
+    fs = [f for f in run(ex) if f.rule == "bounds.amount_without_items"]
+    assert len(fs) == 1 and fs[0].keys == ["t2.procurement.items", "t2.procurement.amount_wan"]
