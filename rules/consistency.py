@@ -20,6 +20,8 @@ from nianbao.spec import fields
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*年\s*")
 _CLAUSE_START = set("。；;！!？?\n，,：:、）)】]")
 _SENTENCE_END = re.compile(r"[。；;！!？?\n]")
+# 统计期限自2024年1月1日起至2024年12月31日止: the period the report's figures cover
+_PERIOD = re.compile(r"统计期限[^。；;\n]{0,12}?((?:19|20)\d\d)\s*年\s*1\s*月\s*1\s*日")
 
 
 def _prose_ranges(ctx: RuleContext) -> list[tuple[int, int]]:
@@ -75,6 +77,11 @@ def stale_year(ctx: RuleContext) -> Iterator[Finding]:
             if any(x in sentence for x in legit):
                 continue
             hits.append((m.start(), e, other, sentence.strip()))
+    for m in _PERIOD.finditer(text):
+        if int(m.group(1)) != year:  # the figures' own period names another year
+            s, e = _sentence(text, m.start(), m.end())
+            hits.append((m.start(), e, int(m.group(1)), text[s:e].strip()))
+    hits.sort()
     if not hits:
         return
     start, end, other, sentence = hits[0]

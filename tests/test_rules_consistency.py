@@ -42,6 +42,7 @@ def test_legitimate_mentions_of_other_years(text):
     "坚决杜绝负面舆情。2023年度重点围绕乡村振兴开展公开。",
     "（一）主动公开情况\n2023年，我镇共发布信息30条。",
     "2023年全年，通过门户网站公开信息。",
+    "本报告所列数据统计期限自2023年1月1日起至2023年12月31日止。",
 ])
 def test_another_year_as_the_reports_own_period(text):
     fs = _stale(2024, text)
