@@ -85,7 +85,21 @@ def score(text_clean: str, spec: RowSpec) -> float:
     dice = 2 * inter / (len(a) + len(spec.bigrams))
     # a damaged label that still carries most of the row's bigrams (prefix of a wrapped label)
     cover = inter / len(spec.bigrams)
-    return max(dice, cover * 0.9 if inter >= 3 else 0.0)
+    best = max(dice, cover * 0.9 if inter >= 3 else 0.0)
+    if best < 0.6 and len(lab) <= 8 and len(text_clean) <= 10:
+        # short labels: one garbled character breaks two of three bigrams, so compare characters
+        best = max(best, 2 * _lcs(text_clean, lab) / (len(text_clean) + len(lab)))
+    return best
+
+
+def _lcs(a: str, b: str) -> int:
+    prev = [0] * (len(b) + 1)
+    for ch in a:
+        cur = [0]
+        for j, bj in enumerate(b):
+            cur.append(prev[j] + 1 if ch == bj else max(prev[j + 1], cur[j]))
+        prev = cur
+    return prev[-1]
 
 
 T3_HEADER_WORDS = ("自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "总计", "申请人情况", "法人或其他组织")

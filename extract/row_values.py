@@ -138,11 +138,11 @@ def _long_candidates(tokens: list[Token], n: int) -> list[Candidate]:
     """More tokens than cells: merge split numbers (2|0 → 20) or drop extra cells."""
     extra = len(tokens) - n
     out: list[Candidate] = []
-    # merges of adjacent single-digit tokens
+    # merges of adjacent digit tokens: a number split by a stray separator (2|0 → 20, 1 234 → 1234)
     pairs = [i for i in range(len(tokens) - 1)
              if tokens[i].kind == "num" and tokens[i + 1].kind == "num"
              and tokens[i].text.isdigit() and tokens[i + 1].text.isdigit()
-             and len(tokens[i].text) == 1 and tokens[i].text != "0"]
+             and len(tokens[i].text) <= 3 and tokens[i].text != "0"]
     for chosen in combinations(pairs, extra):
         if any(b - a < 2 for a, b in zip(chosen, chosen[1:], strict=False)):
             continue

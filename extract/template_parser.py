@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from nianbao.document import Document
 from nianbao.extract.labels import group_children, row_specs
-from nianbao.extract.row_assign import Assignment, RowRead, assign
+from nianbao.extract.row_assign import Assignment, RowRead, assign, redistribute
 from nianbao.extract.row_values import Candidate, SumGroups, candidates, complete
 from nianbao.extract.sections import find_sections, table_regions
 from nianbao.extract.tokens import Token, tokenize
@@ -165,6 +165,7 @@ def _parse_rows(b: _Builder, table: str, region: tuple[int, int], sums: SumGroup
     a = assign(tokens, specs)
     if a.span:
         b.ex.sections[f"table:{table}"] = a.span
+    lost = redistribute(a, specs)
     if not any(r.values for r in a.rows.values()):
         b.issue("missing_table", [], f"未找到表{'二三'[table == 't3']}的数据", table=table)
         return
@@ -176,8 +177,11 @@ def _parse_rows(b: _Builder, table: str, region: tuple[int, int], sums: SumGroup
             if read is not None and read.values:
                 _group_values(b, spec.id, read)
             continue
-        if read is None:
+        if read is None or not read.values:
             continue
+        if spec.id in lost:
+            b.issue("short_row", list(spec.keys), f"未找到“{spec.label}”行的标签，按顺序取上一行多出的数",
+                    read.label, expected=spec.n, found=0, label=spec.label, lost_label=True)
         row_sums = sums if table == "t3" else []
         table_rows[spec.id] = (spec.keys, read, candidates(read.values, spec.n, row_sums))
     column_ids = [i for i in identities(b.template) if i.kind in ("balance", "result_sum")] if table == "t3" else []

@@ -40,7 +40,7 @@ class Token:
 
 def parse_number(raw: str) -> tuple[int | float | None, bool, str | None]:
     """(value, repaired, unit) for a cell's text, or (None, False, None) if it is not a number."""
-    s = raw.strip().replace(" ", "")
+    s = raw.strip()
     unit = None
     for suffix in sorted(layout()["wan_suffixes"] + layout()["yuan_suffixes"], key=len, reverse=True):
         if s.endswith(suffix) and len(s) > len(suffix):
@@ -139,6 +139,9 @@ def tokenize(text: str, start: int = 0, end: int | None = None) -> list[Token]:
             core, s, e = _strip_span(cell, off)
             s, e = s + pos, e + pos
             if SEPARATOR.match(core):
+                continue
+            if re.search(r"\s", core):  # "4 0 0 0 0 0 4", "行政处罚 O": cells in one run of text
+                tokens.extend(_split_mixed(core, s, line_no))
                 continue
             value, repaired, unit = parse_number(core)
             if value is not None:

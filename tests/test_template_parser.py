@@ -185,3 +185,38 @@ def test_2019_template_rows_are_read():
     assert ex.cells["t2.procurement.amount_wan"].value == 8403.5
     assert ex.cells["t2.normative_doc.total_published"].value == 6
     assert ex.cells["t3.other_processing.total"].value == 0
+
+
+def test_values_printed_above_their_label_are_given_to_it():
+    """PDF text often puts a multi-line label's numbers on the line above it (vertically centred)."""
+    lines = []
+    for r in _t3_rows():
+        vals = {"new_received": [5, 0, 0, 0, 0, 0, 5], "denied.state_secret": [2, 0, 0, 0, 0, 0, 2],
+                "unable.not_held": [3, 0, 0, 0, 0, 0, 3], "total_processed": [5, 0, 0, 0, 0, 0, 5]}.get(
+            r.row, [0] * 7)
+        if r.row in ("denied.state_secret", "unable.not_held"):
+            lines.append(" ".join(map(str, vals)))
+            lines.append(r.label)
+            if r.parent:
+                lines.append(r.parent)
+        else:
+            lines.append(r.label + " " + " ".join(map(str, vals)))
+    ex = _parse(_zero_report(lines))
+    assert ex.cells["t3.denied.state_secret.natural_person"].value == 2
+    assert ex.cells["t3.unable.not_held.total"].value == 3
+    assert ex.cells["t3.partially_granted.total"].value == 0
+    assert ex.cells["t3.denied.law_prohibited.total"].value == 0
+
+
+def test_a_row_whose_label_was_lost_takes_the_surplus_and_is_reported():
+    lines = []
+    for r in _t3_rows():
+        if r.row == "denied.third_party":
+            lines[-1] += "\t" + "\t".join(["1", "0", "0", "0", "0", "0", "1"])
+            continue
+        vals = [1, 0, 0, 0, 0, 0, 1] if r.row in ("new_received", "total_processed") else [0] * 7
+        lines.append(_row_line(r, vals))
+    ex = _parse(_zero_report(lines))
+    assert ex.cells["t3.denied.third_party.total"].value == 1
+    assert ex.cells["t3.denied.security_stability.total"].value == 0
+    assert any(i.kind == "short_row" and i.data.get("lost_label") for i in ex.issues)
