@@ -63,12 +63,13 @@ def split_cell(ctx: RuleContext) -> Iterator[Finding]:
 def ambiguous_split(ctx: RuleContext) -> Iterator[Finding]:
     """A digit run with no separators that several splits fit: the cells are uncertain."""
     for i in _issues(ctx, "ambiguous_split"):
-        raw = i.data.get("raw") or i.detail
+        raw = i.data.get("raw")
         n = i.data.get("options") or i.data.get("candidates")
         many = f"有 {len(n) if isinstance(n, list) else n} 种" if n else "有多种"
+        run = f"连写的数字 {raw} " if raw else "这一行的数字"
         yield Finding(category="structure", rule="structure.ambiguous_split", severity="warning",
                       keys=list(i.keys),
-                      message=f"{_row_name(i, ctx)}：连写的数字 {raw} {many}拆法都符合勾稽关系，各格数值不确定",
+                      message=f"{_row_name(i, ctx)}：{run}{many}读法都符合勾稽关系，各格数值不确定，请核对原表",
                       spans=_spans(i))
 
 
