@@ -108,11 +108,3 @@ def spans_of(ctx: RuleContext, keys: Iterable[str]) -> list[Span]:
         if c is not None and c.span is not None:
             out.append(c.span)
     return out
-
-
-def has(values: dict[str, Number | None], keys: Iterable[str]) -> bool:
-    return all(values.get(k) is not None for k in keys)
-
-
-def close(a: float, b: float) -> bool:
-    return abs(a - b) < 1e-6
