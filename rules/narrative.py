@@ -87,6 +87,13 @@ def _claims(ctx: RuleContext) -> Iterator[Claim]:
             yield c
 
 
+def in_cell_unit(c: Claim, keys: list[str]) -> Number:
+    """A money claim in 元 compared with a 万元 column is converted first (386000元 = 38.6 万元)."""
+    if c.unit == "元" and keys and all(k.endswith("_wan") for k in keys):
+        return c.value / 10000
+    return c.value
+
+
 def _where(keys: list[str], ctx: RuleContext) -> str:
     if len(keys) == 1:
         return cell_label(keys[0], ctx.template)
@@ -100,7 +107,8 @@ def claim_vs_table(ctx: RuleContext) -> Iterator[Finding]:
     for c in _claims(ctx):
         keys = subject_keys(c.subject or "", ctx.template)
         table = table_value(ctx, keys)
-        if table is None or agrees(c.value, table, c.quote):
+        claimed = in_cell_unit(c, keys)
+        if table is None or agrees(claimed, table, c.quote):
             continue
         if (c.subject or "", float(c.value)) in seen:
             continue
@@ -110,7 +118,7 @@ def claim_vs_table(ctx: RuleContext) -> Iterator[Finding]:
         yield Finding(
             category="narrative_mismatch", rule="narrative.table", severity="warning", keys=keys,
             message=f"正文“{c.quote}”称{label} {said}，表中{_where(keys, ctx)} 为 {fmt(table)}",
-            expected=table, found=c.value, spans=[c.span, *spans_of(ctx, keys)] if c.span else spans_of(ctx, keys))
+            expected=table, found=claimed, spans=[c.span, *spans_of(ctx, keys)] if c.span else spans_of(ctx, keys))
 
 
 _BASES = (("t3.total_processed.total",), ("t3.new_received.total",),

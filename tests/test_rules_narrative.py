@@ -143,3 +143,13 @@ def test_a_part_under_a_whole_of_the_same_subject_is_not_compared_as_the_total()
     ex.narrative = [_claim(351, "review", "政府信息公开行政复议351件", kind="other"),
                     Claim(value=72, unit="件", kind="other", quote="其中结果维持72件", parent=0, subject="review")]
     assert not [f for f in run(ex) if f.category == "narrative_mismatch"]
+
+
+def test_fee_claim_in_yuan_is_compared_in_wan():
+    ex = extraction(gold("004_6f1ea477f42cf686"))
+    ex.cells["t2.admin_fee.amount_wan"].value = 38.6
+    ex.facts.append(_claim(386000, "fee", "收取行政事业性收费386000元", unit="元", kind="other"))
+    assert not [f for f in run(ex) if f.category == "narrative_mismatch"]
+    ex.cells["t2.admin_fee.amount_wan"].value = 40
+    fs = [f for f in run(ex) if f.category == "narrative_mismatch"]
+    assert len(fs) == 1 and fs[0].found == 38.6
