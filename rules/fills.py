@@ -122,8 +122,13 @@ def blank_kept(ctx: RuleContext) -> Iterator[Finding]:
     """Blanks (/, -, —, 无, 不适用, empty) no identity fixes: kept null, one finding per printed row."""
     t = ctx.template
     plan = _plan(ctx)
+    # a table the report does not print is one structure finding, not a blank per row
+    absent = {str(i.data.get("table")) for i in ctx.extraction.issues if i.kind == "missing_table"}
+    absent |= {k.split(".", 1)[0] for i in ctx.extraction.issues if i.kind == "missing_table" for k in i.keys}
     rows: dict[str, list[str]] = {}
     for key, cell in ctx.extraction.cells.items():
+        if key.split(".", 1)[0] in absent:
+            continue
         if cell.value is None and key not in plan.fills and key not in plan.conflicts:
             rows.setdefault(key.rsplit(".", 1)[0], []).append(key)
     for _, keys in rows.items():

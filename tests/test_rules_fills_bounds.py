@@ -149,3 +149,14 @@ def test_procurement_money_needs_items():
     ex.cells["t2.procurement.items"].value = 0
     fs = [f for f in run(ex) if f.rule == "bounds.amount_without_items"]
     assert len(fs) == 1 and fs[0].keys == ["t2.procurement.items", "t2.procurement.amount_wan"]
+
+
+def test_a_missing_table_is_one_finding_not_a_blank_per_row():
+    ex = extraction(gold("001_2343b6edbc9db73c"))
+    for k, c in ex.cells.items():
+        if k.startswith("t4."):
+            c.value, c.note = None, "missing"
+    ex.issues.append(ParseIssue(kind="missing_table", data={"table": "t4"}))
+    fs = run(ex)
+    assert not [f for f in fs if f.rule == "fill.blank"]
+    assert [f.rule for f in fs if f.severity != "info"] == ["structure.missing_table"]
