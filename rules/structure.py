@@ -44,6 +44,8 @@ def row_cells(ctx: RuleContext) -> Iterator[Finding]:
         exp, found = i.data.get("expected"), i.data.get("found")
         counts = f"应有 {exp} 格，实印 {found} 格" if exp is not None and found is not None else i.detail
         what = "少印了数值" if i.kind == "short_row" else "多出了数值"
+        if i.kind == "short_row" and found == 0:
+            what, counts = "表中没有找到这一行", f"应有 {exp} 格"
         yield Finding(category="structure", rule="structure.row_cells", severity="warning", keys=list(i.keys),
                       message=f"{_row_name(i, ctx)}：{what}（{counts}），各格位置需要核对",
                       expected=exp, found=found, spans=_spans(i))

@@ -116,3 +116,11 @@ def test_table_four_replaced_by_a_statement_is_info():
                                 data={"table": "t4", "zero_statement": True}))
     fs = [f for f in run(ex) if f.rule == "structure.missing_table"]
     assert len(fs) == 1 and fs[0].severity == "info" and "以文字说明代替" in fs[0].message
+
+
+def test_a_row_not_found_says_so():
+    ex = extraction(gold("001_2343b6edbc9db73c"))
+    ex.issues.append(ParseIssue(kind="short_row", keys=["t3.granted.total"],
+                                data={"expected": 7, "found": 0, "label": "（一）予以公开"}))
+    fs = [f for f in run(ex) if f.rule == "structure.row_cells"]
+    assert len(fs) == 1 and "没有找到这一行" in fs[0].message
