@@ -45,6 +45,13 @@ def _sentence(text: str, start: int, end: int) -> tuple[int, int]:
     return s, (m.end() if m else len(text))
 
 
+def _title_end(text: str) -> int:
+    """End of the first non-empty line (the report's title)."""
+    start = len(text) - len(text.lstrip())
+    end = text.find("\n", start)
+    return len(text) if end < 0 else end
+
+
 def _clause_start(text: str, pos: int) -> bool:
     i = pos - 1
     while i >= 0 and text[i] in " \t\u3000#*":
@@ -77,6 +84,15 @@ def stale_year(ctx: RuleContext) -> Iterator[Finding]:
             if any(x in sentence for x in legit):
                 continue
             hits.append((m.start(), e, other, sentence.strip()))
+    for lo, hi in _prose_ranges(ctx):
+        for m in _YEAR.finditer(text, lo, hi):
+            other = int(m.group(1))
+            after = text[m.end():m.end() + len(w["self_name"]) + 2].lstrip("度")
+            if other == year or not after.startswith(w["self_name"]) or m.start() < _title_end(text):
+                continue  # the title is where meta.year comes from: never judged against itself
+            s, e = _sentence(text, m.start(), m.end())
+            if not any(x in text[s:e] for x in w["report_legit"]):
+                hits.append((m.start(), e, other, text[s:e].strip()))
     for m in _PERIOD.finditer(text):
         if int(m.group(1)) != year:  # the figures' own period names another year
             s, e = _sentence(text, m.start(), m.end())

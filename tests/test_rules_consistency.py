@@ -33,6 +33,7 @@ def test_stale_year_fires_only_on_the_seed_that_copies_last_year(name):
     "2023年度报告中指出的问题已整改到位。",
     "临夏县马集镇2023年政府信息公开工作年度报告",
     "上年结转的2023年申请已办结。",
+    "前言。\n2023年度政府信息公开工作年度报告中指出的问题已全部整改。",
 ])
 def test_legitimate_mentions_of_other_years(text):
     assert _stale(2024, text) == []
@@ -43,6 +44,7 @@ def test_legitimate_mentions_of_other_years(text):
     "（一）主动公开情况\n2023年，我镇共发布信息30条。",
     "2023年全年，通过门户网站公开信息。",
     "本报告所列数据统计期限自2023年1月1日起至2023年12月31日止。",
+    "前言。\n根据条例要求，现将2023年度政府信息公开工作年度报告公布如下。",
 ])
 def test_another_year_as_the_reports_own_period(text):
     fs = _stale(2024, text)
