@@ -186,8 +186,8 @@ def _open_ended(ctx: RuleContext, last: Claim) -> bool:
 
 @rule("narrative.sum", "narrative_sum", "warning")
 def parts_vs_whole(ctx: RuleContext) -> Iterator[Finding]:
-    """The parts of a 共…其中 do not add up to the whole: more is always wrong; less, when several
-    parts are listed as if complete (one part alone, or a list ending in 等, may be partial)."""
+    """The parts of a 共…其中 do not add up to the whole: more is always wrong; less, when a long list
+    reads as complete (one or two parts, or a list ending in 等, may name only some)."""
     claims = ctx.extraction.narrative
     children: dict[int, list[Claim]] = {}
     for c in claims:
@@ -202,7 +202,8 @@ def parts_vs_whole(ctx: RuleContext) -> Iterator[Finding]:
         approx = _approx(whole.quote)
         if abs(total - whole.value) < 1e-6:
             continue
-        if total < whole.value and (len(parts) < 2 or approx or _open_ended(ctx, parts[-1])):
+        few = len(parts) < int(words()["narrative"]["min_parts_short"])
+        if total < whole.value and (few or approx or _open_ended(ctx, parts[-1])):
             continue
         if total > whole.value and approx and agrees(whole.value, total, whole.quote):
             continue

@@ -122,11 +122,13 @@ def _family(whole, parts, text=None):
 
 def test_parts_more_than_whole_always_fire_less_only_when_listed_as_complete():
     assert _family(10, [6, 5])  # more than the whole
-    assert _family(10, [3, 4])  # two parts listed as the whole's breakdown
+    assert _family(10, [3, 4, 1])  # a long list read as the whole's breakdown
     assert not _family(10, [3])  # one part alone: 其中 A 3 条
+    assert not _family(10, [3, 4])  # two main channels named: 其中网站3条、微信4条
     assert not _family(10, [4, 6])
-    text = "共发布10条，其中类0 3 条、类1 4 条等。"
-    assert not _family(10, [3, 4], text)  # a list ending in 等 is open
+    assert not _family(10, [4, 5, 1])
+    text = "共发布10条，其中类0 3 条、类1 4 条、类2 1 条等。"
+    assert not _family(10, [3, 4, 1], text)  # a list ending in 等 is open
 
 
 def test_gold_narrative_of_every_seed_raises_no_sum_finding_but_004():
