@@ -139,3 +139,14 @@ def blank_kept(ctx: RuleContext) -> Iterator[Finding]:
             category="structure", rule="fill.blank", severity="info", keys=keys,
             message=f"{names}：没有数值{printed}，各勾稽关系也不能确定，保留为空，不按 0 计",
             spans=spans_of(ctx, keys))
+
+
+@rule("fill.kept", "structure", "info")
+def fill_kept(ctx: RuleContext) -> Iterator[Finding]:
+    """A cell an earlier run filled (e.g. `nianbao check` on saved JSON): still say it was not printed."""
+    t = ctx.template
+    for key, cell in ctx.extraction.cells.items():
+        if cell.value is not None and (cell.note or "").startswith("filled by "):
+            yield Finding(category="structure", rule="fill.kept", severity="info", keys=[key],
+                          message=f"{cell_label(key, t)}：报告未印此数，{fmt(cell.value)} 是按勾稽关系补入的值",
+                          expected=cell.value, spans=spans_of(ctx, [key]))

@@ -160,3 +160,16 @@ def test_a_missing_table_is_one_finding_not_a_blank_per_row():
     fs = run(ex)
     assert not [f for f in fs if f.rule == "fill.blank"]
     assert [f.rule for f in fs if f.severity != "info"] == ["structure.missing_table"]
+
+
+def test_a_fill_survives_a_round_trip_through_json():
+    from nianbao.models import Extraction
+
+    ex = extraction(gold("003_9e368bcf3916d1f1"))
+    _missing(ex, "t3.carried_forward.total")
+    check(None, ex)
+    again = Extraction.from_contract(ex.to_contract())
+    check(None, again)
+    assert again.cells["t3.carried_forward.total"].value == 0
+    kept = [f for f in again.findings if f.rule == "fill.kept"]
+    assert [f.keys for f in kept] == [["t3.carried_forward.total"]] and "补入" in kept[0].message
