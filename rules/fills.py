@@ -69,7 +69,11 @@ def plan_fills(values: dict[str, Number | None], present: set[str], template: st
 
 
 def _plan(ctx: RuleContext) -> FillPlan:
-    return plan_fills(ctx.values, set(ctx.extraction.cells), ctx.template)
+    """One propagation per run, shared by the fill rules (cached on the context)."""
+    cached = ctx.__dict__.get("_fill_plan")
+    if cached is None:
+        cached = ctx.__dict__["_fill_plan"] = plan_fills(ctx.values, set(ctx.extraction.cells), ctx.template)
+    return cached
 
 
 def _why(key: str, ctx: RuleContext) -> str:

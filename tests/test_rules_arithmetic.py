@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from rules_support import all_golds, allowed_categories, extraction, gold, gold_names, run, serious
+from rules_support import all_golds, allowed_categories, extraction, gold, run, serious
 
 from nianbao.identities import identities
 
@@ -78,10 +78,9 @@ def test_blank_on_one_side_cannot_rescue_an_overshoot():
     assert any("t3.granted.total" in f.keys for f in fs)
 
 
-@pytest.mark.parametrize("name", gold_names())
+@pytest.mark.parametrize("data", all_golds(), ids=lambda d: d["report"])
 @pytest.mark.parametrize("delta", [1, -1])
-def test_injected_error_in_any_table_three_or_four_cell_is_caught(name, delta):
-    data = gold(name)
+def test_injected_error_in_any_table_three_or_four_cell_is_caught(data, delta):
     missed = []
     for key in data["cells"]:
         ex = extraction(data)
