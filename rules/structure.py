@@ -46,6 +46,9 @@ def row_cells(ctx: RuleContext) -> Iterator[Finding]:
         what = "少印了数值" if i.kind == "short_row" else "多出了数值"
         if i.kind == "short_row" and found == 0:
             what, counts = "表中没有找到这一行", f"应有 {exp} 格"
+        extra = i.data.get("extra")
+        if i.kind == "long_row" and extra:
+            counts += f"；未采用：{'、'.join(map(str, extra))}"
         yield Finding(category="structure", rule="structure.row_cells", severity="warning", keys=list(i.keys),
                       message=f"{_row_name(i, ctx)}：{what}（{counts}），各格位置需要核对",
                       expected=exp, found=found, spans=_spans(i))

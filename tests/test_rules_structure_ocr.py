@@ -24,11 +24,12 @@ def test_short_and_long_rows_are_structure_warnings_with_the_row_keys():
                                                   "legal_service", "other_org", "total")]
     ex.issues.append(ParseIssue(kind="short_row", keys=keys, data={"expected": 7, "found": 6,
                                                                     "label": "四、结转下年度继续办理"}))
-    ex.issues.append(ParseIssue(kind="long_row", keys=["t4.review.total"], data={"expected": 15, "found": 16}))
+    ex.issues.append(ParseIssue(kind="long_row", keys=["t4.review.total"],
+                                data={"expected": 15, "found": 16, "extra": ["0"]}))
     fs = [f for f in run(ex) if f.rule == "structure.row_cells"]
     assert [f.category for f in fs] == ["structure", "structure"]
     assert "t3.carried_forward.total" in fs[0].keys and "应有 7 格，实印 6 格" in fs[0].message
-    assert "多出" in fs[1].message and fs[1].found == 16
+    assert "多出" in fs[1].message and fs[1].found == 16 and "未采用：0" in fs[1].message
 
 
 def test_split_ambiguous_merged_and_missing_table_issues():
