@@ -32,6 +32,9 @@ def consistent_values(rng: random.Random, template: str = "2021", carried_over: 
     for k in keys(template):
         if k.startswith("t2."):
             v[k] = rng.randint(0, 30)
+    for row in ("regulation", "normative_doc"):  # documents in force include this year's new ones
+        if f"t2.{row}.in_force" in v:
+            v[f"t2.{row}.in_force"] = v[f"t2.{row}.issued"] + rng.randint(0, 30)
     parts = T3_COLUMNS[:-1]
     for col in parts:
         granted = rng.randint(0, 9)
@@ -157,5 +160,6 @@ def template_text(agency: str, year: int, values: dict[str, int | float | None],
             "| 结果维持 | 结果纠正 | 其他结果 | 尚未审结 | 总计 | 未经复议直接起诉 | | | | | 复议后起诉 |"]
     t4 = [f.key for r in rows(template) if r.table == "t4" for f in r.fields]
     out.append("| " + " | ".join(cell(k) for k in t4) + " |")
-    out += ["", "五、存在的主要问题及改进情况", "无。", "", "六、其他需要报告的事项", "无。"]
+    out += ["", "五、存在的主要问题及改进情况", "一是信息发布的及时性有待提高；二是人员业务能力有待加强。下一步将加强培训，规范发布流程。",
+            "", "六、其他需要报告的事项", "无。"]
     return "\n".join(out) + "\n"
