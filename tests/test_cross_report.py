@@ -145,3 +145,23 @@ def test_store_pairs_years_whose_names_differ(tmp_path: Path) -> None:
     other = _save(store, "甲市洪泽区", 2023, dict(this, **{"t3.carried_over.total": 999}))
     store.cross_check()
     assert [f for f in store.findings(cur) + store.findings(other) if f["source"] == "cross"] == []
+
+
+def test_real_pair_of_years_from_the_labelled_pdfs(tmp_path: Path, shared_dir: Path) -> None:
+    """洪泽区 2023 and 淮安市洪泽区 2024 (hand-labelled PDFs): one agency, and its numbers carry over."""
+    import json
+
+    def gold(name: str) -> Extraction:
+        return Extraction.from_contract(json.loads((shared_dir / "reports" / "pdf" / name).read_text("utf-8")))
+
+    prev, cur = gold("huaian_hongzequ_2023.gold.json"), gold("huaian_hongzequ_2024.gold.json")
+    assert cross_report.same_agency(prev.meta.agency, cur.meta.agency)
+    assert cross_report.previous_year(prev, cur) == []  # 5 in force + 3 issued − 0 repealed = 8
+    cur.cells["t2.normative_doc.in_force"].value = 9
+    (f,) = cross_report.previous_year(prev, cur)
+    assert f.rule == cross_report.IN_FORCE_RULE and (f.expected, f.found) == (8, 9)
+    store = Store(tmp_path / "n.db")
+    ids = [store.save_result(None, f"/in/{ex.meta.year}.pdf", str(ex.meta.year), "pdf", "", ex, "k")
+           for ex in (prev, cur)]
+    store.cross_check()
+    assert [g["keys"][0] for g in store.findings(ids[1]) if g["source"] == "cross"] == ["t2.normative_doc.in_force"]
