@@ -14,8 +14,6 @@ from nianbao.review.store import Store
 from nianbao.spec import rows as spec_rows
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-TABLE_TITLES = {"t2": "二、主动公开政府信息情况", "t3": "三、收到和处理政府信息公开申请情况",
-                "t4": "四、政府信息公开行政复议、行政诉讼情况"}
 SORTS = ("open", "name", "agency", "year")
 
 
@@ -88,7 +86,7 @@ def _tables(template: str, cells: dict[str, dict[str, Any]], flagged: dict[str, 
                 "cells": [{"key": f.key, "column": _column_label(table, f.label), **cells.get(f.key, {}),
                            "flag": flagged.get(f.key)} for f in r.fields],
             })
-        out.append({"id": table, "title": TABLE_TITLES[table], "columns": columns, "rows": body})
+        out.append({"id": table, "columns": columns, "rows": body})
     return out
 
 
