@@ -23,12 +23,11 @@ from nianbao.extract.llm_schema import TABLE_TITLES, ClaimReading, NarrativeRead
 from nianbao.extract.llm_transport import CallResult, LLMClient, Usage
 from nianbao.extract.meta import read_meta
 from nianbao.extract.prompts import DEFAULTS, load_prompt
+from nianbao.extract.sections import find_sections, table_regions
 from nianbao.models import CellReading, Claim, Extraction, Meta, ParseIssue
 from nianbao.spec import TEMPLATES, field_map, fields, rows
 
 TABLE_SECTION = {"t2": "二", "t3": "三", "t4": "四"}
-NUMERALS = "一二三四五六"
-HEADING = re.compile(r"^[ \t#*]*([一二三四五六])\s*[、.．]\s*(\S[^\n]*)$", re.M)
 CONF_EXACT, CONF_ALIGNED = 0.9, 0.75
 
 
@@ -56,48 +55,25 @@ def guess_template(text: str, meta: Meta) -> str:
     return "2019" if meta.year is not None and meta.year < 2021 else "2021"
 
 
-def _row_labels() -> set[str]:
-    return {re.sub(r"\s+", "", r.label) for t in TEMPLATES for r in rows(t) if r.table == "t3"}
-
-
 def section_spans(text: str) -> dict[str, tuple[int, int]]:
-    """Sections 一..六 by their numbered headings, in order; a table 三 row label is not a heading."""
-    labels = _row_labels()
-    found: list[tuple[str, int]] = []
-    expected = 0
-    for m in HEADING.finditer(text):
-        num = m.group(1)
-        line = re.sub(r"\s+", "", m.group(0).lstrip(" \t#*"))
-        if "\t" in m.group(2) or "|" in m.group(2) or len(re.findall(r"\d+", m.group(2))) >= 3:
-            continue  # a table row, not a heading
-        if any(line.startswith(lab) or lab.startswith(line) for lab in labels):
-            continue
-        idx = NUMERALS.index(num)
-        if idx < expected:
-            continue
-        found.append((num, m.start()))
-        expected = idx + 1
-    out = {}
-    for i, (num, start) in enumerate(found):
-        end = found[i + 1][1] if i + 1 < len(found) else len(text)
-        out[num] = (start, end)
-    return out
+    """Sections 一..六 and the table regions, found the way the template parser finds them."""
+    sections = dict(find_sections(text))
+    sections.update({f"table:{t}": span for t, span in table_regions(text, sections).items()})
+    return sections
 
 
 def table_window(text: str, sections: dict[str, tuple[int, int]], table: str) -> tuple[int, int]:
-    """Where a table is: the parser's table span, else its section, else the whole report."""
+    """Where a table is: its region, else its section, else the whole report."""
     if f"table:{table}" in sections:
         return sections[f"table:{table}"]
-    own = section_spans(text) if TABLE_SECTION[table] not in sections else sections
-    return own.get(TABLE_SECTION[table], (0, len(text)))
+    return sections.get(TABLE_SECTION[table], (0, len(text)))
 
 
 def narrative_pieces(text: str, sections: dict[str, tuple[int, int]]) -> list[tuple[int, int]]:
     """The report's prose: everything outside the tables (table sections 二..四 when spans are unknown)."""
     tables = [sections[k] for k in sections if k.startswith("table:")]
     if not tables:
-        found = sections if any(n in sections for n in TABLE_SECTION.values()) else section_spans(text)
-        tables = [found[n] for n in TABLE_SECTION.values() if n in found]
+        tables = [sections[n] for n in TABLE_SECTION.values() if n in sections]
     pieces = [(0, len(text))]
     for ts, te in sorted(tables):
         nxt = []

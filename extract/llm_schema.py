@@ -138,7 +138,7 @@ class ClaimReading(BaseModel):
 class NarrativeReading(BaseModel):
     """正文（表格之外）中陈述的数量：信息条数、申请件数、培训场次等；不含日期、期限、文号、序号。"""
 
-    claims: list[ClaimReading] = Field(default_factory=list)
+    claims: list[ClaimReading] = Field(description="逐条列出；没有则为空列表")
 
     @model_validator(mode="after")
     def _parents_point_back(self) -> NarrativeReading:

@@ -25,7 +25,14 @@ import instructor
 import openai
 from instructor.core import IncompleteOutputException, InstructorRetryException
 from pydantic import BaseModel, ValidationError
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
 
 from nianbao.extract.llm_config import LLMConfig
 
@@ -48,6 +55,8 @@ class LLMTransportError(LLMError):
 
 class BudgetExceeded(LLMError):
     """The run's token budget is spent: the run stops rather than overspend."""
+
+    stops_run = True
 
 
 @dataclass
@@ -219,9 +228,32 @@ def _raw_reply(completion: Any) -> dict[str, Any] | None:
         try:
             data = json.loads(body[start:end + 1])
         except ValueError:
-            continue
+            data = _close_truncated(body[start:])
         if isinstance(data, dict):
             return data
+    return None
+
+
+def _close_truncated(body: str) -> Any:
+    """A reply cut off mid-way, closed after its last complete value (a partial answer beats none)."""
+    for cut in [i for i, ch in enumerate(body) if ch in "}]"][::-1][:50]:
+        head = body[:cut + 1]
+        stack: list[str] = []
+        in_str = esc = False
+        for ch in head:
+            if in_str:
+                esc, in_str = (False, in_str) if esc else (ch == "\\", ch != '"')
+                continue
+            if ch == '"':
+                in_str = True
+            elif ch in "{[":
+                stack.append("}" if ch == "{" else "]")
+            elif ch in "}]" and stack:
+                stack.pop()
+        try:
+            return json.loads(head + "".join(reversed(stack)))
+        except ValueError:
+            continue
     return None
 
 
@@ -250,7 +282,7 @@ class LLMClient:
         self.budget = budget or TokenBudget(cfg.token_budget)
         self.cache = ResponseCache(cfg.cache_dir)
         self._slots = threading.BoundedSemaphore(max(1, cfg.concurrency))
-        self._openai = openai.OpenAI(base_url=cfg.base_url, api_key=cfg.api_key, timeout=cfg.timeout,
+        self._openai = openai.OpenAI(base_url=cfg.base_url, api_key=cfg.api_key or "not-needed", timeout=cfg.timeout,
                                      max_retries=0)
         self._client = instructor.from_openai(self._openai, mode=MODE_MAP[cfg.mode])
         self._local = threading.local()  # model replies seen by this thread's current call
@@ -260,8 +292,8 @@ class LLMClient:
         self._local.replies = getattr(self._local, "replies", 0) + 1
 
     def _wait(self, state: RetryCallState) -> float:
-        backoff = wait_exponential_jitter(initial=float(self.cfg.extra.get("backoff_initial", 1.0)),
-                                          max=self.cfg.backoff_max)(state)
+        base = float(self.cfg.extra.get("backoff_initial", 1.0))
+        backoff = (wait_exponential(multiplier=base, max=self.cfg.backoff_max) + wait_random(0, base))(state)
         exc = state.outcome.exception() if state.outcome else None
         asked = retry_after_seconds(_transport_error(exc))
         if asked is not None:
