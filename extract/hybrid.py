@@ -130,6 +130,7 @@ class HybridBackend:
         parser = ex.values()
         mixed = {**parser, **model_vals}
         table_missing = read.table not in ex.tables_found
+        placed = {(c.span.start, c.span.end): k for k, c in ex.cells.items() if c.span is not None}
         for key, mv in model_vals.items():
             old = ex.cells.get(key)
             rv = old.value if old else None
@@ -139,7 +140,11 @@ class HybridBackend:
             fail_p, fail_m = _failing(ids, parser), _failing(ids, mixed)
             hold_m = _holding(ids, mixed)
             mcell = read.cells[key]
-            if rv is None and (table_missing or key in ex.uncertain or (hold_m and not fail_m)):
+            other = placed.get((mcell.span.start, mcell.span.end)) if mcell.span else None
+            if other is not None and other != key:
+                adopt, severity = False, "warning"
+                why = f"模型读数取自解析读作 {other} 的数字（读数错位），保留解析读数，待人工复核"
+            elif rv is None and (table_missing or key in ex.uncertain or (hold_m and not fail_m)):
                 adopt, why = True, "解析未读出该单元格，采用模型在原文中有据的读数" + (
                     f"（恒等式 {', '.join(i.id for i in hold_m)} 成立）" if hold_m else "")
                 severity = "info"

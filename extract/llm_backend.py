@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import re
 import time
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
 from typing import Any
 
 from pydantic import ValidationError
@@ -40,6 +43,12 @@ class TableRead:
     usage: Usage = field(default_factory=Usage)
     issues: list[ParseIssue] = field(default_factory=list)
     rejected: int = 0  # values the model gave that grounding could not find
+
+
+@cache
+def not_quantities() -> tuple[str, ...]:
+    data = tomllib.loads(resources.files("nianbao").joinpath("data", "llm.toml").read_text(encoding="utf-8"))
+    return tuple(data["claims"]["not_quantities"])
 
 
 def guess_template(text: str, meta: Meta) -> str:
@@ -206,8 +215,10 @@ class LLMReader:
         rejected = 0
         for i, c in enumerate(items):
             where, num = ground_quote(doc.text, c.quote, c.value)
-            if where is None or num is None or not doc.text[num[1]:num[1] + 8].lstrip().startswith(c.unit.strip() or "\0"):
-                rejected += 1  # quote not in the source, number not in the quote, or no such unit after it
+            after = doc.text[num[1]:num[1] + 8].lstrip() if num else ""
+            if where is None or num is None or not after.startswith(c.unit.strip() or "\0") \
+                    or after.startswith(not_quantities()):
+                rejected += 1  # quote not in the source, number not in it, no such unit after it, or a date
                 continue
             s, e = where.start, where.end
             value: float | int = int(c.value) if float(c.value).is_integer() else c.value

@@ -228,3 +228,24 @@ def test_parser_readings_of_the_seeds_send_few_rows():
 def test_document_name_is_kept(tmp_path):
     doc = Document(name="x.txt", kind="txt", text=TEXT)
     assert doc.span(0, 2).start == 0
+
+
+def test_model_reading_taken_from_another_cells_number_is_not_adopted():
+    ex = _extraction({"t4.review.upheld": 1, "t4.review.total": 2})
+    ex.cells["t4.review.upheld"] = CellReading(key="t4.review.upheld", value=1, span=Span(start=20, end=21))
+    read = _model_read({"t4.review.total": 1})
+    read.cells["t4.review.total"].span = Span(start=20, end=21)  # the number the parser read as upheld
+    _hybrid()._merge_table(ex, "2021", read)
+    assert ex.cells["t4.review.total"].value == 2  # a report's own error is never "fixed" by a shifted read
+    assert "读数错位" in ex.findings[0].message
+
+
+def test_dates_and_deadlines_are_not_claims():
+    from nianbao.extract.llm_backend import LLMReader
+    from nianbao.extract.llm_schema import ClaimReading
+    doc = Document(name="d", kind="txt", text="均在20个工作日内答复，2023年发布信息 15 条。")
+    items = [ClaimReading(value=20, unit="个", kind="application", quote="均在20个工作日内答复"),
+             ClaimReading(value=2023, unit="年", kind="other", quote="2023年发布信息"),
+             ClaimReading(value=15, unit="条", kind="published", quote="发布信息 15 条")]
+    claims, rejected = LLMReader._ground_claims(doc, items, [(0, len(doc.text))])
+    assert [c.value for c in claims] == [15] and rejected == 2
