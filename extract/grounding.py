@@ -136,7 +136,7 @@ def ground_row(text: str, evidence: str, values: list[tuple[str, float | int | N
         if where is None:
             out[name] = GroundedValue(value, None, False, "evidence not found")
             continue
-        hit = find_value(text, value, cursor, where.end) or find_value(text, value, where.start, where.end)
+        hit = find_value(text, value, cursor, where.end)  # cells are printed in column order
         if hit is None:
             out[name] = GroundedValue(value, None, False, "invented")
             continue

@@ -46,6 +46,8 @@ class RowReading(BaseModel):
     @field_validator("evidence")
     @classmethod
     def _evidence_in_source(cls, v: str, info: ValidationInfo) -> str:
+        if v.strip() and not any(ch.isalpha() for ch in v):
+            raise ValueError(f"evidence {v[:30]!r} 只有数字：必须摘录整行，包括行名（the row as printed, with its label）")
         return _check_substring(v, info, "evidence")
 
     @model_validator(mode="after")

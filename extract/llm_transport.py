@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import json
+import logging
 import re
 import threading
 import time
@@ -43,6 +44,10 @@ MODE_MAP = {
     "json_object_schema": instructor.Mode.JSON,
     "md_json": instructor.Mode.MD_JSON,
 }
+
+
+# instructor logs every failed attempt at ERROR; re-asks are expected here and reported in usage
+logging.getLogger("instructor").setLevel(logging.CRITICAL)
 
 
 class LLMError(RuntimeError):

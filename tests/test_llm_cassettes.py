@@ -41,7 +41,7 @@ def vcr_config() -> dict:
 def reader(tmp_path: Path, **kw: object) -> LLMReader:
     values: dict = {"provider": "record", "base_url": BASE_URL, "model": MODEL, "mode": MODE, "api_key": "sk-secret",
                     "cache_dir": None, "timeout": 900.0, "transport_retries": 1, "concurrency": 1,
-                    "max_retries": 1, "max_tokens": 200}
+                    "max_retries": 1, "max_tokens": 256}
     values.update(kw)
     return LLMReader(LLMConfig(**values))
 
@@ -71,7 +71,7 @@ def test_weak_model_narrative_keeps_only_grounded_claims(vcr, tmp_path):
 def test_weak_model_table_cells_are_grounded_or_dropped(vcr, tmp_path):
     doc = read_document(EXAMPLES / "004_6f1ea477f42cf686.txt")
     window = section_spans(doc.text)["table:t4"]
-    read = reader(tmp_path).read_table(doc, Meta(year=2023), "2021", "t4", window)
+    read = reader(tmp_path, max_tokens=200).read_table(doc, Meta(year=2023), "2021", "t4", window)
     assert read.usage.calls == len(vcr.requests) >= 1
     for key, cell in read.cells.items():
         assert key.startswith("t4.")
@@ -84,7 +84,7 @@ def test_weak_model_table_cells_are_grounded_or_dropped(vcr, tmp_path):
 def test_weak_model_reask_and_fallback_on_a_longer_table(vcr, tmp_path):
     doc = read_document(EXAMPLES / "004_6f1ea477f42cf686.txt")
     window = section_spans(doc.text)["table:t2"]
-    read = reader(tmp_path, max_retries=2).read_table(doc, Meta(year=2023), "2021", "t2", window)
+    read = reader(tmp_path).read_table(doc, Meta(year=2023), "2021", "t2", window)
     assert read.usage.calls == len(vcr.requests)
     assert read.usage.reasks == read.usage.calls - 1 or read.usage.fallbacks == 1
     for cell in read.cells.values():
