@@ -20,6 +20,7 @@ from nianbao.extract.llm_backend import (
     guess_template,
     narrative_pieces,
     section_spans,
+    sentences_with_numbers,
     table_window,
     usage_dict,
 )
@@ -76,6 +77,33 @@ def doubts(ex: Extraction, template: str) -> dict[str, set[str] | None]:
     return out
 
 
+def row_lines(text: str, ex: Extraction, template: str, rows: set[str] | None) -> list[tuple[int, int]] | None:
+    """The lines where the parser found the doubted rows (with the line before, often the label).
+
+    None (send the whole table) when a doubted row left no trace the parser could place.
+    """
+    if not rows:
+        return None
+    fmap = field_map(template)
+    pieces: list[tuple[int, int]] = []
+    for row in rows:
+        spans = [c.span for k, c in ex.cells.items() if c.span is not None and k in fmap and fmap[k].row == row]
+        if not spans:
+            return None
+        s = min(sp.start for sp in spans)
+        e = max(sp.end for sp in spans)
+        s = text.rfind("\n", 0, max(0, text.rfind("\n", 0, s))) + 1  # start of the line before
+        nl = text.find("\n", e)
+        pieces.append((s, len(text) if nl < 0 else nl))
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted(pieces):
+        if merged and s <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    return merged
+
+
 class HybridBackend:
     name = "hybrid"
 
@@ -98,12 +126,14 @@ class HybridBackend:
         try:
             with ThreadPoolExecutor(max_workers=max(1, self.reader.cfg.concurrency)) as pool:
                 table_jobs = [pool.submit(self.reader.read_table, doc, ex.meta, template, t,
-                                          table_window(doc.text, sections, t), rows)
+                                          table_window(doc.text, sections, t), rows,
+                                          row_lines(doc.text, ex, template, rows))
                               for t, rows in todo.items()]
-                narrative_job = pool.submit(self.reader.read_narrative, doc, ex.meta,
-                                            narrative_pieces(doc.text, sections))
+                covered = [(c.span.start, c.span.end) for c in ex.narrative + ex.facts if c.span]
+                prose = sentences_with_numbers(doc.text, narrative_pieces(doc.text, sections), covered)
+                narrative_job = pool.submit(self.reader.read_narrative, doc, ex.meta, prose) if prose else None
                 reads = [j.result() for j in table_jobs]
-                claims, n_usage, n_rejected = narrative_job.result()
+                claims, n_usage, n_rejected = narrative_job.result() if narrative_job else ([], Usage(), 0)
         except BudgetExceeded:
             raise
         except LLMError as e:  # the model is unavailable: the parser's reading stands, and says so

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from nianbao.document import Document
-from nianbao.extract.grounding import ground_quote, ground_row
+from nianbao.extract.grounding import ground_quote, ground_row, numbers_in
 from nianbao.extract.llm_config import LLMConfig, load_config
 from nianbao.extract.llm_schema import TABLE_TITLES, ClaimReading, NarrativeReading, RowReading, table_model
 from nianbao.extract.llm_transport import CallResult, LLMClient, Usage
@@ -98,6 +98,34 @@ def narrative_pieces(text: str, sections: dict[str, tuple[int, int]]) -> list[tu
     return [(s, e) for s, e in pieces if text[s:e].strip()]
 
 
+SENTENCE_END = re.compile(r"\n")  # paragraphs: 共…其中… stays together
+
+
+def sentences_with_numbers(text: str, pieces: list[tuple[int, int]],
+                           covered: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
+    """The paragraphs of `pieces` holding a number no one has read yet (not a date, not in `covered`).
+
+    A claim's number must be printed in its quote, so prose without an unexplained number cannot
+    hold one: hybrid sends the model only these paragraphs.
+    """
+    covered = covered or []
+    out: list[tuple[int, int]] = []
+    for s, e in pieces:
+        start = s
+        for m in list(SENTENCE_END.finditer(text, s, e)) + [None]:
+            end = m.end() if m else e
+            if end > start:
+                for ns, ne, _ in numbers_in(text, start, end):
+                    if text[ne:ne + 8].lstrip().startswith(not_quantities()):
+                        continue
+                    if any(cs <= ns and ne <= ce for cs, ce in covered):
+                        continue
+                    out.append((start, end))
+                    break
+            start = end
+    return out
+
+
 def _as_number(value: float | int | None, key: str, template: str) -> float | int | None:
     if value is None:
         return None
@@ -141,14 +169,16 @@ class LLMReader:
         return "+".join(self.prompts[k] for k in sorted(self.prompts))
 
     def read_table(self, doc: Document, meta: Meta, template: str, table: str,
-                   window: tuple[int, int], only_rows: set[str] | None = None) -> TableRead:
+                   window: tuple[int, int], only_rows: set[str] | None = None,
+                   pieces: list[tuple[int, int]] | None = None) -> TableRead:
+        """Read one table (or `only_rows` of it) from text[window], or from just `pieces` of it."""
         row_list = [r for r in rows(template) if r.table == table]
         if only_rows:
             row_list = [r for r in row_list if r.row in only_rows] or row_list
         subset = frozenset(r.row for r in row_list) if only_rows else None
         model = table_model(template, table, subset)
         prompt = load_prompt(self.prompts["table"])
-        text = doc.text[window[0]:window[1]]
+        text = "\n".join(doc.text[a:b].strip("\n") for a, b in pieces) if pieces else doc.text[window[0]:window[1]]
         messages = prompt.messages(
             agency=meta.agency, year=meta.year, template=template, title=TABLE_TITLES[table], text=text,
             rows=[{"name": r.row.replace(".", "__"), "label": " ".join(p for p in (r.section, r.parent, r.label) if p),

@@ -249,3 +249,27 @@ def test_dates_and_deadlines_are_not_claims():
              ClaimReading(value=15, unit="条", kind="published", quote="发布信息 15 条")]
     claims, rejected = LLMReader._ground_claims(doc, items, [(0, len(doc.text))])
     assert [c.value for c in claims] == [15] and rejected == 2
+
+
+def test_hybrid_sends_only_prose_with_unread_numbers():
+    from nianbao.extract.llm_backend import sentences_with_numbers
+    text = "2023年，我镇扎实推进公开工作。\n全年共发布信息 1359 条，其中微信 553 条。\n均在20个工作日内答复。\n举办培训 3 场。\n"
+    got = [text[s:e].strip() for s, e in sentences_with_numbers(text, [(0, len(text))])]
+    assert got == ["全年共发布信息 1359 条，其中微信 553 条。", "举办培训 3 场。"]
+    covered = [(text.index("3 场"), text.index("3 场") + 1)]  # the parser already read that claim
+    got = [text[s:e].strip() for s, e in sentences_with_numbers(text, [(0, len(text))], covered)]
+    assert got == ["全年共发布信息 1359 条，其中微信 553 条。"]
+
+
+def test_row_lines_cover_the_doubted_rows_only():
+    from nianbao.extract.hybrid import row_lines
+    text = "行政复议\n1\t0\t0\t0\t2\n行政诉讼\n0\t0\t0\t0\t0\n"
+    ex = _extraction({})
+    start = text.index("1\t0")
+    for i, col in enumerate(("upheld", "corrected", "other", "pending", "total")):
+        ex.cells[f"t4.review.{col}"] = CellReading(key=f"t4.review.{col}", value=0,
+                                                   span=Span(start=start + 2 * i, end=start + 2 * i + 1))
+    (piece,) = row_lines(text, ex, "2021", {"review"})
+    assert text[piece[0]:piece[1]] == "行政复议\n1\t0\t0\t0\t2"
+    ex.cells = {k: c.model_copy(update={"span": None}) for k, c in ex.cells.items()}
+    assert row_lines(text, ex, "2021", {"review"}) is None  # nothing placed: the whole table goes
