@@ -10,6 +10,7 @@ not in the source, and the fallback keeping only what can be found. CI replays w
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -28,6 +29,9 @@ pytestmark = pytest.mark.vcr
 BASE_URL = os.environ.get("NIANBAO_RECORD_BASE_URL", "http://127.0.0.1:8011/v1")
 MODEL = os.environ.get("NIANBAO_RECORD_MODEL", "gemma3-270m")
 MODE = os.environ.get("NIANBAO_RECORD_MODE", "json_object_schema")
+# the committed cassettes come from Gemma 3 270M; what it did is asserted below only for that model,
+# so the same tests re-recorded against a strong model check the invariants alone
+WEAK = MODEL == "gemma3-270m"
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +45,7 @@ def vcr_config() -> dict:
 def reader(tmp_path: Path, **kw: object) -> LLMReader:
     values: dict = {"provider": "record", "base_url": BASE_URL, "model": MODEL, "mode": MODE, "api_key": "sk-secret",
                     "cache_dir": None, "timeout": 900.0, "transport_retries": 1, "concurrency": 1,
-                    "max_retries": 1, "max_tokens": 256}
+                    "max_retries": 1, "max_tokens": 96}
     values.update(kw)
     return LLMReader(LLMConfig(**values))
 
@@ -65,13 +69,14 @@ def test_weak_model_narrative_keeps_only_grounded_claims(vcr, tmp_path):
     assert usage.calls == len(vcr.requests) >= 1  # every reply, re-asks included, is counted
     assert usage.prompt_tokens > 0 and usage.completion_tokens > 0
     assert_grounded_claims(doc, claims)
-    assert rejected + len(claims) >= 0
+    if WEAK:  # cut off at max_tokens, English quotes such as "in": the fallback is grounded and refused
+        assert usage.fallbacks == 1 and rejected >= 1 and claims == []
 
 
 def test_weak_model_table_cells_are_grounded_or_dropped(vcr, tmp_path):
     doc = read_document(EXAMPLES / "004_6f1ea477f42cf686.txt")
     window = section_spans(doc.text)["table:t4"]
-    read = reader(tmp_path, max_tokens=200).read_table(doc, Meta(year=2023), "2021", "t4", window)
+    read = reader(tmp_path, max_tokens=128).read_table(doc, Meta(year=2023), "2021", "t4", window)
     assert read.usage.calls == len(vcr.requests) >= 1
     for key, cell in read.cells.items():
         assert key.startswith("t4.")
@@ -79,6 +84,11 @@ def test_weak_model_table_cells_are_grounded_or_dropped(vcr, tmp_path):
             assert cell.span is not None and number_value(doc.text[cell.span.start:cell.span.end]) == cell.value
         elif cell.note and cell.note.startswith("unverified"):
             assert cell.confidence == 0.0 and cell.span is None
+    if WEAK:  # evidence "0" is re-asked with the reason, comes back the same, and nothing is kept
+        reask = vcr.requests[1].body.decode("utf-8") if isinstance(vcr.requests[1].body, bytes) else vcr.requests[1].body
+        assert "只有数字" in json.loads(reask)["messages"][-1]["content"]
+        assert read.usage.reasks == 1 and read.usage.fallbacks == 1
+        assert all(c.value is None for c in read.cells.values())
 
 
 def test_weak_model_reask_and_fallback_on_a_longer_table(vcr, tmp_path):
@@ -89,3 +99,5 @@ def test_weak_model_reask_and_fallback_on_a_longer_table(vcr, tmp_path):
     assert read.usage.reasks == read.usage.calls - 1 or read.usage.fallbacks == 1
     for cell in read.cells.values():
         assert cell.value is None or cell.span is not None
+    if WEAK:  # the reply is cut off mid-row: the closed-up partial reply has no usable row
+        assert read.usage.fallbacks == 1 and read.issues and read.issues[0].kind == "low_confidence"
