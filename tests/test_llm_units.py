@@ -273,3 +273,9 @@ def test_row_lines_cover_the_doubted_rows_only():
     assert text[piece[0]:piece[1]] == "行政复议\n1\t0\t0\t0\t2"
     ex.cells = {k: c.model_copy(update={"span": None}) for k, c in ex.cells.items()}
     assert row_lines(text, ex, "2021", {"review"}) is None  # nothing placed: the whole table goes
+
+
+def test_document_numbers_and_date_ranges_are_not_unread_numbers():
+    from nianbao.extract.llm_backend import sentences_with_numbers
+    text = "按照《通知》（国办函〔2020〕109 号）规定收费。\n2024年1-12月无依申请公开信息。\n"
+    assert sentences_with_numbers(text, [(0, len(text))]) == []
