@@ -101,3 +101,15 @@ def test_weak_model_reask_and_fallback_on_a_longer_table(vcr, tmp_path):
         assert cell.value is None or cell.span is not None
     if WEAK:  # the reply is cut off mid-row: the closed-up partial reply has no usable row
         assert read.usage.fallbacks == 1 and read.issues and read.issues[0].kind == "low_confidence"
+
+
+@pytest.mark.vcr("test_weak_model_narrative_keeps_only_grounded_claims.yaml")
+def test_token_budget_stops_before_the_next_call(vcr, tmp_path):
+    from nianbao.extract.llm_transport import BudgetExceeded
+
+    doc = excerpt("004_6f1ea477f42cf686.txt", "一", 420)
+    r = reader(tmp_path, token_budget=100)
+    _, usage, _ = r.read_narrative(doc, Meta(agency="承留镇", year=2023), [(0, len(doc.text))])
+    assert usage.prompt_tokens + usage.completion_tokens > 100
+    with pytest.raises(BudgetExceeded, match="token budget of 100 exhausted"):
+        r.read_narrative(doc, Meta(agency="承留镇", year=2023), [(0, len(doc.text))])
