@@ -135,11 +135,13 @@ def _as_number(value: float | int | None, key: str, template: str) -> float | in
     return value
 
 
-def _lenient_rows(model: type, raw: dict[str, Any] | None) -> dict[str, RowReading]:
-    """Rows of an unvalidated reply that at least have the right shape (grounding judges the rest)."""
+def _lenient_rows(model: type, raw: dict[str, Any] | None) -> tuple[dict[str, RowReading], int]:
+    """Rows of an unvalidated reply that at least have the right shape (grounding judges the rest),
+    and how many numbers the misshapen rows held (dropped unread)."""
     if not isinstance(raw, dict):
-        return {}
+        return {}, 0
     out = {}
+    dropped = 0
     for name, info in model.model_fields.items():
         data = raw.get(name)
         if not isinstance(data, dict):
@@ -151,8 +153,8 @@ def _lenient_rows(model: type, raw: dict[str, Any] | None) -> dict[str, RowReadi
         try:
             out[name.replace("__", ".")] = row_model.model_validate(data)
         except ValidationError:
-            continue
-    return out
+            dropped += sum(1 for k, v in data.items() if k != "evidence" and isinstance(v, int | float))
+    return out, dropped
 
 
 class LLMReader:
@@ -193,7 +195,7 @@ class LLMReader:
         if result.parsed is not None:
             readings = result.parsed.row_readings()  # type: ignore[attr-defined]
         else:
-            readings = _lenient_rows(model, result.raw)
+            readings, out.rejected = _lenient_rows(model, result.raw)
             out.issues.append(ParseIssue(
                 kind="low_confidence", keys=[f.key for f in fields(template) if f.table == table],
                 detail=f"model reply for {table} never validated ({result.error}); its values were grounded "

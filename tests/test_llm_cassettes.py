@@ -88,7 +88,7 @@ def test_weak_model_table_cells_are_grounded_or_dropped(vcr, tmp_path):
         reask = vcr.requests[1].body.decode("utf-8") if isinstance(vcr.requests[1].body, bytes) else vcr.requests[1].body
         assert "只有数字" in json.loads(reask)["messages"][-1]["content"]
         assert read.usage.reasks == 1 and read.usage.fallbacks == 1
-        assert all(c.value is None for c in read.cells.values())
+        assert all(c.value is None for c in read.cells.values()) and read.rejected == 6  # 3 rows × 2 zeros
 
 
 def test_weak_model_reask_and_fallback_on_a_longer_table(vcr, tmp_path):
