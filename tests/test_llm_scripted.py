@@ -219,3 +219,19 @@ def test_hybrid_sends_a_fraction_of_what_llm_sends(tmp_path):
     assert 0 < hybrid.usage["rows_sent"] < 10
     rules_cells = HybridBackend(config=config(server, tmp_path / "b")).rules.extract(report).values()
     assert hybrid.values() == rules_cells  # a model that reads nothing changes nothing
+
+
+def test_cli_defaults_to_hybrid_when_an_endpoint_is_configured(tmp_path, monkeypatch):
+    with ScriptedServer([Reply(respond=empty_answer)]) as server:
+        monkeypatch.setenv("NIANBAO_CONFIG", str(tmp_path / "absent.toml"))
+        monkeypatch.setenv("NIANBAO_CACHE_DIR", str(tmp_path / "cache"))
+        monkeypatch.delenv("NIANBAO_PROVIDER", raising=False)
+        monkeypatch.setenv("NIANBAO_BASE_URL", server.base_url)
+        monkeypatch.setenv("NIANBAO_MODEL", "scripted-model")
+        result = CliRunner().invoke(app, ["extract", str(EXAMPLES / "003_9e368bcf3916d1f1.txt")])
+        monkeypatch.delenv("NIANBAO_BASE_URL")
+        plain = CliRunner().invoke(app, ["extract", str(REPORT)])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["backend"] == "hybrid" and out["usage"]["calls"] >= 1 and out["usage"]["model"] == "scripted-model"
+    assert json.loads(plain.output)["backend"] == "rules"
