@@ -8,6 +8,7 @@ with a one-line reason rather than decoded into mojibake the extractor would rea
 from __future__ import annotations
 
 import codecs
+import re
 import unicodedata
 from pathlib import Path
 
@@ -24,7 +25,7 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 _SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "cp936": "gb18030",
               "iso-8859-1": "cp1252", "latin-1": "cp1252", "ascii": "utf-8", "us-ascii": "utf-8"}
 _TEXT_CONTROLS = frozenset(b"\t\n\r\f\v")
-_SAMPLE = 1 << 16
+_SAMPLE = 1 << 13  # enough text to judge an encoding; reports run to tens of thousands of characters
 
 
 class DecodeError(ValueError):
@@ -66,20 +67,28 @@ def _is_chinese_text(ch: str) -> bool:
             or cp in (0x00B7, 0x00D7, 0x00F7, 0x00B0, 0x00A7))
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_WIDE = re.compile(r"[^\x00-\x7f]")
+_CHINESE = re.compile("[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef\U00020000-\U0003ffff"
+                      "\u2000-\u27bf\u00b7\u00d7\u00f7\u00b0\u00a7]")
+
+
 def _plausible(text: str) -> bool:
     """Decoded text that reads as text: few controls or unassigned code points, and either
     mostly ASCII or mostly Chinese among the rest (mojibake is neither)."""
     if not text:
         return True
     sample = text[:_SAMPLE]
-    bad = sum(1 for ch in sample
-              if (ord(ch) < 32 and ch not in "\t\n\r\f\v") or unicodedata.category(ch) in ("Cn", "Co", "Cs"))
+    wide = _WIDE.findall(sample)
+    chinese = len(_CHINESE.findall(sample))
+    # unassigned/private/surrogate code points can only be among the non-Chinese wide characters
+    odd = [ch for ch in wide if not _CHINESE.match(ch)] if len(wide) > chinese else []
+    bad = len(_CONTROL.findall(sample)) + sum(1 for ch in odd if unicodedata.category(ch) in ("Cn", "Co", "Cs"))
     if bad > max(2, len(sample) // 200):
         return False
-    wide = [ch for ch in sample if ord(ch) > 127]
     if len(wide) <= len(sample) // 10:
         return True
-    return sum(1 for ch in wide if _is_chinese_text(ch)) >= 0.6 * len(wide)
+    return chinese >= 0.6 * len(wide)
 
 
 def _looks_binary(data: bytes) -> str | None:
