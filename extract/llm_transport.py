@@ -312,6 +312,9 @@ class LLMClient:
         key = ResponseCache.key(self.cfg.model, prompt_version, self.cfg.mode, response_model.__name__,
                                 json.dumps(messages, ensure_ascii=False, sort_keys=True))
         hit = self.cache.get(key)
+        if hit is not None and "fallback" in hit:  # the same question got a reply that never validated
+            return CallResult(parsed=None, raw=hit["fallback"], error=hit.get("error"), cached=True,
+                              usage=Usage(cached_calls=1, fallbacks=1))
         if hit is not None:
             try:
                 parsed = response_model.model_validate(hit["reply"], context=context)
@@ -360,19 +363,24 @@ class LLMClient:
             if cause is not None:
                 raise LLMTransportError(self._describe(cause)) from None
             usage.reasks += max(0, int(e.n_attempts or 1) - 1)
-            usage.fallbacks += 1
-            return CallResult(parsed=None, raw=_raw_reply(e.last_completion), usage=usage,
-                              error=_reason(e))
+            return self._fallback(key, prompt_version, _raw_reply(e.last_completion), _reason(e), usage)
         except IncompleteOutputException as e:
-            usage.fallbacks += 1
-            return CallResult(parsed=None, raw=_raw_reply(e.last_completion), usage=usage,
-                              error="reply cut off at max_tokens")
+            return self._fallback(key, prompt_version, _raw_reply(e.last_completion),
+                                  "reply cut off at max_tokens", usage)
         except openai.APIError as e:
             cause = _transport_error(e)
             raise LLMTransportError(self._describe(cause or e)) from None
         self.cache.put(key, {"model": self.cfg.model, "prompt_version": prompt_version,
                              "reply": parsed.model_dump(mode="json")})
         return CallResult(parsed=parsed, usage=usage)
+
+    def _fallback(self, key: str, prompt_version: str, raw: dict[str, Any] | None, error: str,
+                  usage: Usage) -> CallResult:
+        """A reply that never validated: kept (and cached, so a re-run costs nothing) for grounding to judge."""
+        usage.fallbacks += 1
+        self.cache.put(key, {"model": self.cfg.model, "prompt_version": prompt_version, "fallback": raw,
+                             "error": error})
+        return CallResult(parsed=None, raw=raw, usage=usage, error=error)
 
     def _charge(self, usage: Usage, prompt: int, completion: int, calls: int) -> None:
         usage.calls += calls

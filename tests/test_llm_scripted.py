@@ -111,6 +111,10 @@ def test_never_valid_reply_falls_back_to_fuzzy_grounding(doc, tmp_path):
         claims, usage, _ = read_narrative(LLMReader(config(server, tmp_path, max_retries=1)), doc)
     assert len(server.requests) == 2 and usage.fallbacks == 1
     assert [c.quote for c in claims] == [QUOTE] and claims[0].confidence < 0.9
+    with ScriptedServer([completion(bad)]) as server:  # a re-run replays the fallback from the cache
+        again, usage, _ = read_narrative(LLMReader(config(server, tmp_path, max_retries=1)), doc)
+    assert server.requests == [] and usage.calls == 0 and usage.cached_calls == 1
+    assert [c.quote for c in again] == [QUOTE]
 
 
 def test_429_then_success_honours_retry_after(doc, tmp_path):
