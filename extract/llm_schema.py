@@ -8,6 +8,7 @@ substring of it fails, and instructor sends the reason back to the model as a re
 
 from __future__ import annotations
 
+import hashlib
 from functools import cache
 from typing import Any, Literal
 
@@ -113,7 +114,8 @@ def table_model(template: str, table: str, only: frozenset[str] | None = None) -
                                     Field(..., description=_row_description(r)))
     if not fields:
         raise ValueError(f"template {template} has no table {table}")
-    suffix = "" if not only else "_part" + str(abs(hash(tuple(sorted(only)))) % 10**6)
+    # a stable name (not hash(), which changes per process): the name is part of the cache key
+    suffix = "" if not only else "_part" + hashlib.sha1("|".join(sorted(only)).encode()).hexdigest()[:8]
     model = create_model(f"Table{table[1:]}_{template}{suffix}", __base__=TableReading, **fields)
     model.__doc__ = f"{TABLE_TITLES[table]}（{template} 版模板）：每一行按原文读出各栏数字。"
     return model

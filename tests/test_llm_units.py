@@ -279,3 +279,11 @@ def test_document_numbers_and_date_ranges_are_not_unread_numbers():
     from nianbao.extract.llm_backend import sentences_with_numbers
     text = "按照《通知》（国办函〔2020〕109 号）规定收费。\n2024年1-12月无依申请公开信息。\n"
     assert sentences_with_numbers(text, [(0, len(text))]) == []
+
+
+def test_partial_table_models_have_stable_names():
+    import subprocess
+    import sys
+    code = "from nianbao.extract.llm_schema import table_model; print(table_model('2021','t3',frozenset({'granted','carried_forward'})).__name__)"
+    names = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() for _ in range(2)}
+    assert len(names) == 1 and next(iter(names)).startswith("Table3_2021_part")
