@@ -186,7 +186,8 @@ class LLMReader:
             rows=[{"name": r.row.replace(".", "__"), "label": " ".join(p for p in (r.section, r.parent, r.label) if p),
                    "columns": [f.label.split(" ")[-1] for f in r.fields]} for r in row_list])
         result = self.client.structured(model, messages, source=doc.text, prompt_version=prompt.name)
-        result.usage.sent_chars += len(text)
+        if not result.cached:
+            result.usage.sent_chars += len(text)
         return self._ground_table(doc, template, table, window, result, model)
 
     def _ground_table(self, doc: Document, template: str, table: str, window: tuple[int, int],
@@ -226,7 +227,8 @@ class LLMReader:
         text = "\n".join(doc.text[s:e].strip("\n") for s, e in pieces)
         messages = prompt.messages(agency=meta.agency, year=meta.year, text=text)
         result = self.client.structured(NarrativeReading, messages, source=doc.text, prompt_version=prompt.name)
-        result.usage.sent_chars += len(text)
+        if not result.cached:
+            result.usage.sent_chars += len(text)
         if result.parsed is not None:
             items = list(result.parsed.claims)  # type: ignore[attr-defined]
         else:

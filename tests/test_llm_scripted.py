@@ -162,6 +162,7 @@ def test_rerun_hits_the_cache_with_zero_tokens(doc, tmp_path):
     assert first.usage["calls"] == 4 and first.usage["cached"] is False and first.usage["prompt_tokens"] == 400
     assert second.usage["cached"] is True and second.usage["cached_calls"] == 4
     assert second.usage["calls"] == second.usage["prompt_tokens"] == second.usage["completion_tokens"] == 0
+    assert first.usage["sent_chars"] > 0 and second.usage["sent_chars"] == 0
     assert first.usage["prompt_version"] == second.usage["prompt_version"] == "narrative.v1+table.v1"
 
 
