@@ -258,11 +258,11 @@ def _parse_t4(b: _Builder, region: tuple[int, int]) -> None:
         return
     b.ex.tables_found.append("t4")
     b.ex.sections["table:t4"] = (tokens[0].start, tokens[-1].end)
-    cands = candidates(tokens, 15, T4_SUMS)
-    chosen = cands[0]
     label_tok = tokens[0]
     read = RowRead(spec=None, label=Token("text", "表四", label_tok.start, label_tok.end, label_tok.line),  # type: ignore[arg-type]
                    values=tokens)
+    picks = _choose(b, {"t4": (t4_keys, read, candidates(tokens, 15, T4_SUMS))}, T4_SUMS, [])
+    chosen = picks["t4"]
     _write_row(b, t4_keys, chosen, "表四")
     _report_reading(b, t4_keys, read, chosen, 15)
 
