@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,11 @@ DEFAULTS = {"table": "table.v1", "narrative": "narrative.v1"}
 
 
 def prompts_dir() -> Path:
+    """NIANBAO_PROMPTS_DIR if set, else the installed `nianbao.prompts` package (the repo's prompts/)."""
     env = os.environ.get("NIANBAO_PROMPTS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "prompts"
+    if env:
+        return Path(env)
+    return Path(str(resources.files("nianbao.prompts")))
 
 
 @dataclass(frozen=True)
