@@ -1,0 +1,37 @@
+"""Joining pieces of text the way a reader of Chinese expects: no space between CJK characters.
+
+A table cell's label wraps over several lines (Word paragraphs, PDF lines, OCR boxes); every
+reader joins the pieces with this one rule, so the same label comes out the same from any source.
+"""
+
+from __future__ import annotations
+
+import re
+
+_WS = re.compile(r"[\t\r\n\u000b\u000c\u00a0\u3000 ]+")
+
+
+def _is_ascii_word(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def clean(text: str) -> str:
+    """Collapse runs of whitespace (tabs and newlines included) into one space, trimmed.
+
+    Tabs and newlines are the Document's own row and cell separators, so they may never appear
+    inside a cell or a line's text.
+    """
+    return _WS.sub(" ", text).strip()
+
+
+def join(pieces: list[str]) -> str:
+    """Join wrapped pieces: a space only where two Latin letters or digits would otherwise touch."""
+    out = ""
+    for piece in pieces:
+        piece = clean(piece)
+        if not piece:
+            continue
+        if out and _is_ascii_word(out[-1]) and _is_ascii_word(piece[0]):
+            out += " "
+        out += piece
+    return out
