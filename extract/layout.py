@@ -55,6 +55,7 @@ class PageInput:
     height: float
     tokens: list[Token]
     edges: list[BBox] = field(default_factory=list)  # ruling segments (x0, top, x1, bottom)
+    tol: float = 3.0  # how far apart two rulings or cell edges may be and still count as one
 
     def scale(self, f: float) -> None:
         """Change units (e.g. image pixels to PDF points) for the page, its tokens and rulings."""
@@ -62,6 +63,7 @@ class PageInput:
         for t in self.tokens:
             t.x0, t.top, t.x1, t.bottom = t.x0 * f, t.top * f, t.x1 * f, t.bottom * f
         self.edges = [(a * f, b * f, c * f, d * f) for a, b, c, d in self.edges]
+        self.tol = max(3.0, self.tol * f)
 
 
 @dataclass
@@ -238,18 +240,19 @@ def _runs(tokens: list[Token], page: int, tab_gap: float | None = None) -> list[
 
 def page_items(page: PageInput) -> list[Line | Table]:
     """A page's free lines and tables, top to bottom."""
-    grids, rules = find_grids(page.edges)
+    tol = page.tol
+    grids, rules = find_grids(page.edges, tol)
     owned: set[int] = set()
     items: list[Line | Table] = []
     for cells in grids:
-        tops = _cluster([c[1] for c in cells], 3.0)
-        lefts = _cluster([c[0] for c in cells], 3.0)
+        tops = _cluster([c[1] for c in cells], tol)
+        lefts = _cluster([c[0] for c in cells], tol)
         content: dict[tuple[int, int], list[Token]] = {}
         for i, t in enumerate(page.tokens):
             if i in owned or not t.text.strip():
                 continue
             for c in cells:
-                if c[0] - 1 <= t.cx <= c[2] + 1 and c[1] - 1 <= t.cy <= c[3] + 1:
+                if c[0] - 1 <= t.cx <= c[2] + 1 and c[1] - 1 <= t.cy <= c[3] + 1:  # centre inside
                     content.setdefault((_nearest(tops, c[1]), _nearest(lefts, c[0])), []).append(t)
                     owned.add(i)
                     break
@@ -267,11 +270,11 @@ def page_items(page: PageInput) -> list[Line | Table]:
         table = Table(rows, page.number, box[1], box[3])
         for c in cells:
             r, col = _nearest(tops, c[1]), _nearest(lefts, c[0])
-            span = sum(1 for x in lefts if c[0] - 3 <= x < c[2] - 3)
-            if abs(c[1] - box[1]) <= 3:
-                table.top_cells[col] = (r, span, not _ruled(c[1], c[0], c[2], rules))
-            if abs(c[3] - box[3]) <= 3:
-                table.bottom_cells[col] = (r, span, not _ruled(c[3], c[0], c[2], rules))
+            span = sum(1 for x in lefts if c[0] - tol <= x < c[2] - tol)
+            if abs(c[1] - box[1]) <= tol:
+                table.top_cells[col] = (r, span, not _ruled(c[1], c[0], c[2], rules, tol))
+            if abs(c[3] - box[3]) <= tol:
+                table.bottom_cells[col] = (r, span, not _ruled(c[3], c[0], c[2], rules, tol))
         items.append(table)
     free = [t for i, t in enumerate(page.tokens) if i not in owned and t.text.strip()]
     for line in _lines_of(free):
