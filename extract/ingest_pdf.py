@@ -9,6 +9,7 @@ so every page of the Document uses the same units.
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 
 import pdfplumber
@@ -16,6 +17,9 @@ import pypdfium2 as pdfium
 
 from nianbao.document import Document
 from nianbao.extract.layout import BBox, PageInput, Token, build
+from nianbao.extract.textjoin import unify_ideographs
+
+logging.getLogger("pdfminer").setLevel(logging.ERROR)  # font warnings on every page are not the user's business
 
 MIN_TEXT_CHARS = 20  # fewer visible characters than this on a page: treat it as a scan
 RULE_MAX = 2.5  # a filled rectangle thinner than this (points) is drawn as a ruling
@@ -53,7 +57,7 @@ def _is_white(color) -> bool:
 def _text_page(page, number: int, source: list[str], offset: int) -> tuple[PageInput, int]:
     tokens = []
     for ch in page.chars:
-        text = ch.get("text") or ""
+        text = unify_ideographs(ch.get("text") or "")
         tokens.append(Token(text, ch["x0"], ch["top"], ch["x1"], ch["bottom"], None, offset))
         source.append(text)
         offset += len(text)

@@ -7,6 +7,7 @@ reader joins the pieces with this one rule, so the same label comes out the same
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _WS = re.compile(r"[\t\r\n\u000b\u000c\u00a0\u3000 ]+")
 
@@ -35,3 +36,15 @@ def join(pieces: list[str]) -> str:
             out += " "
         out += piece
     return out
+
+
+_RADICALS = re.compile("[\u2e80-\u2fdf\uf900-\ufaff]")
+
+
+def unify_ideographs(text: str) -> str:
+    """Kangxi radicals and compatibility ideographs as the ordinary characters they look like.
+
+    Many PDF fonts map glyphs to U+2F00 "⼀" instead of U+4E00 "一"; a reader sees the same
+    character, so the Document must hold the same character.
+    """
+    return _RADICALS.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
