@@ -97,9 +97,9 @@ class Table:
     page: int
     top: float
     bottom: float
-    # cells touching the table's top / bottom edge: column → (row, column span, no rule drawn there)
-    top_cells: dict[int, tuple[int, int, bool]] = field(default_factory=dict)
-    bottom_cells: dict[int, tuple[int, int, bool]] = field(default_factory=dict)
+    # cells touching the table's top / bottom edge: column → (row, column span, row span, no rule there)
+    top_cells: dict[int, tuple[int, int, int, bool]] = field(default_factory=dict)
+    bottom_cells: dict[int, tuple[int, int, int, bool]] = field(default_factory=dict)
 
 
 NUMERIC = re.compile(r"^[\d.,，\s/\-—－无%]*$")
@@ -271,10 +271,11 @@ def page_items(page: PageInput) -> list[Line | Table]:
         for c in cells:
             r, col = _nearest(tops, c[1]), _nearest(lefts, c[0])
             span = sum(1 for x in lefts if c[0] - tol <= x < c[2] - tol)
+            rowspan = sum(1 for y in tops if c[1] - tol <= y < c[3] - tol)
             if abs(c[1] - box[1]) <= tol:
-                table.top_cells[col] = (r, span, not _ruled(c[1], c[0], c[2], rules, tol))
+                table.top_cells[col] = (r, span, rowspan, not _ruled(c[1], c[0], c[2], rules, tol))
             if abs(c[3] - box[3]) <= tol:
-                table.bottom_cells[col] = (r, span, not _ruled(c[3], c[0], c[2], rules, tol))
+                table.bottom_cells[col] = (r, span, rowspan, not _ruled(c[3], c[0], c[2], rules, tol))
         items.append(table)
     free = [t for i, t in enumerate(page.tokens) if i not in owned and t.text.strip()]
     for line in _lines_of(free):
@@ -317,29 +318,38 @@ def _is_label(text: str) -> bool:
     return bool(text) and not NUMERIC.match(text)
 
 
+def _has_numbers(row: list[list[Run]]) -> bool:
+    return any(cell and not _is_label(_cell_text(cell)) for cell in row)
+
+
 def _join_tables(a: Table, b: Table) -> None:
     """Append table b (continued on the next page) to table a.
 
     A cell the page break cut in two is one cell again. It is recognised by the rules (none under
     it on one page, none above it on the next), or, where the break was ruled, by its text: a
-    label cell of the same width whose text does not start a new item (no （四）/ 1. / 一、), as in
-    "（四）无" / "法提供". A row whose label and numbers were split between the pages becomes one row.
+    label cell of the same width whose text does not start a new item (no （四）/ 1. / 一、) and
+    that either groups several rows ("（四）无" / "法提供") or belongs to a row whose numbers are
+    all on one side of the break. Two complete rows ("规章 0 0 0" / "行政规范性文件 0 0 2") stay
+    two rows. A row whose label and numbers were split between the pages becomes one row.
     """
     dropped = 0
     if a.rows and b.rows and [_cell_text(c) for c in b.rows[0]] == [_cell_text(c) for c in a.rows[0]]:
         b.rows, b.top_cells, dropped = b.rows[1:], {}, 1  # a header repeated on the new page
     if a.rows and b.rows:
         first = b.rows[0]
-        for col, (r_b, span_b, open_b) in sorted(b.top_cells.items()):
+        numbers_a = _has_numbers(a.rows[-1])
+        numbers_b = _has_numbers(first)
+        for col, (r_b, span_b, rows_b, open_b) in sorted(b.top_cells.items()):
             if r_b != 0 or col not in a.bottom_cells or col >= len(first) or not first[col]:
                 continue
-            r_a, span_a, open_a = a.bottom_cells[col]
+            r_a, span_a, rows_a, open_a = a.bottom_cells[col]
             target = a.rows[r_a][col] if r_a < len(a.rows) and col < len(a.rows[r_a]) else None
             if target is None or span_a != span_b:
                 continue
             text_a, text_b = _cell_text(target), _cell_text(first[col])
             ruled_split = open_a and open_b
-            label_split = _is_label(text_a) and _is_label(text_b) and not ENUMERATOR.match(text_b)
+            label_split = (_is_label(text_a) and _is_label(text_b) and not ENUMERATOR.match(text_b)
+                           and (rows_a > 1 or rows_b > 1 or not (numbers_a and numbers_b)))
             if ruled_split or label_split:
                 target.extend(first[col])
                 first[col] = []
@@ -354,8 +364,8 @@ def _join_tables(a: Table, b: Table) -> None:
     base = len(a.rows)
     a.rows.extend(b.rows)
     a.bottom, a.page = b.bottom, b.page
-    a.bottom_cells = {col: (base + r - dropped, span, op) for col, (r, span, op) in b.bottom_cells.items()
-                      if r - dropped >= 0}
+    a.bottom_cells = {col: (base + r - dropped, span, rows, op)
+                      for col, (r, span, rows, op) in b.bottom_cells.items() if r - dropped >= 0}
 
 
 def _continues(prev: Line, nxt: Line, right: float, left: float) -> bool:

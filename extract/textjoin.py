@@ -6,8 +6,11 @@ reader joins the pieces with this one rule, so the same label comes out the same
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from functools import cache
+from importlib import resources
 
 _WS = re.compile(r"[\t\r\n\u000b\u000c\u00a0\u3000 ]+")
 
@@ -47,4 +50,13 @@ def unify_ideographs(text: str) -> str:
     Many PDF fonts map glyphs to U+2F00 "⼀" instead of U+4E00 "一"; a reader sees the same
     character, so the Document must hold the same character.
     """
-    return _RADICALS.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
+    if not _RADICALS.search(text):
+        return text
+    table = _supplement()
+    return _RADICALS.sub(lambda m: table.get(m.group()) or unicodedata.normalize("NFKC", m.group()), text)
+
+
+@cache
+def _supplement() -> dict[str, str]:
+    raw = resources.files("nianbao").joinpath("data", "cjk_radicals.json").read_text(encoding="utf-8")
+    return json.loads(raw)["map"]
