@@ -73,7 +73,7 @@ def read(path: Path, data: bytes) -> Document:
         pdf = pdfplumber.open(io.BytesIO(data))
         plumber_pages = list(pdf.pages)
     except Exception as e:  # pdfminer raises many kinds for encrypted or damaged files
-        msg = f"{type(e).__name__} {e}".lower()
+        msg = " ".join([type(e).__name__, str(e), *(type(a).__name__ for a in e.args)]).lower()
         if "password" in msg or "encrypt" in msg:
             raise IngestError(path, "is an encrypted PDF (it needs a password); save an unlocked copy") from None
         raise IngestError(path, f"is not a readable PDF ({type(e).__name__})") from None
