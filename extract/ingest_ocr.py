@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import unicodedata
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -28,6 +29,9 @@ from nianbao.extract.textjoin import unify_ideographs
 MAX_WORKERS = 2
 _ENGINE = None
 DIGITS = str.maketrans("０１２３４５６７８９．，", "0123456789.,")
+# a number with dust read as punctuation at its ends ("6.", ":0"); the dust is not part of the number
+DUSTY_NUMBER = re.compile(r"[.,:;'`·˙．°º˚\"~^_]*(\d+(?:\.\d+)?)[.,:;'`·˙．°º˚\"~^_]*")
+DUST_CONFIDENCE = 0.6  # a number cleaned of dust stays a little doubtful
 
 
 def _engine():
@@ -126,8 +130,17 @@ def _tokens(result, verticals: list[BBox]) -> list[Token]:
             tokens.append(Token("".join(contents[i] for i in g), float(min(xs)), float(min(ys)),
                                 float(max(xs)), float(max(ys)), min(conf, score) if len(g) == len(words) else conf))
     for t in tokens:
-        t.text = unify_ideographs(unicodedata.normalize("NFC", t.text).translate(DIGITS))
+        t.text, t.conf = _clean(t.text, t.conf)
     return [t for t in tokens if t.text.strip()]
+
+
+def _clean(text: str, conf: float | None) -> tuple[str, float | None]:
+    """Normalise OCR text: full-width digits, radicals, and dust at the ends of a bare number."""
+    text = unify_ideographs(unicodedata.normalize("NFC", text).translate(DIGITS)).strip()
+    m = DUSTY_NUMBER.fullmatch(text)
+    if m and m.group(1) != text:
+        return m.group(1), min(conf if conf is not None else 1.0, DUST_CONFIDENCE)
+    return text, conf
 
 
 def _fill_empty_cells(rgb: np.ndarray, gray: np.ndarray, tokens: list[Token], edges: list[BBox],
@@ -153,9 +166,8 @@ def _fill_empty_cells(rgb: np.ndarray, gray: np.ndarray, tokens: list[Token], ed
             res, _ = _engine()(crop, use_det=False, use_cls=False, use_rec=True)
             if not res:
                 continue
-            text, score = res[0][0], float(res[0][1])
-            text = unicodedata.normalize("NFC", text).translate(DIGITS).strip()
-            if text and score >= 0.3:
+            text, score = _clean(res[0][0], float(res[0][1]))
+            if text and any(ch.isalnum() for ch in text) and score is not None and score >= 0.3:
                 tokens.append(Token(text, float(cx0 + 6), float(cy0 + 6), float(cx1 - 7), float(cy1 - 7), score))
 
 
@@ -168,7 +180,7 @@ def ocr_page(args: tuple[bytes, int]) -> PageInput:
     angle = deskew_angle(gray)
     rgb = rotate(rgb, angle)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    result, _ = _engine()(rgb, return_word_box=True)
+    result, _ = _engine()(rgb, use_cls=False, return_word_box=True)  # pages are upright after deskew
     heights = sorted((max(p[1] for p in it[0]) - min(p[1] for p in it[0])) for it in result or [])
     text_height = heights[len(heights) // 2] if heights else 30.0
     edges = find_rulings(gray, text_height)
