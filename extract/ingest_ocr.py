@@ -32,6 +32,9 @@ DIGITS = str.maketrans("０１２３４５６７８９．，", "0123456789.,")
 # a number with dust read as punctuation at its ends ("6.", ":0"); the dust is not part of the number
 DUSTY_NUMBER = re.compile(r"[.,:;'`·˙．°º˚\"~^_]*(\d+(?:\.\d+)?)[.,:;'`·˙．°º˚\"~^_]*")
 DUST_CONFIDENCE = 0.6  # a number cleaned of dust stays a little doubtful
+# what a lone 0 in a table cell is often read as; in a number cell it can only be 0, and a doubtful one
+ZERO_LOOKALIKES = {"。", "o", "O", "〇", "○", "()", "（）", "D", "°"}
+LOOKALIKE_CONFIDENCE = 0.5
 
 
 def _engine():
@@ -145,12 +148,20 @@ def _clean(text: str, conf: float | None) -> tuple[str, float | None]:
 
 def _fill_empty_cells(rgb: np.ndarray, gray: np.ndarray, tokens: list[Token], edges: list[BBox],
                       tol: float) -> None:
-    """Recognise cells that hold ink but no recognised text (lone digits the detector missed)."""
+    """Recognise cells that hold ink but no recognised text (lone digits the detector missed).
+
+    A cell whose only text is a 0 look-alike ("。", "O") holds a 0: it is kept as 0 with a low
+    confidence, so the reviewer is asked about it rather than the cell going missing.
+    """
     grids, _ = find_grids(edges, tol)
     ink = gray < 150
     for cells in grids:
         for x0, top, x1, bottom in cells:
-            if any(x0 <= t.cx <= x1 and top <= t.cy <= bottom for t in tokens):
+            inside = [t for t in tokens if x0 <= t.cx <= x1 and top <= t.cy <= bottom]
+            if len(inside) == 1 and inside[0].text in ZERO_LOOKALIKES:
+                t = inside[0]
+                t.text, t.conf = "0", min(t.conf if t.conf is not None else 1.0, LOOKALIKE_CONFIDENCE)
+            if inside:
                 continue
             pad = max(4, int(tol))
             ix0, iy0, ix1, iy1 = int(x0) + pad, int(top) + pad, int(x1) - pad, int(bottom) - pad
