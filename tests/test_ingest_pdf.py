@@ -71,6 +71,12 @@ def test_page_numbers_go_and_wrapped_prose_is_one_paragraph():
     assert box is not None and box.page == 1 and box.bbox[1] == pytest.approx(145)
 
 
+def test_unruled_table_row_splits_at_wide_gaps():
+    tokens = _word("行政许可", 50, 100) + _word("550", 300, 100) + _word("12", 420, 100)
+    doc = build([PageInput(1, 595, 842, tokens)], "t.pdf", "pdf", "")
+    assert doc.text.splitlines() == ["行政许可\t550\t12"]
+
+
 # ---------------------------------------------------------------- real published PDFs
 
 @pytest.mark.parametrize("stem", REAL)
