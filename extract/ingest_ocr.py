@@ -30,10 +30,11 @@ MAX_WORKERS = 2
 _ENGINE = None
 DIGITS = str.maketrans("０１２３４５６７８９．，", "0123456789.,")
 # a number with dust read as punctuation at its ends ("6.", ":0"); the dust is not part of the number
-DUSTY_NUMBER = re.compile(r"[.,:;'`·˙．°º˚\"~^_]*(\d+(?:\.\d+)?)[.,:;'`·˙．°º˚\"~^_]*")
+DUSTY_NUMBER = re.compile(r"[.,:;'`·˙．°º˚\"~^_%]*(\d+(?:\.\d+)?)[.,:;'`·˙．°º˚\"~^_]*")
 DUST_CONFIDENCE = 0.6  # a number cleaned of dust stays a little doubtful
 # what a lone 0 in a table cell is often read as; in a number cell it can only be 0, and a doubtful one
-ZERO_LOOKALIKES = {"。", "o", "O", "〇", "○", "()", "（）", "D", "°"}
+ZERO_LOOKALIKES = {"。", "o", "O", "〇", "○", "()", "（）", "D", "Q", "U", "°"}
+DUST = ".,:;'`·˙．°º˚\"~^_%"
 LOOKALIKE_CONFIDENCE = 0.5
 
 
@@ -50,12 +51,17 @@ def _engine():
 # ---------------------------------------------------------------- image clean-up
 
 def remove_red(rgb: np.ndarray) -> np.ndarray:
-    """Paint red ink (official seals, stamps) white: it is never report text and hides digits."""
+    """Make red ink (official seals, stamps) vanish: it is never report text and hides digits.
+
+    Where a page has red ink, its red channel is used as the grey image: a red seal is almost white
+    in it, while black text stays dark, also where the seal lies over it (whitening red pixels
+    instead would eat the edges of every digit under the seal).
+    """
     r, g, b = (rgb[..., i].astype(np.int16) for i in range(3))
-    red = (r > 170) & (r - g > 50) & (r - b > 50)  # dark red is black text under the seal: keep it
-    out = rgb.copy()
-    out[red] = 255
-    return out
+    red = (r > 150) & (r - g > 50) & (r - b > 50)
+    if red.sum() < 200:
+        return rgb
+    return np.repeat(rgb[..., :1], 3, axis=2)
 
 
 def deskew_angle(gray: np.ndarray, limit: float = 3.0) -> float:
@@ -158,7 +164,7 @@ def _fill_empty_cells(rgb: np.ndarray, gray: np.ndarray, tokens: list[Token], ed
     for cells in grids:
         for x0, top, x1, bottom in cells:
             inside = [t for t in tokens if x0 <= t.cx <= x1 and top <= t.cy <= bottom]
-            if len(inside) == 1 and inside[0].text in ZERO_LOOKALIKES:
+            if len(inside) == 1 and inside[0].text.strip(DUST) in ZERO_LOOKALIKES:
                 t = inside[0]
                 t.text, t.conf = "0", min(t.conf if t.conf is not None else 1.0, LOOKALIKE_CONFIDENCE)
             if inside:
