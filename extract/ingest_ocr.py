@@ -30,11 +30,11 @@ MAX_WORKERS = 2
 _ENGINE = None
 DIGITS = str.maketrans("０１２３４５６７８９．，", "0123456789.,")
 # a number with dust read as punctuation at its ends ("6.", ":0"); the dust is not part of the number
-DUSTY_NUMBER = re.compile(r"[.,:;'`·˙．°º˚\"~^_%]*(\d+(?:\.\d+)?)[.,:;'`·˙．°º˚\"~^_]*")
+DUSTY_NUMBER = re.compile(r"[.,:;'`·˙．°º˚\"~^_%：；，。、]*(\d+(?:\.\d+)?)[.,:;'`·˙．°º˚\"~^_：；，。、]*")
 DUST_CONFIDENCE = 0.6  # a number cleaned of dust stays a little doubtful
 # what a lone 0 in a table cell is often read as; in a number cell it can only be 0, and a doubtful one
 ZERO_LOOKALIKES = {"。", "o", "O", "〇", "○", "()", "（）", "D", "Q", "U", "°"}
-DUST = ".,:;'`·˙．°º˚\"~^_%"
+DUST = ".,:;'`·˙．°º˚\"~^_%：；，。、"
 LOOKALIKE_CONFIDENCE = 0.5
 
 
@@ -152,6 +152,10 @@ def _clean(text: str, conf: float | None) -> tuple[str, float | None]:
     return text, conf
 
 
+def _zero_lookalike(text: str) -> bool:
+    return text in ZERO_LOOKALIKES or text.strip(DUST) in ZERO_LOOKALIKES
+
+
 def _fill_empty_cells(rgb: np.ndarray, gray: np.ndarray, tokens: list[Token], edges: list[BBox],
                       tol: float) -> None:
     """Recognise cells that hold ink but no recognised text (lone digits the detector missed).
@@ -164,7 +168,7 @@ def _fill_empty_cells(rgb: np.ndarray, gray: np.ndarray, tokens: list[Token], ed
     for cells in grids:
         for x0, top, x1, bottom in cells:
             inside = [t for t in tokens if x0 <= t.cx <= x1 and top <= t.cy <= bottom]
-            if len(inside) == 1 and inside[0].text.strip(DUST) in ZERO_LOOKALIKES:
+            if len(inside) == 1 and _zero_lookalike(inside[0].text):
                 t = inside[0]
                 t.text, t.conf = "0", min(t.conf if t.conf is not None else 1.0, LOOKALIKE_CONFIDENCE)
             if inside:
@@ -184,6 +188,8 @@ def _fill_empty_cells(rgb: np.ndarray, gray: np.ndarray, tokens: list[Token], ed
             if not res:
                 continue
             text, score = _clean(res[0][0], float(res[0][1]))
+            if _zero_lookalike(text):
+                text, score = "0", min(score or 1.0, LOOKALIKE_CONFIDENCE)
             if text and any(ch.isalnum() for ch in text) and score is not None and score >= 0.3:
                 tokens.append(Token(text, float(cx0 + 6), float(cy0 + 6), float(cx1 - 7), float(cy1 - 7), score))
 
