@@ -106,7 +106,20 @@ def find_rulings(gray: np.ndarray, text_height: float) -> list[BBox]:
                 out.append((float(x), y + bh / 2, float(x + bw), y + bh / 2))
             elif not horizontal and bh >= long_v and bw <= max(8, text_height / 3, bh / 40):
                 out.append((x + bw / 2, float(y), x + bw / 2, float(y + bh)))
-    return out
+    return _anchored(out, text_height)
+
+
+def _anchored(edges: list[BBox], text_height: float) -> list[BBox]:
+    """Drop vertical runs that end on no horizontal rule: a table's rules meet (at both ends, or
+    at one where a page break cuts the table), a bold glyph's stem does not, however long it is."""
+    horizontals = [e for e in edges if e[2] - e[0] >= e[3] - e[1]]
+    reach = max(6.0, text_height / 3)
+
+    def meets(x: float, y: float) -> bool:
+        return any(h[0] - reach <= x <= h[2] + reach and abs(h[1] - y) <= reach for h in horizontals)
+
+    return horizontals + [v for v in edges if v[2] - v[0] < v[3] - v[1]
+                          and (meets(v[0], v[1]) or meets(v[0], v[3]))]
 
 
 # ---------------------------------------------------------------- OCR of one page
