@@ -140,11 +140,12 @@ def bench_cmd(
     workers: int = typer.Option(0, "--workers", help="Processes for the all-cores run (0 = every core)."),
     doc: Path = typer.Option(Path("docs/benchmarks.md"), "--doc", help="Markdown file to rewrite our section of."),
     no_write: bool = typer.Option(False, "--no-write", help="Print the section instead of writing it."),
+    llm_backend: list[str] = typer.Option([], "--llm-backend", help="Also count calls/tokens of this backend."),
 ) -> None:
     """Throughput and memory of the rules backend on generated reports; writes docs/benchmarks.md."""
     from nianbao.eval.bench import render_section, run_bench, write_section
 
-    result = run_bench(n=n, seed=seed, workers=workers or None)
+    result = run_bench(n=n, seed=seed, workers=workers or None, llm_backends=llm_backend)
     section = render_section(result)
     if no_write:
         sys.stdout.write(section + "\n")
