@@ -53,6 +53,9 @@ def sniff(path: Path, data: bytes) -> str:
         head.startswith(b"RIFF") and head[8:12] == b"WEBP"
     ):
         return "image"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 (Word's "web page"): look at it as text
+        data = data[:400000].decode("utf-16", "ignore").encode("utf-8", "ignore")
+        head = data[:2048]
     lowered = head.lower().lstrip(b"\xef\xbb\xbf \t\r\n")
     if lowered.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<table" in data[:200000].lower():
         return "html"
@@ -74,7 +77,10 @@ def read_document(path: str | Path) -> Document:
     if not data.strip():
         raise IngestError(p, "is empty")
     kind = sniff(p, data)
-    module = importlib.import_module(f"nianbao.extract.{READERS[kind]}")
+    try:
+        module = importlib.import_module(f"nianbao.extract.{READERS[kind]}")
+    except ModuleNotFoundError:  # a reader not built (or not installed) yet is still one line
+        raise IngestError(p, f"looks like a {kind} file, which this installation cannot read") from None
     try:
         doc = module.read(p, data)
     except IngestError:

@@ -1,21 +1,22 @@
-"""Plain text and Markdown reports (placeholder decoder; the full reader replaces this)."""
+"""Plain text and Markdown reports → Document.
+
+The decoded file is the Document's source; the extractor reads its normalised text, and
+every character of that text maps back to its place in the decoded file.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from nianbao.document import Document
+from nianbao.extract.decode import decode_file
+from nianbao.extract.normalise import normalise
+
+_MARKDOWN = (".md", ".markdown")
 
 
 def read(path: Path, data: bytes) -> Document:
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        from nianbao.extract.ingest import IngestError
-        raise IngestError(path, "cannot be decoded as UTF-8 or GB18030")
-    kind = "md" if path.suffix.lower() in (".md", ".markdown") else "txt"
-    return Document(name=path.name, kind=kind, text=text, encoding=enc)
+    """Decode (UTF-8/GB18030/UTF-16, detected), normalise, keep the offset map."""
+    source, encoding = decode_file(path, data)
+    kind = "md" if path.suffix.lower() in _MARKDOWN else "txt"
+    return normalise(source).document(path.name, kind, source, encoding)

@@ -50,7 +50,11 @@ def _expand(paths: list[Path]) -> list[Path]:
 
 
 def _bad(path: object, problem: str) -> None:
-    err.print(f"[red]error[/red] {path}: {problem}", markup=True, soft_wrap=True, highlight=False)
+    from rich.markup import escape
+
+    # file names and problems are untrusted text: '[x]' in a name must print as written
+    err.print(f"[red]error[/red] {escape(str(path))}: {escape(problem)}", markup=True, soft_wrap=True,
+              highlight=False)
 
 
 @app.command()

@@ -50,6 +50,39 @@ class Identity:
         return None
 
 
+    def feasible(self, cells: Mapping[str, float | None]) -> bool:
+        """Could non-negative values in the unknown cells make the identity hold?"""
+        lk = sum(cells[k] for k in self.lhs if cells.get(k) is not None)  # type: ignore[misc]
+        rk = sum(cells[k] for k in self.rhs if cells.get(k) is not None)  # type: ignore[misc]
+        lu = sum(1 for k in self.lhs if cells.get(k) is None)
+        ru = sum(1 for k in self.rhs if cells.get(k) is None)
+        if lu == 0 and ru == 0:
+            return abs(lk - rk) < 1e-6
+        if ru == 0:
+            return lk <= rk + 1e-6
+        if lu == 0:
+            return rk <= lk + 1e-6
+        return True
+
+    def forced(self, cells: Mapping[str, float | None]) -> dict[str, float]:
+        """Unknown cells this identity fixes: the only unknown, or unknowns that must all be 0."""
+        unknown_l = [k for k in self.lhs if cells.get(k) is None]
+        unknown_r = [k for k in self.rhs if cells.get(k) is None]
+        unknown = unknown_l + unknown_r
+        if not unknown:
+            return {}
+        if len(unknown) == 1:
+            v = self.solve_for(unknown[0], cells)
+            return {} if v is None else {unknown[0]: v}
+        if unknown_l and unknown_r:
+            return {}
+        lk = sum(cells[k] for k in self.lhs if cells.get(k) is not None)  # type: ignore[misc]
+        rk = sum(cells[k] for k in self.rhs if cells.get(k) is not None)  # type: ignore[misc]
+        if abs(lk - rk) < 1e-9:  # non-negative unknowns that must add up to nothing
+            return dict.fromkeys(unknown, 0)
+        return {}
+
+
 def result_rows(template: str) -> tuple[str, ...]:
     return tuple(r for r in t3_rows(template) if r not in NON_RESULT_ROWS)
 

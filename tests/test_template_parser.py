@@ -1,0 +1,222 @@
+"""The template parser on layouts the seeds don't show: built from the spec's own labels."""
+
+from __future__ import annotations
+
+import pytest
+
+from nianbao.document import Document
+from nianbao.extract.meta import read_meta
+from nianbao.extract.template_parser import parse_tables
+from nianbao.spec import rows
+
+T3_HEADER = "三、收到和处理政府信息公开申请情况\n申请人情况\n自然人\t商业企业\t科研机构\t社会公益组织\t法律服务机构\t其他\t总计\n"
+
+
+def _t3_rows(template: str = "2021") -> list:
+    return [r for r in rows(template) if r.table == "t3"]
+
+
+def _zero_report(t3_lines: list[str], template: str = "2021", t4: str | None = None) -> Document:
+    t2 = ("二、主动公开政府信息情况\n第二十条第（一）项\n信息内容\t本年制发件数\t本年废止件数\t现行有效件数\n规章\t0\t0\t0\n"
+          "行政规范性文件\t0\t0\t0\n行政许可\t0\n行政处罚\t0\n行政强制\t0\n行政事业性收费\t0\n")
+    t4 = t4 or ("四、政府信息公开行政复议、行政诉讼情况\n行政复议\t行政诉讼\n结果维持\t结果纠正\t其他结果\t尚未审结\t总计\n"
+                + "\t".join(["0"] * 15) + "\n")
+    text = ("某某县某某局2023年政府信息公开工作年度报告\n一、总体情况\n全年发布信息 10 条。\n" + t2 + T3_HEADER
+            + "\n".join(t3_lines) + "\n" + t4 + "五、存在的主要问题及改进情况\n无。\n六、其他需要报告的事项\n无。\n")
+    return Document(name="t.txt", kind="txt", text=text)
+
+
+def _parse(doc: Document):
+    return parse_tables(doc, read_meta(doc))
+
+
+def _row_line(r, values: list[int], sep: str = "\t") -> str:
+    parent = f"{r.parent}{sep}" if r.parent else ""
+    return parent + r.label + sep + sep.join(str(v) for v in values)
+
+
+def test_digit_run_is_split_by_the_row_sum():
+    lines = []
+    for r in _t3_rows():
+        if r.row == "new_received":
+            lines.append(r.label + "230100024")
+        elif r.row == "granted":
+            lines.append(_row_line(r, [23, 0, 1, 0, 0, 0, 24]))
+        elif r.row == "total_processed":
+            lines.append(_row_line(r, [23, 0, 1, 0, 0, 0, 24]))
+        else:
+            lines.append(_row_line(r, [0] * 7))
+    ex = _parse(_zero_report(lines))
+    got = [ex.cells[f"t3.new_received.{c}"].value for c in
+           ("natural_person", "business", "research", "nonprofit", "legal_service", "other_org", "total")]
+    assert got == [23, 0, 1, 0, 0, 0, 24]
+    assert any(i.kind == "merged_digits" for i in ex.issues)
+    assert "t3.new_received.natural_person" not in ex.uncertain
+
+
+def test_vanished_blank_cells_keep_the_total_and_report_the_row():
+    lines = []
+    for r in _t3_rows():
+        if r.row in ("new_received", "granted", "total_processed"):
+            lines.append(r.label + "\t2\t\t\t\t\t\t2")
+        else:
+            lines.append(_row_line(r, [0] * 7))
+    ex = _parse(_zero_report(lines))
+    assert ex.cells["t3.new_received.total"].value == 2
+    assert ex.cells["t3.new_received.natural_person"].value == 2
+    short = [i for i in ex.issues if i.kind == "short_row"]
+    assert short and "t3.new_received.total" in short[0].keys
+
+
+def test_split_cell_is_merged_when_it_makes_the_row_sum_hold():
+    lines = []
+    for r in _t3_rows():
+        if r.row == "new_received":
+            lines.append(r.label + "\t2\t0\t0\t0\t0\t0\t0\t20")
+        elif r.row in ("granted", "total_processed"):
+            lines.append(_row_line(r, [20, 0, 0, 0, 0, 0, 20]))
+        else:
+            lines.append(_row_line(r, [0] * 7))
+    ex = _parse(_zero_report(lines))
+    assert ex.cells["t3.new_received.natural_person"].value == 20
+    assert [i.kind for i in ex.issues if "t3.new_received.natural_person" in i.keys] == ["split_cell"]
+
+
+def test_one_cell_per_line_with_wrapped_labels_and_parent_labels():
+    lines = []
+    for r in _t3_rows():
+        vals = [1, 0, 0, 0, 0, 0, 1] if r.row in ("new_received", "granted", "total_processed") else [0] * 7
+        label = r.label
+        wrapped = label[: len(label) // 2] + "\n" + label[len(label) // 2:] if len(label) > 8 else label
+        if r.parent:
+            lines.append(r.parent)
+        lines.append(wrapped)
+        lines.extend(str(v) for v in vals)
+    ex = _parse(_zero_report(lines))
+    assert ex.cells["t3.granted.natural_person"].value == 1
+    assert ex.cells["t3.total_processed.total"].value == 1
+    t3 = {k: c.value for k, c in ex.cells.items() if k.startswith("t3.")}
+    assert all(v is not None for v in t3.values()), [k for k, v in t3.items() if v is None]
+
+
+def test_numbers_on_the_middle_line_of_a_wrapped_label():
+    lines = []
+    for r in _t3_rows():
+        vals = [3, 0, 0, 0, 0, 0, 3] if r.row in ("new_received", "partially_granted", "total_processed") else [0] * 7
+        if r.row == "partially_granted":
+            lab = r.label
+            lines.append(lab[:8])
+            lines.append(lab[8:14] + "\t" + "\t".join(map(str, vals)))
+            lines.append(lab[14:])
+        else:
+            lines.append(_row_line(r, vals))
+    ex = _parse(_zero_report(lines))
+    assert ex.cells["t3.partially_granted.natural_person"].value == 3
+    assert ex.cells["t3.denied.state_secret.natural_person"].value == 0
+    assert not [i for i in ex.issues if i.kind in ("short_row", "long_row")]
+
+
+def test_blank_markers_are_null_not_zero():
+    lines = [_row_line(r, [0] * 7) if r.row != "carried_over" else r.label + "\t/\t/\t/\t/\t/\t/\t/"
+             for r in _t3_rows()]
+    ex = _parse(_zero_report(lines))
+    assert ex.cells["t3.carried_over.total"].value is None
+    assert ex.cells["t3.carried_over.total"].note == "blank"
+    assert any(i.kind == "blank_cell" for i in ex.issues)
+
+
+def test_single_other_processing_row_in_a_2021_table_is_a_template_mix():
+    lines = []
+    for r in _t3_rows():
+        if r.row.startswith("other_processing."):
+            if r.row.endswith("no_correction"):
+                lines.append("（六）其他处理\t0\t0\t0\t0\t0\t0\t0")
+            continue
+        lines.append(_row_line(r, [0] * 7))
+    ex = _parse(_zero_report(lines))
+    assert ex.cells["t3.other_processing.unpaid_fee.total"].value == 0
+    assert any(i.kind == "template_mix" for i in ex.issues)
+
+
+@pytest.mark.parametrize("extra", [1, 2])
+def test_table_four_with_extra_cells_is_read_and_reported(extra):
+    t4 = ("四、政府信息公开行政复议、行政诉讼情况\n行政复议\t行政诉讼\n" + "\t".join(["0"] * (15 + extra)) + "\n")
+    lines = [_row_line(r, [0] * 7) for r in _t3_rows()]
+    ex = _parse(_zero_report(lines, t4=t4))
+    assert ex.cells["t4.review.total"].value == 0
+    assert any(i.kind == "long_row" for i in ex.issues)
+
+
+def test_ocr_glyphs_are_repaired_and_label_debris_is_not_a_value():
+    doc = _zero_report([_row_line(r, [0] * 7) for r in _t3_rows()])
+    doc = Document(name="t.txt", kind="txt", text=doc.text.replace("行政处罚\t0", "行政处罚 O").replace(
+        "行政强制\t0", "行政强制\t7 政强制 0"))
+    ex = _parse(doc)
+    assert ex.cells["t2.punishment.decisions"].value == 0
+    assert ex.cells["t2.punishment.decisions"].raw == "O"
+    assert ex.cells["t2.coercion.decisions"].value == 0
+    kinds = {(i.kind, tuple(i.keys)) for i in ex.issues}
+    assert ("ocr_repair", ("t2.punishment.decisions",)) in kinds
+    assert ("ocr_repair", ("t2.coercion.decisions",)) in kinds
+
+
+def test_every_cell_has_a_span_pointing_at_its_digits():
+    lines = [_row_line(r, [0] * 7) for r in _t3_rows()]
+    doc = _zero_report(lines)
+    ex = _parse(doc)
+    for k, c in ex.cells.items():
+        assert c.span is not None, k
+        assert doc.text[c.span.start:c.span.end] == c.raw
+
+
+def test_2019_template_rows_are_read():
+    t2 = ("二、主动公开政府信息情况\n第二十条第（一）项\n信息内容\t本年新制作数量\t本年新公开数量\t对外公开总数量\n"
+          "规章\t1\t2\t3\n规范性文件\t4\t5\t6\n第二十条第（五）项\n信息内容\t上一年项目数量\t本年增/减\t处理决定数量\n"
+          "行政许可\t7\t-1\t9\n其他对外管理服务事项\t0\t0\t0\n行政处罚\t0\t0\t0\n行政强制\t0\t0\t0\n"
+          "第二十条第（八）项\n行政事业性收费\t2\t0\n第二十条第（九）项\n信息内容\t采购项目数量\t采购总金额\n政府集中采购\t35\t8403.5\n")
+    lines = [_row_line(r, [0] * 7) for r in _t3_rows("2019")]
+    text = ("某某县2020年政府信息公开工作年度报告\n一、总体情况\n" + t2 + T3_HEADER + "\n".join(lines)
+            + "\n四、政府信息公开行政复议、行政诉讼情况\n" + "\t".join(["0"] * 15) + "\n五、存在的主要问题及改进情况\n无\n")
+    doc = Document(name="t.txt", kind="txt", text=text)
+    meta = read_meta(doc)
+    assert meta.template == "2019" and meta.year == 2020
+    ex = parse_tables(doc, meta)
+    assert ex.cells["t2.licensing.change"].value == -1
+    assert ex.cells["t2.procurement.amount_wan"].value == 8403.5
+    assert ex.cells["t2.normative_doc.total_published"].value == 6
+    assert ex.cells["t3.other_processing.total"].value == 0
+
+
+def test_values_printed_above_their_label_are_given_to_it():
+    """PDF text often puts a multi-line label's numbers on the line above it (vertically centred)."""
+    lines = []
+    for r in _t3_rows():
+        vals = {"new_received": [5, 0, 0, 0, 0, 0, 5], "denied.state_secret": [2, 0, 0, 0, 0, 0, 2],
+                "unable.not_held": [3, 0, 0, 0, 0, 0, 3], "total_processed": [5, 0, 0, 0, 0, 0, 5]}.get(
+            r.row, [0] * 7)
+        if r.row in ("denied.state_secret", "unable.not_held"):
+            lines.append(" ".join(map(str, vals)))
+            lines.append(r.label)
+            if r.parent:
+                lines.append(r.parent)
+        else:
+            lines.append(r.label + " " + " ".join(map(str, vals)))
+    ex = _parse(_zero_report(lines))
+    assert ex.cells["t3.denied.state_secret.natural_person"].value == 2
+    assert ex.cells["t3.unable.not_held.total"].value == 3
+    assert ex.cells["t3.partially_granted.total"].value == 0
+    assert ex.cells["t3.denied.law_prohibited.total"].value == 0
+
+
+def test_a_row_whose_label_was_lost_takes_the_surplus_and_is_reported():
+    lines = []
+    for r in _t3_rows():
+        if r.row == "denied.third_party":
+            lines[-1] += "\t" + "\t".join(["1", "0", "0", "0", "0", "0", "1"])
+            continue
+        vals = [1, 0, 0, 0, 0, 0, 1] if r.row in ("new_received", "total_processed") else [0] * 7
+        lines.append(_row_line(r, vals))
+    ex = _parse(_zero_report(lines))
+    assert ex.cells["t3.denied.third_party.total"].value == 1
+    assert ex.cells["t3.denied.security_stability.total"].value == 0
+    assert any(i.kind == "short_row" and i.data.get("lost_label") for i in ex.issues)
