@@ -29,7 +29,7 @@ def bar_chart(series: dict[str, dict[str, float]], title: str, width: int = 640)
            f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
            f'<text x="0" y="16" class="ct">{escape(title)}</text>']
     y = 30
-    span = width - left - 70
+    span = width - left - 120
     for group, vals in series.items():
         out.append(f'<text x="0" y="{y + bar_h - 4}" class="cl">{escape(group)}</text>')
         for i, b in enumerate(backends):
