@@ -61,7 +61,29 @@ def find_cases(dirs: list[Path], gold_dir: Path | None = None) -> tuple[list[Cas
                 problems.append(f"{gp}: {str(e).splitlines()[0]}")
                 continue
             cases.append(Case(path.stem, path, gold))
+        _orphan_golds(d, {c.name for c in cases}, cases, problems)
     return cases, problems
+
+
+def _orphan_golds(d: Path, seen: set[str], cases: list[Case], problems: list[str]) -> None:
+    """A folder of gold fixtures alone (e.g. ../shared/fixtures): find each report its `report` names,
+    in the folder or in a sibling folder (../shared/seeds)."""
+    for gp in sorted(d.glob("*" + GOLD_SUFFIX)):
+        name = gp.name[: -len(GOLD_SUFFIX)]
+        if name in seen:
+            continue
+        try:
+            gold = json.loads(gp.read_text(encoding="utf-8"))
+            report = Path(str(gold["report"])).name
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # reported above when its report was found; otherwise nothing to score
+        siblings = [p for p in sorted(d.resolve().parent.iterdir()) if p.is_dir()] if d.resolve().parent else []
+        found = next((p / report for p in [d, *siblings] if (p / report).is_file()), None)
+        if found is None:
+            problems.append(f"{gp}: its report {report} is neither beside it nor in a sibling folder")
+            continue
+        seen.add(name)
+        cases.append(Case(name, found, gold))
 
 
 def predict(path: Path, backend: Any) -> tuple[dict, str | None]:

@@ -93,3 +93,18 @@ def test_bench_rewrites_only_its_section(tmp_path):
     text = doc.read_text(encoding="utf-8")
     assert text.count(START) == 1 and text.count(END) == 1
     assert "OCR numbers" in text and "reports/second" in text and result.machine["cpu"] in text
+
+
+def test_folder_of_gold_finds_reports_in_a_sibling_folder(tmp_path):
+    from nianbao.eval.harness import find_cases
+
+    (tmp_path / "fixtures").mkdir()
+    (tmp_path / "seeds").mkdir()
+    for p in sorted(FIXTURES.glob("*.gold.json"))[:2]:
+        (tmp_path / "fixtures" / p.name).write_bytes(p.read_bytes())
+        stem = p.name[: -len(".gold.json")]
+        (tmp_path / "seeds" / f"{stem}.txt").write_bytes((EXAMPLES / f"{stem}.txt").read_bytes())
+    (tmp_path / "fixtures" / "lost.gold.json").write_text('{"report": "lost.txt", "meta": {}, "cells": {}}', "utf-8")
+    cases, problems = find_cases([tmp_path / "fixtures"])
+    assert len(cases) == 2 and all(c.path.parent.name == "seeds" for c in cases)
+    assert len(problems) == 1 and "lost.txt" in problems[0]
