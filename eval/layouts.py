@@ -126,13 +126,17 @@ def _wrap(label: str, rng: random.Random) -> str:
     return label[:cut] + "\n" + label[cut:]
 
 
-def render_table(table: Table, layout: str, rng: random.Random, page: list[int]) -> str:
-    """One table in a text layout; `page` is the running page number for furniture."""
+def render_table(table: Table, layout: str, rng: random.Random, page: list[int],
+                 features: frozenset[str] = frozenset()) -> str:
+    """One table in a layout; `page` is the running page number for furniture.
+
+    `features` adds the wrapped/paged effects to another text layout (real reports combine them).
+    """
     if layout == "html":
         return render_html_table(table)
     lines: list[str] = []
     data_rows = [i for i, r in enumerate(table.rows) if r.kind == "data"]
-    break_at = data_rows[len(data_rows) // 2] if layout == "paged" and len(data_rows) > 3 else -1
+    break_at = data_rows[len(data_rows) // 2] if (layout == "paged" or "paged" in features) and len(data_rows) > 3 else -1
     for i, row in enumerate(table.rows):
         if i == break_at:
             page[0] += 1
@@ -140,7 +144,7 @@ def render_table(table: Table, layout: str, rng: random.Random, page: list[int])
             lines.append(f"\n{furniture}\n\f")
         labels = _label_parts(table, i)
         texts = [c.text for c in row.cells]
-        if layout == "wrapped":
+        if layout == "wrapped" or "wrapped" in features:
             labels = [_wrap(lb, rng) for lb in labels]
         if row.kind == "data" and table.table == "t3" and layout == "digits":
             lines.append("".join(labels) + "".join(texts))

@@ -25,6 +25,7 @@ _FULLWIDTH = str.maketrans("0123456789.", "０１２３４５６７８９．")
 # layouts where a cell's printed digits sit between clear separators (spaces inside numbers are OCR-like)
 _DELIMITED = ("pipe", "tab", "cells", "markdown", "wrapped", "paged", "slash", "html")
 _NO_ROW_DAMAGE = ("digits", "dropblank")
+_MIXABLE = ("pipe", "tab", "cells", "markdown", "slash")
 
 
 @dataclass
@@ -216,8 +217,12 @@ def _prose(gold_cells: dict, meta: dict, rng: random.Random) -> tuple[dict[str, 
 
 
 def make_report(name: str, cells: dict, meta: dict, layout: str, rng: random.Random, damage: float = 0.0,
-                row_damage: float = 0.0, inject: bool = False) -> Report:
-    """One whole report and its gold, from cells that satisfy the identities."""
+                row_damage: float = 0.0, inject: bool = False, mix: bool = False) -> Report:
+    """One whole report and its gold, from cells that satisfy the identities.
+
+    With `mix`, a text layout may also wrap labels, break a page inside a table, or (when table 四 is
+    all zeros) replace table 四 by a sentence, as real reports combine them.
+    """
     template = meta["template"]
     truth = {k: cells.get(k) for k in keys(template)}
     prose, claims = _prose(truth, meta, rng)
@@ -236,8 +241,17 @@ def make_report(name: str, cells: dict, meta: dict, layout: str, rng: random.Ran
     w = words()
     head = {s: rng.choice(v) for s, v in w["headings"].items()}
     title = rng.choice(w["titles"]).format(agency=meta["agency"], year=meta["year"])
+    features: set[str] = set()
+    if mix and layout in _MIXABLE:
+        features = {f for f in ("wrapped", "paged") if rng.random() < 0.25}
+        if rng.random() < 0.2 and not any(v for k, v in gold.cells.items() if k.startswith("t4.")):
+            features.add("t4_sentence")
     page = [2]
-    body = {t.table: render_table(t, layout, rng, page) for t in tables}
+    body = {t.table: render_table(t, layout, rng, page, frozenset(features)) for t in tables}
+    if "t4_sentence" in features:
+        body["t4"] = rng.choice(w["t4_sentences"])
+        gold.uncertain.update(k for k in gold.cells if k.startswith("t4."))
+        gold.accept("structure", "table 四 is replaced by a sentence")
     sections = [(head["一"], prose["一"]), (head["二"], body["t2"]), (head["三"], body["t3"]),
                 (head["四"], body["t4"]), (head["五"], prose["五"]), (head["六"], prose["六"])]
     if layout == "html":
@@ -262,7 +276,7 @@ def make_report(name: str, cells: dict, meta: dict, layout: str, rng: random.Ran
         "narrative": claims,
         "findings": {"expected": gold.expected, "acceptable": gold.acceptable},
         "uncertain": sorted(gold.uncertain),
-        "synth": {"layout": layout, "damage": damage, "row_damage": row_damage, "injected": inject},
+        "synth": {"layout": layout, "features": sorted(features), "damage": damage, "row_damage": row_damage, "injected": inject},
     }
     return Report(name, text, suffix, gold_doc)
 
@@ -310,7 +324,7 @@ def generate(opts: SynthOptions) -> list[Report]:
             meta = _meta(r)
             cells = random_cells(meta["template"], r)
         reports.append(make_report(f"synth_{opts.seed}_{i:05d}", cells, meta, layout, r, opts.damage,
-                                   opts.row_damage, i in injected))
+                                   opts.row_damage, i in injected, mix=True))
     return reports
 
 

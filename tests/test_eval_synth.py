@@ -112,3 +112,14 @@ def test_damage_is_recorded():
                 assert f["note"].split(" printed as ")[1].strip("'") in r.text
     assert any(r.gold["uncertain"] for r in reports)  # dropped cells are unknowable
     assert any(ch in r.text for r in reports for ch in "０１２３４５６７８９")
+
+
+def test_corpus_combines_layout_features():
+    reports = generate(SynthOptions(n=60, seed=4, layouts=("tab", "pipe")))
+    features = [set(r.gold["synth"]["features"]) for r in reports]
+    assert any("wrapped" in f for f in features) and any("paged" in f for f in features)
+    sentence = [r for r, f in zip(reports, features, strict=True) if "t4_sentence" in f]
+    assert sentence
+    for r in sentence:
+        assert all(k in r.gold["uncertain"] for k in r.gold["cells"] if k.startswith("t4."))
+        assert "结果维持" not in r.text
