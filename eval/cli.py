@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from typer.core import TyperGroup
 
 err = Console(stderr=True, highlight=False)
@@ -72,13 +73,16 @@ def run_cmd(
         _bad("eval", f"no report with a gold fixture in {', '.join(map(str, dirs))}")
         raise typer.Exit(2)
     runs = []
-    for name in backend:
-        try:
-            be = get_backend(name)
-        except (ValueError, RuntimeError) as e:
-            _bad("--backend", str(e))
-            raise typer.Exit(2) from None
-        runs.append(run_backend(name, cases, table, prefer_table=prices is not None, backend=be))
+    with Progress(transient=True, console=err, disable=not err.is_terminal) as progress:
+        for name in backend:
+            try:
+                be = get_backend(name)
+            except (ValueError, RuntimeError) as e:
+                _bad("--backend", str(e))
+                raise typer.Exit(2) from None
+            task = progress.add_task(f"{name}", total=len(cases))
+            runs.append(run_backend(name, cases, table, prefer_table=prices is not None, backend=be,
+                                    advance=lambda t=task: progress.advance(t)))
     if save_predictions:
         for r in runs:
             out = save_predictions / r.backend

@@ -7,6 +7,7 @@ file never stops the run nor hides the others' figures.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,8 +98,8 @@ def predict(path: Path, backend: Any) -> tuple[dict, str | None]:
 
 
 def run_backend(name: str, cases: list[Case], prices: dict, prefer_table: bool = False,
-                backend: Any = None) -> BackendRun:
-    """Read every case with one backend and score it."""
+                backend: Any = None, advance: Callable[[], None] | None = None) -> BackendRun:
+    """Read every case with one backend and score it; `advance` is called after each report."""
     if backend is None:
         from nianbao.extract import get_backend
 
@@ -111,6 +112,8 @@ def run_backend(name: str, cases: list[Case], prices: dict, prefer_table: bool =
         s.cost_usd = cost_of(s.usage, prices, prefer_table)
         run.scores.append(s)
         run.predictions[case.name] = pred
+        if advance:
+            advance()
     run.summary = summarise(run.scores)
     return run
 
