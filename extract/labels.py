@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from nianbao.spec import T3_COLUMNS, rows
 
@@ -17,6 +17,7 @@ ORDINAL = re.compile(r"^[一二三四五六七八九十]+[、.．]|[（(][一二
 NOISE = re.compile(r"[\s\W_a-zA-Z\d]+", re.UNICODE)
 
 
+@lru_cache(maxsize=65536)
 def clean(text: str) -> str:
     """Label text without numbering, punctuation, spaces, Latin letters or digits."""
     s = re.sub(r"\s+", "", text)
@@ -69,6 +70,7 @@ def group_children(template: str, group_id: str) -> list[RowSpec]:
     return [s for s in row_specs(template, "t3") if s.id.startswith(prefix)]
 
 
+@lru_cache(maxsize=262144)
 def score(text_clean: str, spec: RowSpec) -> float:
     """How well printed (cleaned) label text names this row, 0..1."""
     lab = spec.label

@@ -1,10 +1,295 @@
-"""Quantity claims in the prose (placeholder: the narrative extractor replaces this)."""
+"""Quantity claims in the prose: every "N 条/件/场…" a report states outside its tables.
+
+Each claim carries the exact quote (from the start of the clause that names what is counted to
+the unit), its span, what kind of thing it counts (published, application, other), the claim it
+is a part of (共 N … 其中 a … b …) and, where a table cell holds the same count, its subject
+(nianbao/data/subjects.json). Dates, deadlines, document numbers, ordinals, percentages and money
+are not claims; table regions are skipped. Word lists: nianbao/data/narrative.json.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from functools import cache
+
 from nianbao.document import Document
+from nianbao.extract.prose import (
+    Ranges,
+    as_value,
+    clause_start,
+    crosses_break,
+    lexicon,
+    repair_digits,
+    table_ranges,
+    to_number,
+    wrapped,
+)
 from nianbao.models import Claim, Extraction
+
+__all__ = ["extract_claims", "extract_facts"]
+
+
+@dataclass
+class _Hit:
+    num_start: int  # where the number starts
+    unit_end: int  # end of the unit (and of 左右/以上)
+    start: int  # quote start
+    end: int  # quote end (the unit, or a short noun phrase after it)
+    value: int | float
+    unit: str
+    approx: bool
+    subject_kind: str | None  # the kind its subject implies (予以公开 → application)
+    cue_kind: str | None  # the kind its clause's words suggest (发布 → published)
+    subject: str | None
+    total: bool  # its clause carries a total marker (共/总计/…)
+    ocr: bool = False  # a look-alike in the number was read as a digit
+
+    @property
+    def own_kind(self) -> str | None:
+        return self.subject_kind or self.cue_kind
+    parent: int | None = None
+    kind: str = "other"
+
+
+@cache
+def _number_re() -> re.Pattern[str]:
+    lex = lexicon()
+    units = sorted(lex["units"] + lex["money_units"], key=len, reverse=True)
+    d = "0-9０-９"
+    return re.compile(
+        rf"(?<![{d}.．A-Za-z\-])"
+        rf"(?P<num>[{d}]+(?:,[{d}]{{3}}(?![{d}]))*(?:[.．][{d}]+)?)\s*"
+        rf"(?P<mult>[{''.join(lex['multipliers'])}](?!元))?\s*"
+        rf"(?P<plus>{'|'.join(lex['approx_after'])})?\s*"
+        rf"(?P<unit>{'|'.join(map(re.escape, units))})"
+        rf"(?P<tail>{'|'.join(lex['approx_tail'])})?"
+    )
+
+
+def _blocked(text: str, m: re.Match[str]) -> bool:
+    """Ordinals, document numbers, deadlines and other numbers that are not counts."""
+    lex = lexicon()
+    before = text[max(0, m.start() - 4): m.start()].rstrip()
+    if any(before.endswith(b) for b in lex["blocked_before"]):
+        return True
+    after = text[m.end("unit"): m.end("unit") + 4].lstrip()
+    unit = m.group("unit")
+    blocked = lex["blocked_after_unit"]["*"] + lex["blocked_after_unit"].get(unit, [])
+    return any(after.startswith(b) for b in blocked if b)
+
+
+def _extend(text: str, end: int) -> int:
+    """Carry the quote over a short noun phrase after the unit (设立 10 个服务窗口)."""
+    lex = lexicon()
+    stop = lex["clause_hard"] + lex["clause_soft"] + lex["extend_stop"]
+    j = end
+    while j < len(text) and j - end < lex["extend_max"]:
+        ch = text[j]
+        if ch == "\n":
+            if not wrapped(text, j):
+                break
+        elif ch in stop or ch.isdigit() or ch in "０１２３４５６７８９":
+            break
+        j += 1
+    while j > end and text[j - 1].isspace():
+        j -= 1
+    return j
+
+
+def _masked(context: str) -> str:
+    for word in lexicon()["kind_mask"]:
+        context = context.replace(word, "")
+    return re.sub(r"\s+", "", context)
+
+
+def _own_kind(context: str) -> str | None:
+    """published / application from the clause's own words; None when it has no cue."""
+    lex = lexicon()
+    masked = _masked(context)
+    # 答复网民留言, 办结热线工单: handling something other than a disclosure application
+    elsewhere = "申请" not in masked and any(w in masked for w in lex["not_applications"])
+    for kind in ("application", "published"):
+        if kind == "application" and elsewhere:
+            continue
+        if any(cue in masked for cue in lex["kind_cues"][kind]):
+            return kind
+    return None
+
+
+@cache
+def _subject_patterns() -> list[tuple[str, re.Pattern[str], str | None, list[str]]]:
+    lex = lexicon()
+    return [(e[0], re.compile(e[1]), e[2], lex[e[3]] if len(e) > 3 else []) for e in lex["subjects"]]
+
+
+def _subject(quote: str, unit: str) -> tuple[str | None, str | None]:
+    """Which table cell the claim counts (and the kind that implies), from its own quote's words."""
+    q = re.sub(r"\s+", "", quote)
+    money = unit in lexicon()["money_units"]
+    for name, pat, kind, unless in _subject_patterns():
+        if (name == "fee") != money:
+            continue
+        if pat.search(q) and not any(w in q for w in unless):
+            return name, kind
+    return None, None
+
+
+def _part_unit(part: str, whole: str) -> bool:
+    """A part counts in its whole's unit, or in one the data file groups with it (条 of 件)."""
+    return part == whole or any(part in g and whole in g for g in lexicon()["part_units"])
+
+
+def _scan(doc: Document, extraction: Extraction | None) -> list[_Hit]:
+    text = doc.text
+    lex = lexicon()
+    skip = Ranges(table_ranges(text, extraction))
+    hits: list[_Hit] = []
+    repaired = repair_digits(text)
+    for m in _number_re().finditer(repaired):
+        if m.start() in skip or _blocked(text, m):
+            continue
+        unit = m.group("unit")
+        value = to_number(m.group("num")) * (lex["multipliers"].get(m.group("mult") or "", 1))
+        ocr = m.group("num") != text[m.start("num"):m.end("num")]
+        unit_end = m.end()
+        floor = min(hits[-1].end, m.start()) if hits else 0
+        start = clause_start(text, m.start(), floor=floor)
+        wide = clause_start(text, m.start())
+        end = _extend(text, unit_end)
+        context = text[wide:end]
+        if unit in lex["money_units"]:
+            if not re.search(lex["money_context"], context):
+                continue
+            own = "other"
+        else:
+            own = _own_kind(context)
+        subject, subject_kind = _subject(text[start:end], unit)
+        approx_before = text[max(0, m.start() - 4): m.start()].rstrip()
+        approx = bool(m.group("plus") or m.group("tail")) or any(
+            approx_before.endswith(a) for a in lex["approx_before"])
+        total = any(t in text[start:m.start()] for t in lex["total_markers"])
+        hits.append(_Hit(m.start(), unit_end, start, end, as_value(value), unit, approx,
+                         subject_kind, own, subject, total, ocr=ocr))
+    return hits
+
+
+def _chain(hits: list[_Hit], i: int) -> list[int]:
+    out = [i]
+    while hits[out[0]].parent is not None:
+        out.insert(0, hits[out[0]].parent)
+    return out
+
+
+def _opens_on(text: str, start: int, marker_end: int) -> bool:
+    """Whether a 其中 ending at `marker_end` speaks of the claim ending at `start`: same paragraph,
+    and either in the same sentence or opening the very next one (……1359 条。其中……)."""
+    if crosses_break(text, start, marker_end):
+        return False
+    ends = lexicon()["sentence_end"]
+    between = text[start:marker_end]
+    cuts = [k for k, ch in enumerate(between) if ch in ends]
+    return not cuts or (len(cuts) == 1 and _marker_first(between[cuts[0] + 1:]))
+
+
+def _marker_first(rest: str) -> bool:
+    words = lexicon()["breakdown_open"]
+    rest = rest.lstrip(" \t\u3000，,（(")
+    return any(rest.startswith(w) for w in words)
+
+
+def _link_parents(text: str, hits: list[_Hit]) -> None:
+    """共 N … 其中 a, b …: parts point at their whole; a list may run on past the sentence while
+    its items still fit in what the whole leaves, as long as the paragraph goes on."""
+    lex = lexicon()
+    opener = re.compile(r"(?:^|[\s，,。；;（(：:])(?:" + "|".join(lex["breakdown_open"]) + ")")
+    closer = re.compile(r"^[\s，,。；;（(]*(?:" + "|".join(lex["breakdown_close"]) + ")")
+    colon = re.compile(r"^\s*[:：（(]")  # 共 100 条：…  /  不予公开 1 件（属于…1 件）
+    stack: list[int] = []
+    taken: dict[int, float] = {}
+    in_paren = False  # the open list began inside （…）, so the closing bracket ends it
+
+    def attach(i: int, p: int) -> None:
+        hits[i].parent = p
+        taken[p] = taken.get(p, 0) + hits[i].value
+
+    for i, h in enumerate(hits):
+        if i == 0:
+            continue
+        prev = hits[i - 1]
+        gap = text[prev.unit_end:h.num_start]
+        closed = closer.match(gap)
+        if (crosses_break(text, prev.unit_end, h.num_start) or closed
+                or (in_paren and re.search(r"[）)]", gap))):
+            stack, in_paren = [], False
+        opened = None if closed else opener.search(gap) or colon.match(gap)
+        if opened:
+            # the whole is the nearest claim before the marker that counts in a compatible unit
+            marker = prev.unit_end + opened.end()
+            j = i - 1
+            while j >= 0 and _opens_on(text, hits[j].unit_end, marker) and not _part_unit(h.unit, hits[j].unit):
+                j -= 1
+            if j >= 0 and _opens_on(text, hits[j].unit_end, marker) and _part_unit(h.unit, hits[j].unit):
+                attach(i, j)
+                stack = _chain(hits, j)
+                in_paren = bool(re.search(r"[（(]", gap[: opened.end()]))
+            continue
+        if not stack:
+            continue
+        if not any(ch in lex["sentence_end"] for ch in gap):
+            top = stack[-1]
+            if _part_unit(h.unit, hits[top].unit):
+                attach(i, top)
+            continue
+        # a new sentence: it carries on the list only if it still fits in a whole on the stack
+        for depth in range(len(stack) - 1, -1, -1):
+            p = hits[stack[depth]]
+            fits = _part_unit(h.unit, p.unit) and h.value <= p.value - taken.get(stack[depth], 0)
+            if fits and not h.total and h.own_kind in (None, p.own_kind or p.kind):
+                attach(i, stack[depth])
+                stack = stack[: depth + 1]
+                break
+        else:
+            stack = []
+
+
+def _claims(doc: Document, extraction: Extraction | None) -> list[_Hit]:
+    hits = _scan(doc, extraction)
+    _link_parents(doc.text, hits)
+    ends = lexicon()["sentence_end"]
+    for i, h in enumerate(hits):
+        # a part is of its whole's kind unless its subject says otherwise
+        inherited = hits[h.parent].kind if h.parent is not None else None
+        if inherited is not None:
+            h.kind = h.subject_kind or inherited
+            continue
+        if i > 0:
+            # a list under one verb: 主动公开规范性文件 42 件，人事任免文件 106 件，其他文件 113 件
+            prev = hits[i - 1]
+            gap = doc.text[prev.unit_end:h.num_start]
+            if _part_unit(h.unit, prev.unit) and not any(ch in ends for ch in gap):
+                inherited = prev.kind
+        h.kind = h.own_kind or inherited or "other"
+    return hits
 
 
 def extract_claims(doc: Document, extraction: Extraction | None = None) -> list[Claim]:
-    return []
+    """Every quantity claim of the prose, in reading order, as the output contract defines it."""
+    lex = lexicon()
+    return [
+        Claim(value=h.value, unit=h.unit, kind=h.kind, quote=doc.text[h.start:h.end], parent=h.parent,
+              span=doc.span(h.start, h.end), subject=h.subject,
+              confidence=min(lex["approx_confidence"] if h.approx else 1.0,
+                             lex["ocr_confidence"] if h.ocr else 1.0))
+        for h in _claims(doc, extraction)
+    ]
+
+
+def extract_facts(doc: Document, extraction: Extraction | None = None) -> list[Claim]:
+    """Statements the rules need that are not count claims: zero statements, handled claims, %."""
+    from nianbao.extract.facts import find_facts
+
+    claims = extraction.narrative if extraction is not None and extraction.narrative else None
+    if claims is None:
+        claims = extract_claims(doc, extraction)
+    return find_facts(doc, extraction, claims)

@@ -53,8 +53,8 @@ def _best(token: Token, specs: tuple[RowSpec, ...], pointer: int, current: int |
         s = score(text, specs[i])
         if s <= 0:
             continue
-        if i == (pointer if expected is None else expected) and s >= 0.5:
-            s += 0.1  # the row expected next in template order
+        if i == (pointer if expected is None else expected) and 0.5 <= s < 1.0 and not specs[i].is_group:
+            s = min(s + 0.1, 0.99)  # the row expected next in template order; never beats an exact label
         # prefer the current row for continuations, then the longer (more specific) label, then nearer
         key = (round(s, 3), i == current, len(specs[i].label), -abs(i - pointer))
         if best < 0 or key > (round(best_score, 3), best == current, best_len, -abs(best - pointer)):
@@ -91,6 +91,8 @@ def assign(tokens: list[Token], specs: tuple[RowSpec, ...]) -> Assignment:
             if t.kind == "text":
                 has_values = current is not None and bool(rows[specs[current].id].values)
                 expected = current + 1 if has_values else pointer
+                while expected < len(specs) and specs[expected].is_group:
+                    expected += 1
                 idx, s = _best(t, specs, pointer, current, expected)
                 if idx >= 0 and s >= MATCH_THRESHOLD and idx != current:
                     # values earlier on this line: the previous row's if it is short, else stray
@@ -139,6 +141,13 @@ def redistribute(a: Assignment, specs: tuple[RowSpec, ...]) -> list[str]:
     """
     order = [s for s in specs if not s.is_group]
     lost: list[str] = []
+    _spill_rows(a, order, lost)
+    if _spill_groups(a, specs, order, lost):
+        _spill_rows(a, order, lost)
+    return lost
+
+
+def _spill_rows(a: Assignment, order: list[RowSpec], lost: list[str]) -> None:
     for i, s in enumerate(order):
         r = a.rows.get(s.id)
         if r is None or s.n == 0 or len(r.values) < 2 * s.n:
@@ -158,6 +167,10 @@ def redistribute(a: Assignment, specs: tuple[RowSpec, ...]) -> list[str]:
                 tr.values, tr.moved, tr.empty = take, True, False
             j += 1
         r.values = r.values[:s.n] + extra
+
+
+def _spill_groups(a: Assignment, specs: tuple[RowSpec, ...], order: list[RowSpec], lost: list[str]) -> bool:
+    moved = False
     for g in [s for s in specs if s.is_group]:
         gr = a.rows.get(g.id)
         if gr is None or not gr.values:
@@ -175,4 +188,5 @@ def redistribute(a: Assignment, specs: tuple[RowSpec, ...]) -> list[str]:
                 target.values = list(gr.values)
                 target.moved = True
             gr.values = []
-    return lost
+            moved = True
+    return moved

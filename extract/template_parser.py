@@ -99,51 +99,72 @@ def _violations(ids: list, vals: dict) -> int:
     return sum(1 for i in ids if not i.feasible(vals))
 
 
+def _distinct(cands: list[Candidate], sums: SumGroups) -> list[Candidate]:
+    """Candidates whose completed values differ (readings that fill in to the same row are one)."""
+    seen: dict[tuple, Candidate] = {}
+    for c in cands:
+        seen.setdefault(tuple(complete(c.values(), sums)), c)
+    return list(seen.values())
+
+
 def _choose(b: _Builder, table_rows: dict[str, tuple[tuple[str, ...], RowRead, list[Candidate]]],
             sums: SumGroups, column_ids: list) -> dict[str, Candidate]:
-    """Pick one reading per row: the one that breaks fewest identities, then the best prior."""
+    """Pick one reading per row.
+
+    Rows with one reading are fixed first; each open row is narrowed by the column identities
+    against fixed rows only, which fixes more rows, until nothing changes. Rows still open take
+    the reading that breaks fewest identities given the others, then the best prior, and their
+    differing cells are reported as uncertain rather than silently chosen.
+    """
     picks = {rid: cands[0] for rid, (_, _, cands) in table_rows.items()}
-    vals: dict[str, int | float | None] = {}
-    for rid, (keys_, _, _) in table_rows.items():
-        vals.update(zip(keys_, picks[rid].values(), strict=True))
-    ambiguous = [rid for rid, (_, _, c) in table_rows.items() if len(c) > 1]
-    for _ in range(3):
-        changed = False
-        for rid in ambiguous:
+    open_: dict[str, list[Candidate]] = {}
+    fixed: dict[str, int | float | None] = {}
+    for rid, (keys_, _, cands) in table_rows.items():
+        top = [c for c in cands if abs(c.prior - cands[0].prior) <= AMBIGUITY_MARGIN]
+        options = _distinct(top, sums) if len(cands) > 1 else cands
+        if len(options) == 1:
+            picks[rid] = cands[0]
+            fixed.update(zip(keys_, cands[0].values(), strict=True))
+        else:
+            open_[rid] = cands
+    progress = True
+    while progress and open_:
+        progress = False
+        for rid in list(open_):
             keys_, _, cands = table_rows[rid]
             related = [i for i in column_ids if set(i.keys) & set(keys_)]
-            scored = []
-            for c in cands:
-                trial = dict(vals)
-                trial.update(zip(keys_, c.values(), strict=True))
-                scored.append((_violations(related, trial), -c.prior, c))
-            scored.sort(key=lambda x: (x[0], x[1]))
-            best = scored[0][2]
-            if best is not picks[rid]:
-                picks[rid] = best
-                vals.update(zip(keys_, best.values(), strict=True))
-                changed = True
-        if not changed:
-            break
-    for rid in ambiguous:
-        keys_, read, cands = table_rows[rid]
+            ok = [c for c in cands if _violations(related, {**fixed, **dict(zip(keys_, c.values(), strict=True))}) == 0]
+            if not ok:
+                continue
+            top = [c for c in ok if abs(c.prior - ok[0].prior) <= AMBIGUITY_MARGIN]
+            if len(_distinct(top, sums)) == 1:
+                picks[rid] = ok[0]
+                fixed.update(zip(keys_, ok[0].values(), strict=True))
+                del open_[rid]
+                progress = True
+    vals = dict(fixed)
+    for rid in open_:
+        keys_ = table_rows[rid][0]
+        vals.update(zip(keys_, picks[rid].values(), strict=True))
+    for rid, cands in open_.items():
+        keys_, read, _ = table_rows[rid]
         related = [i for i in column_ids if set(i.keys) & set(keys_)]
-        chosen = picks[rid]
+        scored = sorted(cands, key=lambda c: (
+            _violations(related, {**vals, **dict(zip(keys_, c.values(), strict=True))}), -c.prior))
+        chosen = picks[rid] = scored[0]
+        vals.update(zip(keys_, chosen.values(), strict=True))
+        feasible_vs_fixed = [c for c in cands if abs(c.prior - chosen.prior) <= AMBIGUITY_MARGIN and
+                             _violations(related, {**fixed, **dict(zip(keys_, c.values(), strict=True))}) == 0]
         base = complete(chosen.values(), sums)
         differ: set[str] = set()
-        for c in cands:
-            if c is chosen or abs(c.prior - chosen.prior) > AMBIGUITY_MARGIN:
-                continue
-            trial = dict(vals)
-            trial.update(zip(keys_, c.values(), strict=True))
-            if _violations(related, trial) > _violations(related, {**vals}):
-                continue
+        for c in _distinct(feasible_vs_fixed, sums):
             other = complete(c.values(), sums)
             differ.update(k for k, x, y in zip(keys_, base, other, strict=True) if x != y)
         if differ:
             b.ex.uncertain.extend(k for k in keys_ if k in differ and k not in b.ex.uncertain)
             b.issue("ambiguous_split", sorted(differ), f"{read.label.text}：多种读法都符合勾稽关系，取最可能的一种",
-                    read.label, options=[c.values() for c in cands[:5]])
+                    read.label, row_keys=list(keys_),
+                    options=[c.values() for c in _distinct(feasible_vs_fixed, sums)][:8])
     return picks
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 CELL_SPLIT = re.compile(r"\t|\||｜|\s{2,}")
@@ -38,6 +38,7 @@ class Token:
     unit: str | None = None  # "元" / "万元" when printed in the cell
 
 
+@lru_cache(maxsize=65536)
 def parse_number(raw: str) -> tuple[int | float | None, bool, str | None]:
     """(value, repaired, unit) for a cell's text, or (None, False, None) if it is not a number."""
     s = raw.strip()

@@ -220,3 +220,23 @@ def test_a_row_whose_label_was_lost_takes_the_surplus_and_is_reported():
     assert ex.cells["t3.denied.third_party.total"].value == 1
     assert ex.cells["t3.denied.security_stability.total"].value == 0
     assert any(i.kind == "short_row" and i.data.get("lost_label") for i in ex.issues)
+
+
+def test_an_ambiguous_digit_run_is_settled_by_the_narrative():
+    from nianbao.extract.disambiguate import settle_with_narrative
+    from nianbao.models import Claim
+
+    lines = []
+    for r in _t3_rows():
+        if r.row in ("new_received", "granted", "total_processed"):
+            lines.append(r.label + "110000011")  # 11,0,…,11 or 1,10,0,…,11: both hold every identity
+        else:
+            lines.append(_row_line(r, [0] * 7))
+    ex = _parse(_zero_report(lines))
+    assert "t3.new_received.natural_person" in ex.uncertain
+    assert "t3.new_received.total" not in ex.uncertain  # 11 in every reading
+    ex.facts = [Claim(value=1, unit="件", kind="application", quote="自然人申请 1 件", subject="natural_person")]
+    settle_with_narrative(ex)
+    assert ex.cells["t3.new_received.natural_person"].value == 1
+    assert ex.cells["t3.new_received.business"].value == 10
+    assert "t3.new_received.natural_person" not in ex.uncertain
