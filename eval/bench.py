@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import platform
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -19,6 +20,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from nianbao.eval.score import percentile
 from nianbao.eval.synth import SynthOptions, write_corpus
 
 START, END = "<!-- rules-bench:start -->", "<!-- rules-bench:end -->"
@@ -34,6 +36,9 @@ class BenchResult:
     all_cores_rate: float
     peak_rss_mb: float
     failed: int
+    median_ms: float = 0.0
+    p95_ms: float = 0.0
+    max_ms: float = 0.0
     by_size: list[tuple[int, float]] = field(default_factory=list)  # (characters, ms per report)
     llm: dict[str, dict[str, float]] = field(default_factory=dict)
     machine: dict[str, Any] = field(default_factory=dict)
@@ -49,6 +54,16 @@ def _read_one(path: str) -> tuple[float, bool]:
     except Exception:
         ok = False
     return time.perf_counter() - started, ok
+
+
+def _timed(paths: list[str]) -> tuple[list[float], int]:
+    out = []
+    fails = 0
+    for p in paths:
+        s, ok = _read_one(p)
+        out.append(s)
+        fails += not ok
+    return out, fails
 
 
 def _chunk(paths: list[str]) -> tuple[float, int]:
@@ -116,12 +131,14 @@ def run_bench(n: int = 10000, seed: int = 0, workers: int | None = None,
         paths = sorted(str(p) for p in Path(tmp).iterdir() if not p.name.endswith(".gold.json"))
         assert len(paths) == len(names)
         started = time.perf_counter()
-        _, failed = _chunk(paths)
+        per_report, failed = _timed(paths)
         one = time.perf_counter() - started
-        chunks = [paths[i::workers] for i in range(workers)]
+        # small interleaved chunks: layouts differ in cost, so equal shares of paths are not equal work
+        chunks = [paths[i:i + 20] for i in range(0, len(paths), 20)]
         started = time.perf_counter()
         with get_context("fork" if sys.platform != "win32" else "spawn").Pool(workers) as pool:
-            pool.map(_chunk, chunks)
+            for _ in pool.imap_unordered(_chunk, chunks):
+                pass
         many = time.perf_counter() - started
         llm = llm_usage(paths[:20], llm_backends or [])
     peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
@@ -129,6 +146,8 @@ def run_bench(n: int = 10000, seed: int = 0, workers: int | None = None,
     return BenchResult(
         n=n, one_core_seconds=one, one_core_rate=n / one if one else 0.0, workers=workers,
         all_cores_seconds=many, all_cores_rate=n / many if many else 0.0, peak_rss_mb=peak, failed=failed,
+        median_ms=1000 * statistics.median(per_report) if per_report else 0.0,
+        p95_ms=1000 * percentile(per_report, 95), max_ms=1000 * max(per_report, default=0.0),
         by_size=size_growth(seed), llm=llm,
         machine={"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
                  "platform": platform.platform(), "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")})
@@ -150,6 +169,8 @@ def render_section(r: BenchResult) -> str:
         "|---|---:|---:|",
         f"| one core | {r.one_core_seconds:.2f} | {r.one_core_rate:.1f} |",
         f"| {r.workers} processes | {r.all_cores_seconds:.2f} | {r.all_cores_rate:.1f} |",
+        "",
+        f"Per report on one core: median {r.median_ms:.1f} ms, p95 {r.p95_ms:.1f} ms, slowest {r.max_ms:.0f} ms.",
         "",
         f"Peak memory (largest process): {r.peak_rss_mb:.0f} MB. Reports that failed to read: {r.failed}.",
         "",
