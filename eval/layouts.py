@@ -174,13 +174,7 @@ def render_html_table(table: Table) -> str:
         if row.kind == "section":
             tds.append(f"<td colspan=\"{width}\">{e(row.label)}</td>")
         elif row.kind == "head":
-            if row.label:
-                span = 3 if table.table == "t3" else 1
-                tds.append(f"<td colspan=\"{span}\" rowspan=\"{3 if table.table == 't3' else 1}\">{e(row.label)}</td>")
-            n = len(row.cells)
-            for c in row.cells:
-                colspan = max(1, (width - (3 if table.table == "t3" else 1)) // n) if n < 5 else 1
-                tds.append(f"<td colspan=\"{colspan}\">{e(c.text)}</td>")
+            tds += _html_head(table.table, i, row, width)
         else:
             if table.table == "t3":
                 prev = rows[i - 1] if i else None
@@ -198,3 +192,23 @@ def render_html_table(table: Table) -> str:
         out.append("<tr>" + "".join(tds) + "</tr>")
     out.append("</table>")
     return "\n".join(out)
+
+
+def _html_head(table: str, i: int, row: Row, width: int) -> list[str]:
+    """Header cells with the template's own spans (申请人情况 over 自然人 | 法人或其他组织(5) | 总计)."""
+    e = html.escape
+    c = [e(x.text) for x in row.cells]
+    if table == "t3":
+        if i == 0:
+            return [f'<td colspan="3" rowspan="3">{e(row.label)}</td>', f'<td colspan="7">{c[0]}</td>']
+        if i == 1:
+            return [f'<td rowspan="2">{c[0]}</td>', f'<td colspan="5">{c[1]}</td>',
+                    f'<td rowspan="2">{e(words()["t3_header"][9])}</td>']
+        return [f"<td>{x}</td>" for x in c]
+    if table == "t4":
+        if i == 0:
+            return [f'<td colspan="5" rowspan="2">{c[0]}</td>', f'<td colspan="10">{c[1]}</td>']
+        if i == 1:
+            return [f'<td colspan="5">{x}</td>' for x in c]
+        return [f"<td>{x}</td>" for x in c]
+    return ([f"<td>{e(row.label)}</td>"] if row.label else []) + [f"<td>{x}</td>" for x in c]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 
 from nianbao.identities import identities, result_rows
-from nianbao.spec import T3_COLUMNS, T3_PART_COLUMNS, T4_COLUMNS, T4_GROUPS, fields, keys
+from nianbao.spec import T3_PART_COLUMNS, T4_COLUMNS, T4_GROUPS, fields, keys
 
 Cells = dict[str, int | float | None]
 
@@ -114,7 +114,3 @@ def inject_error(cells: Cells, template: str, rng: random.Random, avoid: set[str
         delta = -delta
     cells[key] = old + delta
     return key, old
-
-
-def t3_columns() -> tuple[str, ...]:
-    return T3_COLUMNS
