@@ -150,7 +150,7 @@ def run_bench(n: int = 10000, seed: int = 0, workers: int | None = None,
         p95_ms=1000 * percentile(per_report, 95), max_ms=1000 * max(per_report, default=0.0),
         by_size=size_growth(seed), llm=llm,
         machine={"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-                 "platform": platform.platform(), "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")})
+                 "platform": platform.platform(), "load": os.getloadavg()[0], "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")})
 
 
 def render_section(r: BenchResult) -> str:
@@ -160,7 +160,8 @@ def render_section(r: BenchResult) -> str:
         "## Rules backend throughput",
         "",
         f"Regenerate with `nianbao eval bench --n {r.n}`. Machine: {m['cpu']}, {m['cores']} cores, "
-        f"Python {m['python']}, {m['platform']}; run {m['date']}.",
+        f"Python {m['python']}, {m['platform']}; run {m['date']}, load average {m.get('load', 0):.1f} at the end "
+        "(other processes share these cores).",
         "",
         f"Corpus: {r.n} generated reports (`nianbao eval synth`, every layout in turn, 5% of number cells "
         "and 10% of rows damaged); each timing reads the file, extracts and runs the rules.",
