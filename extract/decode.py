@@ -8,6 +8,7 @@ with a one-line reason rather than decoded into mojibake the extractor would rea
 from __future__ import annotations
 
 import codecs
+import re
 import unicodedata
 from pathlib import Path
 
@@ -24,7 +25,7 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 _SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "cp936": "gb18030",
               "iso-8859-1": "cp1252", "latin-1": "cp1252", "ascii": "utf-8", "us-ascii": "utf-8"}
 _TEXT_CONTROLS = frozenset(b"\t\n\r\f\v")
-_SAMPLE = 1 << 16
+_SAMPLE = 1 << 13  # enough text to judge an encoding; reports run to tens of thousands of characters
 
 
 class DecodeError(ValueError):
@@ -38,19 +39,23 @@ def _bom(data: bytes) -> tuple[str, int] | None:
     return None
 
 
-def _utf16_by_nuls(data: bytes) -> str | None:
-    """UTF-16 without a BOM: ASCII characters leave their NUL byte on one side of every pair
-    (CJK characters ending in 00, such as 一 U+4E00, put a few on the other side)."""
-    sample = data[:_SAMPLE]
-    n = len(sample) - len(sample) % 2
-    even, odd = sample[0:n:2].count(0), sample[1:n:2].count(0)
-    if even + odd < 2:
+def _utf16_by_nuls(data: bytes) -> tuple[str, str] | None:
+    """UTF-16 without a BOM: text has NUL bytes (the high byte of every ASCII character, and
+    of CJK characters such as 一 U+4E00); read both byte orders and keep the one that reads as
+    text, so a report of mostly Chinese with few ASCII characters is still recognised."""
+    if data[:_SAMPLE].count(0) < 2:
         return None
-    if odd >= 0.7 * (even + odd):
-        return "utf-16-le"
-    if even >= 0.7 * (even + odd):
-        return "utf-16-be"
-    return None
+    even = data[: len(data) - len(data) % 2]
+    best: tuple[float, str, str] | None = None
+    for enc in ("utf-16-le", "utf-16-be"):
+        text = _strict(even, enc)
+        if text is None or not _plausible(text):
+            continue
+        sample = text[:_SAMPLE]
+        score = sum(1 for ch in sample if (" " <= ch <= "~") or ch in "\t\n\r" or _is_chinese_text(ch)) / max(1, len(sample))
+        if score >= 0.9 and (best is None or score > best[0]):
+            best = (score, text, enc)
+    return (best[1], best[2]) if best else None
 
 
 def _is_chinese_text(ch: str) -> bool:
@@ -62,20 +67,28 @@ def _is_chinese_text(ch: str) -> bool:
             or cp in (0x00B7, 0x00D7, 0x00F7, 0x00B0, 0x00A7))
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_WIDE = re.compile(r"[^\x00-\x7f]")
+_CHINESE = re.compile("[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef\U00020000-\U0003ffff"
+                      "\u2000-\u27bf\u00b7\u00d7\u00f7\u00b0\u00a7]")
+
+
 def _plausible(text: str) -> bool:
     """Decoded text that reads as text: few controls or unassigned code points, and either
     mostly ASCII or mostly Chinese among the rest (mojibake is neither)."""
     if not text:
         return True
     sample = text[:_SAMPLE]
-    bad = sum(1 for ch in sample
-              if (ord(ch) < 32 and ch not in "\t\n\r\f\v") or unicodedata.category(ch) in ("Cn", "Co", "Cs"))
+    wide = _WIDE.findall(sample)
+    chinese = len(_CHINESE.findall(sample))
+    # unassigned/private/surrogate code points can only be among the non-Chinese wide characters
+    odd = [ch for ch in wide if not _CHINESE.match(ch)] if len(wide) > chinese else []
+    bad = len(_CONTROL.findall(sample)) + sum(1 for ch in odd if unicodedata.category(ch) in ("Cn", "Co", "Cs"))
     if bad > max(2, len(sample) // 200):
         return False
-    wide = [ch for ch in sample if ord(ch) > 127]
     if len(wide) <= len(sample) // 10:
         return True
-    return sum(1 for ch in wide if _is_chinese_text(ch)) >= 0.6 * len(wide)
+    return chinese >= 0.6 * len(wide)
 
 
 def _looks_binary(data: bytes) -> str | None:
@@ -116,7 +129,8 @@ def normalise_label(label: str | None) -> str | None:
 
 
 def decode(data: bytes, declared: str | None = None) -> tuple[str, str]:
-    """(text, encoding used). BOM first, then a declared charset, then detection.
+    """(text, encoding used). BOM first, then UTF-16 and UTF-8 (unmistakable when valid), then a
+    declared charset, then GB18030 and charset-normalizer's detection.
 
     Raises DecodeError with a one-line reason for binary or undecodable bytes.
     """
@@ -124,26 +138,33 @@ def decode(data: bytes, declared: str | None = None) -> tuple[str, str]:
     if bom:
         enc, skip = bom
         text = _strict(data[skip:], enc)
-        if text is None:
-            raise DecodeError(f"starts with a {enc} byte-order mark but is not valid {enc}")
-        return text, enc
+        if text is not None:
+            return text, enc
+        text = _nearly(data[skip:], enc)
+        if text is not None and _plausible(text):
+            return text, f"{enc} (damaged bytes replaced)"
+        raise DecodeError(f"starts with a {enc} byte-order mark but is not valid {enc}")
     utf16 = _utf16_by_nuls(data)
     if utf16:
-        text = _strict(data[: len(data) - len(data) % 2], utf16)
-        if text is not None and _plausible(text):
-            return text, utf16
+        return utf16
+    if data.endswith(b"\x00") and 0 not in data.rstrip(b"\x00")[:_SAMPLE]:
+        data = data.rstrip(b"\x00")  # a fixed-size buffer's padding after the text
     reason = _looks_binary(data)
     if reason:
         raise DecodeError(reason)
+    # Valid UTF-8 is all but never an accident, so it wins even over a page's declaration
+    # (sites that moved to UTF-8 often kept their old <meta charset=gb2312>).
+    text = _strict(data, "utf-8")
+    if text is not None and _plausible(text):
+        return text, "utf-8"
     declared = normalise_label(declared)
     if declared:
         text = _strict(data, declared)
         if text is not None and _plausible(text):
             return text, declared
-    for enc in ("utf-8", "gb18030"):
-        text = _strict(data, enc)
-        if text is not None and _plausible(text):
-            return text, enc
+    text = _strict(data, "gb18030")
+    if text is not None and _plausible(text):
+        return text, "gb18030"
     best = from_bytes(data[:_SAMPLE * 4]).best()
     if best is not None and best.encoding:
         text = _strict(data, best.encoding)

@@ -56,6 +56,7 @@ _NOT_TEXT = re.compile(
 )
 # Elements whose content _NOT_TEXT already left out of the aligner's stream.
 _NO_SOURCE_TEXT = frozenset({"script", "style"})
+_BLOCK_TAG = re.compile(r"<(?:p|div|br|tr|td|li|h[1-6]|table|pre|section|article)\b", re.IGNORECASE)
 _TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown"})
 _WINDOW = 64  # how far ahead a character is looked for before re-anchoring
 _ANCHOR = 8  # re-anchor on this many characters …
@@ -65,7 +66,7 @@ _REACH = 20000  # … and never further ahead than this
 
 def declared_charset(data: bytes) -> str | None:
     """The charset a page declares in <meta charset>, http-equiv or an XML declaration."""
-    m = _CHARSET.search(data[:8192])
+    m = _CHARSET.search(data[:65536])  # generous: some sites put scripts before it
     if not m:
         return None
     return (m.group(1) or m.group(2)).decode("ascii", "replace")
@@ -127,7 +128,7 @@ class _Out:
         self.chars: list[str] = []
         self.offs: list[int] = []
         self.last = 0
-        self.keep_lines = keep_lines  # a text file with some HTML in it: its line breaks are real
+        self.keep_lines = keep_lines  # a text file with some HTML in it: its whitespace is layout
 
     def _put(self, ch: str, off: int) -> None:
         self.chars.append(ch)
@@ -139,11 +140,8 @@ class _Out:
 
     def inline(self, text: str, offs: list[int], pre: bool = False) -> None:
         for ch, off in zip(text, offs, strict=True):
-            if pre:
+            if pre or self.keep_lines:
                 self._put(ch, off)
-            elif ch == "\n" and self.keep_lines:
-                self._trim()
-                self._put("\n", off)
             elif ch.isspace() and ch != "\xa0":
                 if not self.at_line_start() and self.chars[-1] != " ":
                     self._put(" ", off)
@@ -196,6 +194,8 @@ def _span(value: str | None, limit: int) -> int:
 
 
 class _Renderer:
+    """Walks the parsed page in document order, so the aligner's cursor only moves forward."""
+
     def __init__(self, source: str, keep_lines: bool = False) -> None:
         self.align = _Aligner(source)
         self.out = _Out(keep_lines)
@@ -289,12 +289,14 @@ class _Renderer:
         self.out.block()
         for caption in table.xpath("./caption"):
             self.walk(caption)
-        rows = table.xpath("./tr | ./thead/tr | ./tbody/tr | ./tfoot/tr")
+        rows = [tr for tr in table.xpath("./tr | ./thead/tr | ./tbody/tr | ./tfoot/tr") if not _dropped(tr, "tr")]
         grid: dict[tuple[int, int], tuple[str, list[int]]] = {}
         taken: set[tuple[int, int]] = set()
         for r, tr in enumerate(rows):
             c = 0
             for td in tr.xpath("./td | ./th"):
+                if _dropped(td, "td"):
+                    continue
                 while (r, c) in taken:
                     c += 1
                 rs = _span(td.get("rowspan"), len(rows) - r)
@@ -315,11 +317,12 @@ class _Renderer:
 def render(source: str, keep_lines: bool = False) -> tuple[str, list[int]]:
     """The page's text as a reader copies it, with each character's index in `source`.
 
-    keep_lines: line breaks in text outside tables are kept (a text file that holds a stray
-    HTML table is still a text file, whose lines the template parser reads as printed).
+    keep_lines: whitespace outside tables is kept as printed (a text file that holds a stray
+    HTML table is still a text file, whose lines and tabs the template parser reads as printed).
     """
     markup = _XML_DECL.sub("", source, count=1).replace("\x00", "")
-    parser = lxml_html.HTMLParser(encoding="utf-8", remove_comments=False, remove_pis=False)
+    # huge_tree: Word's pages nest deeper and hold longer text runs than libxml2's defaults allow
+    parser = lxml_html.HTMLParser(encoding="utf-8", remove_comments=False, remove_pis=False, huge_tree=True)
     try:
         root = etree.fromstring(markup.encode("utf-8", "replace"), parser)
     except etree.ParserError:
@@ -327,7 +330,15 @@ def render(source: str, keep_lines: bool = False) -> tuple[str, list[int]]:
     if root is None:
         return "", []
     renderer = _Renderer(source, keep_lines)
-    renderer.walk(root)
+    try:
+        renderer.walk(root)
+    except RecursionError:  # nesting deeper than Python's stack: every text run on its own line
+        renderer = _Renderer(source, keep_lines)
+        for node in root.iter():
+            if _tag(node) not in _NO_SOURCE_TEXT:
+                for s in (node.text, node.tail) if _tag(node) else (node.tail,):
+                    renderer.text(s)
+                    renderer.out.block()
     renderer.out.block()
     return "".join(renderer.out.chars), renderer.out.offs
 
@@ -335,7 +346,9 @@ def render(source: str, keep_lines: bool = False) -> tuple[str, list[int]]:
 def read(path: Path, data: bytes) -> Document:
     """Decode (BOM, declared charset, detection), render, normalise; offsets point into the HTML."""
     source, encoding = decode_file(path, data, declared_charset(data))
-    text, offs = render(source, keep_lines=path.suffix.lower() in _TEXT_SUFFIXES)
+    # a text file holding some markup, or a "page" with no block structure, keeps its lines
+    keep_lines = path.suffix.lower() in _TEXT_SUFFIXES or not _BLOCK_TAG.search(source)
+    text, offs = render(source, keep_lines=keep_lines)
     return normalise(text, offs, len(source)).document(path.name, "html", source, encoding)
 
 

@@ -77,7 +77,13 @@ def score(text_clean: str, spec: RowSpec) -> float:
     if not text_clean or not lab:
         return 0.0
     if len(lab) <= 2 or len(text_clean) <= 2:
-        return 1.0 if text_clean == lab else 0.0
+        if text_clean == lab:
+            return 1.0
+        # one garbled character of a two-character label (总汁 for 总计): enough only for the row
+        # expected next (row_assign adds that bonus), never for a header word elsewhere
+        if len(text_clean) == len(lab) == 2 and (text_clean[0] == lab[0] or text_clean[1] == lab[1]):
+            return 0.5
+        return 0.0
     if lab in text_clean:
         return 1.0
     if len(text_clean) >= 3 and text_clean in lab:

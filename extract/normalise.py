@@ -42,11 +42,15 @@ class _Config:
     invisible: re.Pattern[str]
     tag: re.Pattern[str]
     newline_tags: frozenset[str]
+    row_tags: frozenset[str]
+    cell_tags: frozenset[str]
     furniture: tuple[re.Pattern[str], ...]
     lone_number_run: int
 
 
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_REACH = 2000
+_COMMENT = re.compile(r"<!--.{0,4000}?-->", re.DOTALL)
 _LONE_NUMBER = re.compile(r"[ \t]*(\d{1,3})[ \t]*")
 
 
@@ -62,7 +66,7 @@ def _config() -> _Config:
         table[ord(ch)] = chr(ord(ch) - 0xFEE0)
     for ch in chars["spaces"]:
         table[ord(ch)] = " "
-    names = [*markup["inline"], *markup["newline"]]
+    names = [*markup["inline"], *markup["newline"], *markup["row"], *markup["cell"]]
     alternation = "|".join(sorted((re.escape(n) for n in names), key=len, reverse=True))
     # <b>, </b>, <br/>, <span style="…">, <o:p></o:p>; attributes may hold quoted '>'
     tag = re.compile(
@@ -74,6 +78,8 @@ def _config() -> _Config:
         invisible=re.compile("[" + re.escape(chars["invisible"]) + "]"),
         tag=tag,
         newline_tags=frozenset(n.lower() for n in markup["newline"]),
+        row_tags=frozenset(n.lower() for n in markup["row"]),
+        cell_tags=frozenset(n.lower() for n in markup["cell"]),
         furniture=tuple(re.compile(p) for p in furniture["lines"]),
         lone_number_run=int(furniture["lone_number_run"]),
     )
@@ -104,21 +110,50 @@ def _rewrite(text: str, offs: list[int], pattern: re.Pattern[str],
 
 
 def _strip_markup(text: str, offs: list[int], cfg: _Config) -> tuple[str, list[int]]:
-    """Drop stray tags; a line-ending tag (<br>, </p>) with text on both sides becomes a newline,
-    or a space inside a table row."""
-
-    def tag(m: re.Match[str]) -> str:
-        if m.group(2).lower() not in cfg.newline_tags:
-            return ""
-        nl = text.find("\n", m.end())
-        rest = text[m.end(): nl if nl >= 0 else len(text)]
-        before = text[text.rfind("\n", 0, m.start()) + 1: m.start()]
-        if not (cfg.tag.sub("", rest).strip() and cfg.tag.sub("", before).strip()):
-            return ""
+    """Drop stray tags. Between text, a line-ending tag (<br>, </p>) becomes a newline (a space
+    inside a table row), a row tag a newline, and an opening cell tag a TAB."""
+    text, offs = _rewrite(text, offs, _COMMENT, lambda m: "")
+    skip = re.compile(rf"(?:[ \t\u00a0\u3000]|{cfg.tag.pattern})*", re.IGNORECASE)
+    parts: list[str] = []
+    out: list[int] = []
+    pos = 0
+    line_text = line_row = False  # has the current output line text yet, and a cell separator?
+    for m in cfg.tag.finditer(text):
+        kept = text[pos:m.start()]
+        parts.append(kept)
+        out.extend(offs[pos:m.start()])
+        if "\n" in kept:
+            kept = kept[kept.rindex("\n") + 1:]
+            line_text = line_row = False
+        line_text = line_text or bool(kept.strip())
+        line_row = line_row or "\t" in kept or "|" in kept
+        pos = m.end()
+        name = m.group(2).lower()
+        if name in cfg.cell_tags:
+            if not m.group(1) and line_text:  # an opening cell tag after text: next cell
+                parts.append("\t")
+                out.append(offs[m.start()])
+                line_row = True
+            continue
+        if (name not in cfg.newline_tags and name not in cfg.row_tags) or not line_text:
+            continue
+        after = skip.match(text, m.end()).end()
+        if after >= len(text) or text[after] == "\n":
+            continue
+        nl = text.find("\n", after, after + _REACH)
+        rest = text[after: nl if nl >= 0 else after + _REACH]
         # inside a pipe or tab row a <br> separates words of one cell: splitting would break the row
-        return " " if any(sep in before + rest for sep in "\t|") else "\n"
-
-    text, offs = _rewrite(text, offs, cfg.tag, tag)
+        if name not in cfg.row_tags and (line_row or "\t" in rest or "|" in rest):
+            parts.append(" ")
+        else:
+            parts.append("\n")
+            line_text = line_row = False
+        out.append(offs[m.start()])
+    if pos:
+        parts.append(text[pos:])
+        out.extend(offs[pos:])
+        text = "".join(parts)
+        offs = out
 
     def entity(m: re.Match[str]) -> str:
         return html.unescape(m.group(0))
@@ -187,7 +222,9 @@ def normalise(text: str, offsets: list[int] | None = None, source_len: int | Non
     """Normalise `text`; `offsets` (default: identity) maps it into a source of `source_len` chars.
 
     Readers that already moved away from the source (HTML rendering) pass their own map; the
-    result's map is the composition, so it always points into the reader's source.
+    result's map is the composition, so it always points into the reader's source. With the
+    default identity map, `offsets` gives each output character's index in the input text,
+    which is what a reader with page boxes (PDF, OCR) needs to move its boxes along.
     """
     cfg = _config()
     offs = list(range(len(text))) if offsets is None else list(offsets[: len(text)])

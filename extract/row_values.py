@@ -93,33 +93,40 @@ def _slot(t: Token) -> Slot:
 
 
 def _splittable(t: Token) -> bool:
-    return t.kind == "num" and t.text.isdigit() and len(t.text) >= 2
+    return len(t.digits) >= 2
 
 
-def _short_candidates(tokens: list[Token], n: int) -> list[Candidate]:
-    """Fewer tokens than cells: split digit runs and/or leave cells missing."""
+def _short_candidates(tokens: list[Token], n: int, verifiable: bool) -> list[Candidate]:
+    """Fewer tokens than cells: split digit runs and/or leave cells missing.
+
+    Splitting a run is cheap only where a row sum can verify it; elsewhere a missing cell is the
+    more honest reading, except for runs of zeros (`000`), which split only one way.
+    """
     options: list[list[tuple[list[Slot], int]]] = []  # per token: (slots, number of extra cuts)
     for t in tokens:
-        opts = [([_slot(t)], 0)]
+        opts: list[tuple[list[Slot], float]] = [([_slot(t)], 0)]
         if _splittable(t):
-            for k in range(2, min(len(t.text), n) + 1):
-                for parts in _digit_splits(t.text, k):
-                    opts.append(([Slot(v, t, "split") for v in parts], k - 1))
+            cost = 1.0 if verifiable or set(t.digits) == {"0"} else 2.5
+            for k in range(2, min(len(t.digits), n) + 1):
+                for parts in _digit_splits(t.digits, k):
+                    opts.append(([Slot(v, t, "split") for v in parts], (k - 1) * cost))
         options.append(opts)
     out: list[Candidate] = []
 
-    def rec(i: int, acc: list[Slot], cuts: int) -> None:
+    def rec(i: int, acc: list[Slot], cuts: float, full_only: bool) -> None:
         if len(out) >= MAX_CANDIDATES or len(acc) > n:
             return
         if i == len(options):
             m = len(acc)
             missing = n - m
+            if full_only and missing:
+                return
             for pos in combinations(range(n), m):
                 slots = [Slot(None, None, "missing") for _ in range(n)]
                 for p, s in zip(pos, acc, strict=True):
                     slots[p] = s
                 prior = -0.6 * cuts - 1.0 * missing
-                if missing and pos and pos[-1] == n - 1:
+                if verifiable and missing and pos and pos[-1] == n - 1:
                     prior += 0.3  # the last printed value is most likely the total
                 prior -= 0.002 * sum(pos)  # vanished blanks are more often on the right
                 kind = "split" if cuts and not missing else "short"
@@ -128,21 +135,34 @@ def _short_candidates(tokens: list[Token], n: int) -> list[Candidate]:
                     return
             return
         for slots, c in options[i]:
-            rec(i + 1, acc + slots, cuts + c)
+            rec(i + 1, acc + slots, cuts + c, full_only)
 
-    rec(0, [], 0)
-    return out
+    # readings that fill every cell first (a digit run split all the way), then those with gaps
+    rec(0, [], 0, True)
+    rec(0, [], 0, False)
+    seen: set[tuple] = set()
+    unique = []
+    for c in out:
+        key = (tuple(c.values()), c.kind)
+        if key not in seen:
+            seen.add(key)
+            unique.append(c)
+    return unique
 
 
-def _long_candidates(tokens: list[Token], n: int) -> list[Candidate]:
-    """More tokens than cells: merge split numbers (2|0 → 20) or drop extra cells."""
+def _long_candidates(tokens: list[Token], n: int, verifiable: bool) -> list[Candidate]:
+    """More tokens than cells: merge split numbers (2|0 → 20) or drop extra cells.
+
+    A merge is preferred only where a row sum can confirm it; a doubled cell (the same value
+    twice in a row) is the likelier extra otherwise.
+    """
     extra = len(tokens) - n
     out: list[Candidate] = []
     # merges of adjacent digit tokens: a number split by a stray separator (2|0 → 20, 1 234 → 1234)
     pairs = [i for i in range(len(tokens) - 1)
              if tokens[i].kind == "num" and tokens[i + 1].kind == "num"
-             and tokens[i].text.isdigit() and tokens[i + 1].text.isdigit()
-             and len(tokens[i].text) <= 3 and tokens[i].text != "0"]
+             and tokens[i].digits and tokens[i + 1].digits
+             and len(tokens[i].digits) <= 3 and tokens[i].digits != "0"]
     for chosen in combinations(pairs, extra):
         if any(b - a < 2 for a, b in zip(chosen, chosen[1:], strict=False)):
             continue
@@ -150,15 +170,19 @@ def _long_candidates(tokens: list[Token], n: int) -> list[Candidate]:
         while i < len(tokens):
             if i in chosen:
                 a, b = tokens[i], tokens[i + 1]
-                slots.append(Slot(int(a.text + b.text), a, "merged"))
+                slots.append(Slot(int(a.digits + b.digits), a, "merged"))
                 i += 2
             else:
                 slots.append(_slot(tokens[i]))
                 i += 1
-        out.append(Candidate(slots, -1.0 * extra, "merged"))
+        joined = sum(1 for i in chosen if tokens[i].joined_next)
+        base = -1.0 * extra if verifiable else -1.5 * extra
+        out.append(Candidate(slots, base + 0.8 * joined, "merged"))
     for drop in combinations(range(len(tokens)), extra):
         kept = [_slot(t) for i, t in enumerate(tokens) if i not in drop]
-        out.append(Candidate(kept, -1.5 * extra - 0.001 * sum(drop), "long", [tokens[i] for i in drop]))
+        doubled = sum(0.2 for i in drop if any(0 <= j < len(tokens) and j != i and tokens[j].text == tokens[i].text
+                                               for j in (i - 1, i + 1)))
+        out.append(Candidate(kept, -1.5 * extra + doubled + 0.001 * sum(drop), "long", [tokens[i] for i in drop]))
         if len(out) >= MAX_CANDIDATES:
             break
     return out
@@ -167,10 +191,27 @@ def _long_candidates(tokens: list[Token], n: int) -> list[Candidate]:
 def candidates(tokens: list[Token], n: int, groups: SumGroups) -> list[Candidate]:
     """Readings of a row, feasible ones first, best prior first."""
     if len(tokens) == n:
-        return [Candidate([_slot(t) for t in tokens], 0.0, "exact")]
+        exact = Candidate([_slot(t) for t in tokens], 0.0, "exact")
+        if not groups or feasible(exact.values(), groups) or not any(t.joined_next for t in tokens):
+            return [exact]
+        # the sum fails, and two numbers shared a cell: read them as one number, a cell missing
+        alt: list[Candidate] = []
+        for i, t in enumerate(tokens[:-1]):
+            if not t.joined_next or not (t.digits and tokens[i + 1].digits):
+                continue
+            merged = Token("num", t.text + tokens[i + 1].text, t.start, tokens[i + 1].end, t.line,
+                           int(t.digits + tokens[i + 1].digits), t.repaired or tokens[i + 1].repaired)
+            for c in _short_candidates(tokens[:i] + [merged] + tokens[i + 2:], n, True):
+                if feasible(c.values(), groups):
+                    c.prior -= 0.5
+                    c.kind = "merged"
+                    alt.append(c)
+        alt.sort(key=lambda c: -c.prior)
+        return alt + [exact] if alt else [exact]
     if not tokens:
         return [Candidate([Slot(None, None, "missing") for _ in range(n)], -9.0, "short")]
-    cands = _short_candidates(tokens, n) if len(tokens) < n else _long_candidates(tokens, n)
+    verifiable = bool(groups)
+    cands = _short_candidates(tokens, n, verifiable) if len(tokens) < n else _long_candidates(tokens, n, verifiable)
     ok = [c for c in cands if feasible(c.values(), groups)]
     pool = ok or cands
     pool.sort(key=lambda c: -c.prior)

@@ -32,7 +32,8 @@ class _Builder:
         self.template = template
         self.ex = Extraction(report=doc.name, meta=meta)
         for k in keys(template):
-            self.ex.cells[k] = CellReading(key=k, value=None, note="missing", confidence=0.0)
+            self.ex.cells[k] = CellReading.model_construct(key=k, value=None, raw="", span=None, confidence=0.0,
+                                                           reader="rules", note="missing")
 
     def issue(self, kind: str, keys_: list[str], detail: str, token: Token | None = None, **data: object) -> None:
         span = self.doc.span(token.start, token.end) if token else None
@@ -41,10 +42,11 @@ class _Builder:
     def put(self, key: str, value: int | float | None, token: Token | None, how: str, confidence: float) -> None:
         if key not in self.ex.cells:
             return
-        cell = CellReading(key=key, value=value, raw=token.text if token else "",
-                           span=self.doc.span(token.start, token.end) if token else None,
-                           confidence=confidence, note=how or None)
-        if token is not None:
+        # built without validation (hot path: every cell of every report); fields are typed here
+        cell = CellReading.model_construct(key=key, value=value, raw=token.text if token else "",
+                                           span=self.doc.span(token.start, token.end) if token else None,
+                                           confidence=confidence, reader="rules", note=how or None)
+        if token is not None and self.doc.boxes:
             box_conf = [b.confidence for b in self.doc.boxes_in(token.start, token.end) if b.confidence is not None]
             if box_conf:
                 cell.confidence = min(cell.confidence, min(box_conf))
@@ -256,11 +258,11 @@ def _parse_t4(b: _Builder, region: tuple[int, int]) -> None:
         return
     b.ex.tables_found.append("t4")
     b.ex.sections["table:t4"] = (tokens[0].start, tokens[-1].end)
-    cands = candidates(tokens, 15, T4_SUMS)
-    chosen = cands[0]
     label_tok = tokens[0]
     read = RowRead(spec=None, label=Token("text", "表四", label_tok.start, label_tok.end, label_tok.line),  # type: ignore[arg-type]
                    values=tokens)
+    picks = _choose(b, {"t4": (t4_keys, read, candidates(tokens, 15, T4_SUMS))}, T4_SUMS, [])
+    chosen = picks["t4"]
     _write_row(b, t4_keys, chosen, "表四")
     _report_reading(b, t4_keys, read, chosen, 15)
 

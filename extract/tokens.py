@@ -15,10 +15,13 @@ from functools import cache, lru_cache
 from importlib import resources
 
 CELL_SPLIT = re.compile(r"\t|\||｜|\s{2,}")
+TAB_SPLIT = re.compile(r"\t|\s{2,}")
+PIPE_ROW = re.compile(r"(^\s*[|｜])|([|｜]\s*$)|(\s[|｜]\s)")
 CJK = re.compile(r"[\u3400-\u9fff]")
 NUMBER = re.compile(r"^[+\-－]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
 SEPARATOR = re.compile(r"^[-=:_+]{3,}$")
-TRAILING_DIGITS = re.compile(r"^(.*[\u3400-\u9fff）)】\]])\s*([+\-]?[\dOoIl|〇]*\d[\d,.OoIl|〇]*)$")
+TRAILING_DIGITS = re.compile(
+    r"^(.*[\u3400-\u9fff\u3000-\u303f\uff01-\uff0f\u2018-\u201f\"'）)】\]》])\s*([+\-]?[\dOoIl|〇]*\d[\d,.OoIl|〇]*)$")
 
 
 @cache
@@ -36,12 +39,27 @@ class Token:
     value: int | float | None = None
     repaired: bool = False  # an OCR glyph was read as a digit
     unit: str | None = None  # "元" / "万元" when printed in the cell
+    # this number and the next were one cell of a tab/pipe row, parted by a space: likely one
+    # number with a space inside ("1 4" for 14), not two cells
+    joined_next: bool = False
+
+    @property
+    def digits(self) -> str:
+        """The repaired digit string of a plain integer token ("O000000" → "0000000"), else ""."""
+        if self.kind != "num" or self.unit or not isinstance(self.value, int) or self.value < 0:
+            return ""
+        text = self.text.strip()
+        if self.repaired:
+            text = "".join(layout()["ocr_digits"].get(ch, ch) for ch in text)
+        return text if text.isdigit() else ""
 
 
 @lru_cache(maxsize=65536)
 def parse_number(raw: str) -> tuple[int | float | None, bool, str | None]:
     """(value, repaired, unit) for a cell's text, or (None, False, None) if it is not a number."""
     s = raw.strip()
+    if re.fullmatch(r"\d+\.\s+\d+|\d+\s+\.\d+", s):  # a decimal parted by a space: "54. 5"
+        s = re.sub(r"\s+", "", s)
     unit = None
     for suffix in sorted(layout()["wan_suffixes"] + layout()["yuan_suffixes"], key=len, reverse=True):
         if s.endswith(suffix) and len(s) > len(suffix):
@@ -72,10 +90,15 @@ def is_blank_marker(text: str) -> bool:
 
 
 def _cells(line: str) -> list[tuple[str, int]]:
-    """(cell text, offset within line) for every non-empty cell."""
+    """(cell text, offset within line) for every non-empty cell.
+
+    Pipes separate cells only in a pipe row; in a tab row or a line of its own, `|` is a glyph
+    (OCR's reading of 1).
+    """
     out = []
     pos = 0
-    for m in CELL_SPLIT.finditer(line):
+    splitter = CELL_SPLIT if ("\t" not in line and PIPE_ROW.search(line) and line.strip() not in "|｜") else TAB_SPLIT
+    for m in splitter.finditer(line):
         if m.start() > pos:
             out.append((line[pos:m.start()], pos))
         pos = m.end()
@@ -90,9 +113,21 @@ def _strip_span(text: str, offset: int) -> tuple[str, int, int]:
     return core, offset + lead, offset + lead + len(core)
 
 
-def _split_mixed(cell: str, start: int, line_no: int) -> list[Token]:
-    """Split a cell holding label text and numbers into tokens (see module docstring)."""
+def _split_mixed(cell: str, start: int, line_no: int, in_row: bool = False) -> list[Token]:
+    """Split a cell holding label text and numbers into tokens (see module docstring).
+
+    `in_row`: the cell is one of several tab/pipe-separated cells, so two numbers inside it are
+    more likely one number with a stray space than two cells.
+    """
     pieces = [(m.group(), m.start()) for m in re.finditer(r"\S+", cell)]
+    # a decimal split by a space: "54. 5", "54 .5"
+    i = 0
+    while i < len(pieces) - 1:
+        a, b = pieces[i][0], pieces[i + 1][0]
+        if (re.fullmatch(r"\d+\.", a) and re.fullmatch(r"\d+", b)) or (re.fullmatch(r"\d+", a) and re.fullmatch(r"\.\d+", b)):
+            pieces[i:i + 2] = [(cell[pieces[i][1]:pieces[i + 1][1] + len(b)], pieces[i][1])]
+            continue
+        i += 1
     # numbers glued to the end of label text without a space: 申请数量230100024, 行政许可0
     if len(pieces) >= 1:
         last, off = pieces[-1]
@@ -118,6 +153,10 @@ def _split_mixed(cell: str, start: int, line_no: int) -> list[Token]:
             tokens.append(Token("blank", text, s, e, line_no))
         else:
             tokens.append(Token("text", text, s, e, line_no))
+    if in_row:
+        nums = [t for t in tokens if t.kind == "num"]
+        if len(nums) == 2 and len(tokens) == 2:
+            nums[0].joined_next = True
     # merge consecutive text pieces back into one label token
     merged: list[Token] = []
     for t in tokens:
@@ -136,13 +175,14 @@ def tokenize(text: str, start: int = 0, end: int | None = None) -> list[Token]:
     pos = start
     line_no = text.count("\n", 0, start)
     for line in text[start:end].split("\n"):
-        for cell, off in _cells(line):
+        cells = _cells(line)
+        for cell, off in cells:
             core, s, e = _strip_span(cell, off)
             s, e = s + pos, e + pos
             if SEPARATOR.match(core):
                 continue
             if re.search(r"\s", core):  # "4 0 0 0 0 0 4", "行政处罚 O": cells in one run of text
-                tokens.extend(_split_mixed(core, s, line_no))
+                tokens.extend(_split_mixed(core, s, line_no, in_row=len(cells) > 1 or len(core) <= 6))
                 continue
             value, repaired, unit = parse_number(core)
             if value is not None:

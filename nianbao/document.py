@@ -48,7 +48,8 @@ class Document:
         if end > start and end - 1 < len(self.offsets):
             o_end = self.offsets[end - 1] + 1
         page, bbox = self._place(start, end)
-        return Span(start=start, end=end, orig_start=o_start, orig_end=o_end, page=page, bbox=bbox)
+        # built without validation: every field is computed here, and this runs for every cell
+        return Span.model_construct(start=start, end=end, orig_start=o_start, orig_end=o_end, page=page, bbox=bbox)
 
     def box_at(self, pos: int) -> Box | None:
         if not self.boxes:
@@ -69,7 +70,7 @@ class Document:
         return None
 
     def _place(self, start: int, end: int) -> tuple[int | None, tuple[float, float, float, float] | None]:
-        hits = self.boxes_in(start, end)
+        hits = self.boxes_in(start, end) if self.boxes else []
         if not hits:
             return self.page_of(start), None
         page = hits[0].page

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from nianbao.document import Document
 from nianbao.models import Category, Extraction, Finding, Number, Severity
 
-RULE_MODULES: list[str] = []  # e.g. "arithmetic", "structure", "narrative" (modules of nianbao.rules)
+# modules of nianbao.rules, imported in this order; rules run in registration order
+RULE_MODULES: list[str] = ["arithmetic", "fills", "bounds", "structure", "ocr", "narrative", "consistency"]
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,13 @@ def run_rules(doc: Document | None, extraction: Extraction) -> list[Finding]:
     _load()
     ctx = RuleContext(doc, extraction, extraction.values())
     out: list[Finding] = []
+    seen: set[tuple] = set()
     for r in RULES.values():
-        out.extend(r.func(ctx))
+        for f in r.func(ctx):
+            sig = (f.category, f.rule, tuple(sorted(f.keys)), f.message)
+            if sig not in seen:  # stable and deduplicated: the same finding once, in rule order
+                seen.add(sig)
+                out.append(f)
     return out
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
+from gold_pages import STYLES, report_page, seed_page
 
 from nianbao.extract import IngestError, read_document
 from nianbao.extract.ingest_html import declared_charset
@@ -133,6 +136,14 @@ def test_gbk_pages_decode_by_declaration_or_detection(tmp_path, head):
     assert "三、本年度办理结果\t（一）予以公开" in doc.text
 
 
+def test_utf8_page_that_still_declares_gb2312_is_read_as_utf8(tmp_path):
+    # 政府 in UTF-8 (E6 94 BF E5 BA 9C) is also valid GBK: the declaration alone would give mojibake
+    data = "<html><head><meta charset='gb2312'></head><body><p>政府政府</p></body></html>".encode()
+    doc = read_document(_write(tmp_path, "moved.html", data))
+    assert doc.encoding == "utf-8"
+    assert doc.text.strip() == "政府政府"
+
+
 def test_declared_charset_is_read_from_meta_and_xml_declaration():
     assert declared_charset(b'<html><head><meta charset="GB2312"></head>') == "GB2312"
     assert declared_charset(b"<meta http-equiv='Content-Type' content='text/html; charset=gbk' />") == "gbk"
@@ -251,3 +262,85 @@ def test_a_text_file_holding_an_html_table_keeps_its_lines(tmp_path):
 def test_utf16_page_with_a_txt_name_is_sniffed_as_html(tmp_path):
     doc = read_document(_write(tmp_path, "saved.txt", b"\xff\xfe" + page(table_three()).encode("utf-16-le")))
     assert doc.kind == "html" and {len(r) for r in _table_lines(doc.text)} == {10}
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_gold_reports_published_as_html_tables_read_back_to_the_same_cells(tmp_path, style):
+    """Ingest + the template parser on each seed's gold, rebuilt as a GBK page with the real
+    template's rowspan/colspan structure: every cell and the report's meta come back."""
+    from nianbao.pipeline import process_file
+
+    for gold_path in sorted(FIXTURES.glob("*.gold.json")):
+        gold = json.loads(gold_path.read_text("utf-8"))
+        path = _write(tmp_path, gold_path.name.replace(".gold.json", ".html"), report_page(gold, style).encode("gbk"))
+        got = process_file(path).to_contract()
+        skip = set(gold.get("uncertain") or [])
+        wrong = {k: (v, got["cells"].get(k)) for k, v in gold["cells"].items() if k not in skip and got["cells"].get(k) != v}
+        assert not wrong, (path.name, style, wrong)
+        assert got["meta"] == gold["meta"], (path.name, style)
+
+
+def test_hidden_rows_and_cells_are_not_part_of_the_table(tmp_path):
+    table = ("<table><tr><td>规章</td><td style='display:none'>9</td><td>0</td></tr>"
+             "<tr style='display: none'><td>模板示例</td><td>8</td></tr><tr><td>行政规范性文件</td><td>3</td></tr></table>")
+    doc = read_document(_write(tmp_path, "hidden.html", page(table).encode("utf-8")))
+    assert _table_lines(doc.text) == [["规章", "0"], ["行政规范性文件", "3"]]
+    _assert_offsets_point_at_their_characters(doc)
+
+
+def test_a_page_without_block_markup_keeps_its_lines_and_tabs(tmp_path):
+    src = "<html><body>一、总体情况\n发布信息<b>12</b>条。\n规章\t0\t0\t0\n</body></html>"
+    doc = read_document(_write(tmp_path, "bare.html", src.encode("utf-8")))
+    assert [ln for ln in doc.text.split("\n") if ln.strip()] == ["一、总体情况", "发布信息12条。", "规章\t0\t0\t0"]
+
+
+def test_deeply_nested_markup_still_gives_its_text(tmp_path):
+    depth = 700  # Word-made pages nest spans and fonts far deeper than libxml2's default limit of 256
+    src = ("<html><body><p>开头</p>" + "<div><font>" * depth + "发布信息12条" + "</font></div>" * depth
+           + "<p>结尾</p></body></html>")
+    doc = read_document(_write(tmp_path, "deep.html", src.encode("utf-8")))
+    assert [ln for ln in doc.text.split("\n") if ln.strip()] == ["开头", "发布信息12条", "结尾"]
+
+
+def test_government_site_chrome_in_plain_divs_is_dropped(tmp_path):
+    body = ("<div class='crumb'>当前位置：首页 &gt; 政务公开 &gt; 年度报告</div>"
+            "<div class='share'>【字体：大 中 小】 【打印本页】【关闭窗口】</div>"
+            "<div class='art'><p>某区2023年政府信息公开工作年度报告</p><p>一、总体情况</p><p>发布信息12条。</p></div>"
+            "<div>上一篇：某区2022年政府信息公开工作年度报告</div><div>下一篇：关于开展2024年工作的通知</div>"
+            "<div>扫一扫在手机打开当前页</div><div class='foot'>主办单位：某区人民政府办公室 网站标识码：1101000001 "
+            "京ICP备12345678号</div>")
+    doc = read_document(_write(tmp_path, "chrome.html", page(body).encode("utf-8")))
+    assert [ln for ln in doc.text.split("\n") if ln.strip()] == [
+        "某区2023年政府信息公开工作年度报告", "一、总体情况", "发布信息12条。"]
+
+
+def test_random_span_tables_keep_their_shape(tmp_path):
+    """Any mix of spans: one line per <tr>, equal positions, every cell's text exactly once."""
+    rng = __import__("random").Random(20240501)
+    for n in range(60):
+        rows, texts = [], []
+        for r in range(rng.randint(1, 8)):
+            cells = []
+            for c in range(rng.randint(0, 6)):
+                text = f"格{n}_{r}_{c}"
+                texts.append(text)
+                rs, cs = rng.choice([1, 1, 1, 2, 3, 9]), rng.choice([1, 1, 2, 4])
+                cells.append(f"<td rowspan={rs} colspan={cs}>{text}</td>")
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+        body = "<p>表前</p><table>" + "".join(rows) + "</table><p>表后</p>"
+        lines = read_document(_write(tmp_path, f"t{n}.html", page(body).encode())).text.split("\n")
+        grid = [ln.split("\t") for ln in lines[lines.index("表前") + 1: lines.index("表后")]]
+        assert len(grid) == len(rows), n
+        assert len({len(g) for g in grid}) == 1, (n, grid)
+        assert sorted(c for g in grid for c in g if c) == sorted(texts), n
+
+
+def test_seed_prose_published_as_html_keeps_every_gold_quote(tmp_path, shared_dir):
+    """Narrative quotes must stay exact substrings of the text the extractor reads."""
+    for seed in sorted((shared_dir / "seeds").glob("*.txt")):
+        gold = json.loads((FIXTURES / f"{seed.stem}.gold.json").read_text("utf-8"))
+        page_bytes = seed_page(read_document(seed).text, gold).encode("gb18030")
+        doc = read_document(_write(tmp_path, f"{seed.stem}.html", page_bytes))
+        missing = [c["quote"] for c in gold["narrative"] if c["quote"] not in doc.text]
+        assert not missing, (seed.name, missing)
+        _assert_offsets_point_at_their_characters(doc)

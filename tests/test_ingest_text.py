@@ -81,7 +81,7 @@ def test_crlf_zero_width_and_nbsp():
     assert src[out.offsets[out.text.index("情")]] == "情"
 
 
-@pytest.mark.parametrize("furniture", ["— 3 —", "- 3 -", "－３－", "第 3 页 共 5 页", "第3页", "共5页 第3页", "  第 12 页  "])
+@pytest.mark.parametrize("furniture", ["— 3 —", "- 3 -", "－３－", "·3·", "第 3 页 共 5 页", "第3页", "共5页 第3页", "  第 12 页  "])
 def test_page_furniture_lines_are_removed(furniture):
     src = f"发布信息28条。\n{furniture}\n其中规范性文件3件。\n"
     out = normalise(src)
@@ -109,7 +109,8 @@ def test_lone_page_numbers_counting_up_are_removed_but_one_cell_per_line_numbers
 
 
 def test_stray_markup_removed_and_both_digits_kept():
-    src = "行政强制\t<b>7</b> 政强制 <b>0</b>\t\t\n<span style=\"color:red\">发布信息</span>&nbsp;12&amp;条</p>\n"
+    src = ("行政强制\t<b>7</b> 政强制 <b>0</b>\t\t\n<span style=\"color:red\">发布信息</span>&nbsp;12&amp;条</p>"
+           "<!-- [if gte mso 9]>\n<xml>x</xml> -->\n")
     out = normalise(src)
     assert out.text == "行政强制\t7 政强制 0\t\t\n发布信息 12&条\n"
     for digit in ("7", "0", "12"):
@@ -130,11 +131,23 @@ def test_angle_brackets_that_are_not_markup_stay():
     assert normalise(src).text == src
 
 
-def test_truncated_utf8_is_read_with_the_damaged_character_replaced(tmp_path):
-    data = REPORT.encode("utf-8") + "情".encode()[:2]
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_truncated_utf8_is_read_with_the_damaged_character_replaced(tmp_path, bom):
+    data = bom + REPORT.encode("utf-8") + "情".encode()[:2]
     doc = read_document(_write(tmp_path, "cut.txt", data))
     assert doc.text.startswith(REPORT) and doc.text.endswith("\ufffd")
     assert "damaged" in (doc.encoding or "")
+
+
+def test_truncated_utf16_keeps_its_text(tmp_path):
+    doc = read_document(_write(tmp_path, "cut16.txt", b"\xff\xfe" + REPORT.encode("utf-16-le") + b"\x3d"))
+    assert doc.text.rstrip("\ufffd") == REPORT and doc.encoding == "utf-16-le (damaged bytes replaced)"
+
+
+def test_a_bom_followed_by_garbage_is_refused(tmp_path):
+    with pytest.raises(IngestError) as e:
+        read_document(_write(tmp_path, "fake.txt", b"\xef\xbb\xbf" + b"\xff\xc0\x80" * 400))
+    assert "fake.txt" in str(e.value) and "byte-order mark" in str(e.value)
 
 
 @pytest.mark.parametrize(("name", "data", "reason"), [
@@ -186,3 +199,64 @@ def test_seed_reports_keep_every_table_row_intact(shared_dir):
 def test_br_inside_a_pipe_row_joins_words_of_one_cell_instead_of_splitting_the_row():
     src = "| 三、本年度办理结果<br>（一）予以公开 | 5 | 0 |\n第一段<br/>第二段\n"
     assert normalise(src).text == "| 三、本年度办理结果 （一）予以公开 | 5 | 0 |\n第一段\n第二段\n"
+
+
+def _fullwidth_digits(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "0" <= c <= "9" else c for c in text)
+
+
+def _with_furniture(text: str) -> str:
+    lines = text.split("\n")
+    out = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        if i % 15 == 14 and i < len(lines) - 1:
+            out.append(f"— {i // 15 + 1} —" if i % 2 else f"第 {i // 15 + 1} 页 共 9 页")
+    return "\n".join(out)
+
+
+VARIANTS = {
+    "gb18030-crlf": lambda s: s.replace("\n", "\r\n").encode("gb18030"),
+    "utf-16-le-no-bom": lambda s: s.encode("utf-16-le"),
+    "utf-16-be-bom-crlf": lambda s: b"\xfe\xff" + s.replace("\n", "\r\n").encode("utf-16-be"),
+    "utf-8-bom-fullwidth-digits": lambda s: b"\xef\xbb\xbf" + _fullwidth_digits(s).encode(),
+    "utf-8-page-furniture": lambda s: _with_furniture(s).encode(),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_seed_reports_saved_other_ways_read_to_the_same_text(tmp_path, shared_dir, variant):
+    for seed in sorted((shared_dir / "seeds").glob("*.txt")):
+        original = read_document(seed)
+        data = VARIANTS[variant](original.source)
+        doc = read_document(_write(tmp_path, seed.name, data))
+        assert doc.text == original.text, (seed.name, variant)
+        _assert_unchanged_chars_map_back(doc)
+
+
+def test_one_huge_line_of_markup_is_normalised_in_linear_time():
+    import time
+
+    src = "<p>发布信息<b>12</b>条</p>" * 40000  # a crawler's one-line dump; quadratic would take minutes
+    started = time.perf_counter()
+    out = normalise(src)
+    assert time.perf_counter() - started < 15
+    assert out.text.split("\n")[:2] == ["发布信息12条", "发布信息12条"] and out.text.count("\n") == 39999
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_bomless_utf16_of_almost_only_chinese_is_recognised(tmp_path, encoding):
+    # 一 is U+4E00: its NUL byte sits on the other side of the pair from an ASCII character's
+    text = "一、总体情况\n" + "一是加强组织领导，二是完善制度建设。" * 20 + "\n"
+    doc = read_document(_write(tmp_path, "cjk16.txt", text.encode(encoding)))
+    assert doc.text == text and doc.encoding == encoding
+
+
+def test_nul_padding_after_the_text_is_not_binary(tmp_path):
+    doc = read_document(_write(tmp_path, "padded.txt", REPORT.encode("gb18030") + b"\x00" * 300))
+    assert doc.text == REPORT and doc.encoding == "gb18030"
+
+
+def test_stray_cell_and_row_tags_keep_cells_apart():
+    src = "二、主动公开\n<tr><td>规章</td><td>0</td><td>1</td></tr><tr><td>行政规范性文件</td><td>3<br>件</td></tr>\n"
+    assert normalise(src).text == "二、主动公开\n规章\t0\t1\n行政规范性文件\t3 件\n"

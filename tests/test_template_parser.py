@@ -240,3 +240,54 @@ def test_an_ambiguous_digit_run_is_settled_by_the_narrative():
     assert ex.cells["t3.new_received.natural_person"].value == 1
     assert ex.cells["t3.new_received.business"].value == 10
     assert "t3.new_received.natural_person" not in ex.uncertain
+
+
+def test_long_digit_runs_with_ocr_glyphs_split_all_the_way():
+    lines = []
+    for r in _t3_rows():
+        if r.row == "new_received":
+            lines.append(r.label + "15881317178")  # 158 8 1 3 1 7 178
+        elif r.row == "carried_over":
+            lines.append(r.label + "O000000")
+        elif r.row == "denied.security_stability":
+            lines.append(r.label + "0000011")  # the label ends in a closing quote
+        elif r.row in ("granted", "total_processed"):
+            lines.append(_row_line(r, [158, 8, 1, 3, 1, 7, 178] if r.row == "granted" else [158, 8, 1, 3, 1, 8, 179]))
+        else:
+            lines.append(_row_line(r, [0] * 7))
+    ex = _parse(_zero_report(lines))
+    assert [ex.cells[f"t3.new_received.{c}"].value for c in ("natural_person", "other_org", "total")] == [158, 7, 178]
+    assert ex.cells["t3.carried_over.total"].value == 0
+    assert ex.cells["t3.denied.security_stability.other_org"].value == 1
+
+
+def test_a_number_with_a_space_inside_one_cell_is_one_number():
+    lines = []
+    for r in _t3_rows():
+        if r.row == "new_received":
+            lines.append(r.label + "\t1 4\t0\t0\t0\t2\t19")  # 14 printed "1 4", other_org (3) lost
+        elif r.row in ("granted", "total_processed"):
+            lines.append(_row_line(r, [14, 0, 0, 0, 2, 3, 19]))
+        else:
+            lines.append(_row_line(r, [0] * 7))
+    doc = _zero_report(lines)
+    doc = Document(name="t.txt", kind="txt", text=doc.text.replace("行政事业性收费\t0", "行政事业性收费\t54. 5"))
+    ex = _parse(doc)
+    assert ex.cells["t3.new_received.natural_person"].value == 14
+    assert ex.cells["t2.admin_fee.amount_wan"].value == 54.5
+
+
+def test_rows_without_a_sum_keep_a_lost_cell_uncertain():
+    doc = _zero_report([_row_line(r, [0] * 7) for r in _t3_rows()])
+    doc = Document(name="t.txt", kind="txt", text=doc.text.replace("行政规范性文件\t0\t0\t0", "行政规范性文件\t4\t3"))
+    ex = _parse(doc)
+    assert {"t2.normative_doc.repealed", "t2.normative_doc.in_force"} <= set(ex.uncertain)
+    assert any(i.kind == "short_row" and "t2.normative_doc.in_force" in i.keys for i in ex.issues)
+
+
+def test_a_garbled_two_character_label_matches_only_the_row_expected_next():
+    lines = [_row_line(r, [1, 0, 0, 0, 0, 0, 1] if r.row in ("new_received", "granted") else [0] * 7)
+             if r.row != "total_processed" else "（七）总汁\t1\t0\t0\t0\t0\t0\t1" for r in _t3_rows()]
+    ex = _parse(_zero_report(lines))
+    assert ex.cells["t3.total_processed.total"].value == 1
+    assert ex.cells["t3.other_processing.other.total"].value == 0
