@@ -12,9 +12,7 @@ from nianbao.eval.synth import render_gold
 from nianbao.identities import identities
 from nianbao.pipeline import process_file
 
-PENDING = pytest.mark.xfail(strict=False, reason="parser pending")
-LAYOUTS = ("pipe", "tab", "cells", "html", "markdown", "wrapped", "paged",
-           pytest.param("digits", marks=PENDING), "dropblank")
+LAYOUTS = ("pipe", "tab", "cells", "html", "markdown", "wrapped", "paged", "digits", "dropblank")
 
 
 def _read(tmp_path, report):
@@ -41,7 +39,6 @@ def _identity_keys(template: str) -> list[str]:
     return sorted({k for ident in identities(template) for k in ident.keys})
 
 
-@PENDING
 @pytest.mark.parametrize("name", seed_names())
 def test_injected_error_is_caught_naming_the_cell(tmp_path, name):
     gold = load_gold(name)
@@ -56,7 +53,6 @@ def test_injected_error_is_caught_naming_the_cell(tmp_path, name):
     assert not missed, f"no finding names {missed}"
 
 
-@PENDING
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["002_17b0dc41428b3418", "004_6f1ea477f42cf686"])  # one per template
 def test_every_cell_injected_is_caught(tmp_path, name):
