@@ -142,8 +142,10 @@ def _layout_effects(tables: list[Table], gold: _Gold, layout: str, rng: random.R
             if layout == "dropblank" and table.table == "t3" and any(c.text in ("", "0") for c in row.cells):
                 gold.uncertain.update(row_keys)
                 gold.accept("structure", "rows print only their non-blank cells")
+                gold.accept("arithmetic", "rows whose cells cannot be placed may not verify")
             if layout == "digits" and table.table == "t3" and _ambiguous_run(row):
                 gold.uncertain.update(row_keys)
+                gold.accept("arithmetic", "digit runs with several splits may not verify")
             if layout == "slash" and table.table == "t2":
                 for c in row.cells:
                     if c.value == 0 and rng.random() < 0.5:
@@ -192,8 +194,8 @@ def _prose(gold_cells: dict, meta: dict, rng: random.Random) -> tuple[dict[str, 
     t_quote = rng.choice(p["published_total"]).format(n=total)
     claims.append({"value": total, "unit": "条", "kind": "published", "quote": t_quote, "parent": None})
     part_quotes = []
-    for tmpl, n in zip(rng.sample(p["published_part"], 2), parts, strict=True):
-        q = tmpl.format(n=n)
+    for j, (tmpl, n) in enumerate(zip(rng.sample(p["published_part"], 2), parts, strict=True)):
+        q = (p["parts_lead"] if j == 0 else "") + tmpl.format(n=n)
         part_quotes.append(q)
         claims.append({"value": n, "unit": "条", "kind": "published", "quote": q, "parent": 0})
     received = gold_cells.get("t3.new_received.total") or 0

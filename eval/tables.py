@@ -58,11 +58,20 @@ def _t2(template: str, rng: random.Random, busy: bool) -> Cells:
         if f.table != "t2":
             continue
         col = f.column
+        row = f.key.rsplit(".", 1)[0]
         if f.type == "decimal":
-            c[f.key] = round(rng.uniform(0.01, 300 * big), rng.choice((0, 1, 2, 4))) if rng.random() < 0.3 else 0
+            items = c.get(f"{row}.items")
+            if items == 0:  # no procurement items, no procurement amount, and the reverse
+                c[f.key] = 0
+                continue
+            charged = items is not None or rng.random() < 0.3
+            c[f.key] = round(rng.uniform(0.01, 300 * big), rng.choice((0, 1, 2, 4))) if charged else 0
             if c[f.key] and float(c[f.key]).is_integer():
                 c[f.key] = int(c[f.key])
-        elif col in ("in_force", "total_published", "prev_year_items"):
+        elif col in ("in_force", "total_published"):  # what is in force includes this year's new ones
+            made = c.get(f"{row}.issued", c.get(f"{row}.new_published", 0)) or 0
+            c[f.key] = int(made) + _small(rng, 0.5, 40 * big)
+        elif col == "prev_year_items":
             c[f.key] = _small(rng, 0.5, 40 * big)
         elif col == "change":
             prev = c.get(f.key.replace(".change", ".prev_year_items")) or 0
