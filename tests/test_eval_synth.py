@@ -123,3 +123,10 @@ def test_corpus_combines_layout_features():
     for r in sentence:
         assert all(k in r.gold["uncertain"] for k in r.gold["cells"] if k.startswith("t4."))
         assert "结果维持" not in r.text
+
+
+def test_expected_ocr_findings_name_printed_cells():
+    for r in generate(SynthOptions(n=60, seed=9, damage=0.2, row_damage=0.3, layouts=("tab",))):
+        for f in r.gold["findings"]["expected"]:
+            if f["category"] == "ocr":
+                assert f["keys"][0] not in r.gold["uncertain"], (r.name, f)
