@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install system-deps clean
+.PHONY: demo test lint install system-deps clean fixtures
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ system-deps:
 	@if ! command -v chromium >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; fi; fi
+
+## Rebuild tests/fixtures/docs (seeds as .docx, text PDF, scanned PDF); needs chromium + fonts-noto-cjk.
+fixtures: $(STAMP) system-deps
+	$(BIN)/python scripts/make_fixtures.py
 
 ## Run the whole test suite.
 ## Scores the eval gate holds the seeds to (issue 2's "Done when"; eval/baselines has today's figures).

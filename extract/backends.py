@@ -11,6 +11,8 @@ from nianbao.models import Extraction
 # name → "module:factory" inside nianbao.extract; a factory takes keyword options
 BACKENDS: dict[str, str] = {
     "rules": "rules_backend:RulesBackend",
+    "llm": "llm_backend:LLMBackend",
+    "hybrid": "hybrid:HybridBackend",
 }
 
 
@@ -18,6 +20,13 @@ class Backend(Protocol):
     name: str
 
     def extract(self, doc: Document) -> Extraction: ...
+
+
+def default_backend() -> str:
+    """hybrid when an LLM endpoint is configured (env or config file), else the embedded rules."""
+    from nianbao.extract.llm_config import endpoint_configured
+
+    return "hybrid" if endpoint_configured() else "rules"
 
 
 def available_backends() -> list[str]:

@@ -226,8 +226,10 @@ def _link_parents(text: str, hits: list[_Hit]) -> None:
         if opened:
             # the whole is the nearest claim before the marker that counts in a compatible unit
             marker = prev.unit_end + opened.end()
+            # (and is at least as large as the part: 共 188 条，微博 10 条，其中网站 178 条 → 188)
             j = i - 1
-            while j >= 0 and _opens_on(text, hits[j].unit_end, marker) and not _part_unit(h.unit, hits[j].unit):
+            while j >= 0 and _opens_on(text, hits[j].unit_end, marker) and not (
+                    _part_unit(h.unit, hits[j].unit) and hits[j].value >= h.value):
                 j -= 1
             if j >= 0 and _opens_on(text, hits[j].unit_end, marker) and _part_unit(h.unit, hits[j].unit):
                 attach(i, j)

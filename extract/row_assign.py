@@ -27,6 +27,7 @@ class RowRead:
     stray: list[Token] = field(default_factory=list)
     label_tokens: list[Token] = field(default_factory=list)
     empty: bool = False  # the label was seen but no values followed it
+    score: float = 0.0  # how well the label matched
     moved: bool = False  # values came from the row before (label lost, or printed below its values)
 
 
@@ -78,7 +79,10 @@ def assign(tokens: list[Token], specs: tuple[RowSpec, ...]) -> Assignment:
         read = rows.get(specs[current].id)
         if read is not None and not read.values and not specs[current].is_group:
             read.empty = True  # kept: its values may sit before it (see redistribute)
-            return
+            # a header word (自然人, 总计) matches short labels only; a long label matched well is the
+            # row itself printed with every cell blank, and the rows after it follow it
+            if not (read.score >= 0.9 and len(specs[current].label) >= 5):
+                return
         pointer = max(pointer, current + 1)
 
     by_line: dict[int, list[Token]] = {}
@@ -109,7 +113,7 @@ def assign(tokens: list[Token], specs: tuple[RowSpec, ...]) -> Assignment:
                     pending = []
                     commit_or_drop()
                     current = idx
-                    rows[specs[idx].id] = RowRead(specs[idx], t, label_tokens=[t])
+                    rows[specs[idx].id] = RowRead(specs[idx], t, label_tokens=[t], score=s)
                     first = t.start if first is None else first
                 elif idx == current and current is not None and s >= MATCH_THRESHOLD:
                     rows[specs[current].id].label_tokens.append(t)

@@ -126,6 +126,8 @@ def _short_candidates(tokens: list[Token], n: int, verifiable: bool) -> list[Can
                 for p, s in zip(pos, acc, strict=True):
                     slots[p] = s
                 prior = -0.6 * cuts - 1.0 * missing
+                if cuts and missing:
+                    prior -= 2.0  # runs are glued whole rows; a split that still leaves gaps is unlikely
                 if verifiable and missing and pos and pos[-1] == n - 1:
                     prior += 0.3  # the last printed value is most likely the total
                 prior -= 0.002 * sum(pos)  # vanished blanks are more often on the right

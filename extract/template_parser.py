@@ -66,7 +66,10 @@ def _write_row(b: _Builder, keys_: tuple[str, ...], cand: Candidate, label: str)
         how = slot.how or ("ocr" if repaired else "")
         b.put(key, slot.value, t, how, _confidence(slot.how, repaired))
         if repaired and t is not None:
-            b.issue("ocr_repair", [key], f"{label}：“{t.text}”读作 {slot.value}", t, raw=t.text, value=slot.value)
+            # in a row read with a gap or an extra cell, which column the glyph sits in is itself a guess
+            named = [key] if cand.kind == "exact" else list(keys_)
+            b.issue("ocr_repair", named, f"{label}：“{t.text}”读作 {slot.value}", t, raw=t.text, value=slot.value,
+                    cell=key)
         if t is not None and t.unit == "元" and slot.value is not None and key.endswith("_wan"):
             b.ex.cells[key].value = round(slot.value / 10000, 6)
             b.ex.cells[key].note = "元→万元"

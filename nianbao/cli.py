@@ -61,16 +61,23 @@ def _bad(path: object, problem: str) -> None:
 def extract(
     files: list[Path] = typer.Argument(..., help="Report files or folders (txt, md, html, docx, pdf, images)."),
     output: Path | None = typer.Option(None, "-o", "--output", help="Write DIR/<stem>.json per report."),
-    backend: str = typer.Option("rules", "--backend", "-b", help="rules (embedded default), llm or hybrid."),
+    backend: str | None = typer.Option(None, "--backend", "-b", help="rules, llm or hybrid (default: hybrid "
+                                       "when an LLM endpoint is configured, else rules)."),
     fmt: OutputFormat = typer.Option(OutputFormat.json, "--format", "-f", help="json or a readable table."),
     fail_on_error: bool = typer.Option(False, "--fail-on-error", help="Exit 1 when a finding is an error."),
+    provider: str | None = typer.Option(None, "--provider", help="LLM provider preset (nianbao/data/providers.toml)."),
+    model: str | None = typer.Option(None, "--model", help="LLM model name sent to the endpoint."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint URL."),
 ) -> None:
     """Extract every cell and narrative count of each report and check them against the template."""
     from nianbao.extract import IngestError, get_backend
+    from nianbao.extract.backends import default_backend
     from nianbao.pipeline import process_file
 
+    backend = backend or default_backend()
+    llm_options = {k: v for k, v in {"provider": provider, "model": model, "base_url": base_url}.items() if v}
     try:
-        be = get_backend(backend)
+        be = get_backend(backend, **(llm_options if backend != "rules" else {}))
     except (ValueError, RuntimeError) as e:
         _bad("--backend", str(e))
         raise typer.Exit(2) from None
@@ -90,6 +97,8 @@ def extract(
         except Exception as e:  # one report's crash must not stop the batch
             _bad(path, f"extraction failed: {type(e).__name__}: {e}")
             bad += 1
+            if getattr(e, "stops_run", False):  # e.g. the token budget is spent: later reports would fail too
+                break
             continue
         errors += sum(1 for f in ex.findings if f.severity == "error")
         doc = ex.to_contract()

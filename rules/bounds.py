@@ -93,7 +93,8 @@ _T2_BOUNDS = (
 )
 
 
-@rule("bounds.t2_in_force", "arithmetic", "warning")
+# not an identity of the template (a document can lapse without being repealed): a hint, so info
+@rule("bounds.t2_in_force", "arithmetic", "info")
 def t2_in_force(ctx: RuleContext) -> Iterator[Finding]:
     """Table 二: this year's new documents cannot outnumber those in force (or published) plus repealed."""
     for r in rows(ctx.template):
@@ -110,13 +111,14 @@ def t2_in_force(ctx: RuleContext) -> Iterator[Finding]:
             cap = sum(vals[1:])  # type: ignore[arg-type]
             if vals[0] > cap + 1e-6:  # type: ignore[operator]
                 yield Finding(
-                    category="arithmetic", rule="bounds.t2_in_force", severity="warning", keys=keys,
+                    category="arithmetic", rule="bounds.t2_in_force", severity="info", keys=keys,
                     message=(f"{r.label}：{part_name} {fmt(vals[0])} 大于 {whole_name} = {fmt(cap)}，"
                              f"本年新文件不可能多于现存和已废止的文件"),
                     expected=cap, found=vals[0], spans=spans_of(ctx, keys))
 
 
-@rule("bounds.amount_without_items", "arithmetic", "warning")
+# a plausibility hint, not template arithmetic: info
+@rule("bounds.amount_without_items", "arithmetic", "info")
 def amount_without_items(ctx: RuleContext) -> Iterator[Finding]:
     """Table 二 rows with a count and an amount (2019 政府集中采购): money without items, or items without money."""
     for r in rows(ctx.template):
@@ -128,6 +130,6 @@ def amount_without_items(ctx: RuleContext) -> Iterator[Finding]:
             continue
         keys = [cols["items"], cols["amount_wan"]]
         yield Finding(
-            category="arithmetic", rule="bounds.amount_without_items", severity="warning", keys=keys,
+            category="arithmetic", rule="bounds.amount_without_items", severity="info", keys=keys,
             message=f"{r.label}：项目数量 {fmt(items)}，总金额 {fmt(amount)} 万元，一个为 0 另一个不为 0",
             expected=None, found=amount, spans=spans_of(ctx, keys))

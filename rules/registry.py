@@ -67,7 +67,17 @@ def run_rules(doc: Document | None, extraction: Extraction) -> list[Finding]:
             if sig not in seen:  # stable and deduplicated: the same finding once, in rule order
                 seen.add(sig)
                 out.append(f)
-    return out
+    uncertain = set(extraction.uncertain)
+    return [_hedge(f, uncertain) for f in out] if uncertain else out
+
+
+def _hedge(f: Finding, uncertain: set[str]) -> Finding:
+    """A contradiction resting on a cell the parser could not pin down is not proven: say so, as info."""
+    if f.category != "arithmetic" or f.severity == "info" or not uncertain & set(f.keys):
+        return f
+    shaky = "、".join(sorted(uncertain & set(f.keys))[:3])
+    return f.model_copy(update={"severity": "info",
+                                "message": f"{f.message}（涉及读法不确定的单元格 {shaky}，可能源于读取，请核对原文）"})
 
 
 def apply_fills(extraction: Extraction, findings: list[Finding]) -> None:

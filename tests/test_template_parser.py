@@ -291,3 +291,21 @@ def test_a_garbled_two_character_label_matches_only_the_row_expected_next():
     ex = _parse(_zero_report(lines))
     assert ex.cells["t3.total_processed.total"].value == 1
     assert ex.cells["t3.other_processing.other.total"].value == 0
+
+
+def test_a_contradiction_resting_on_an_uncertain_cell_is_only_info():
+    from nianbao.pipeline import check
+
+    lines = []
+    for r in _t3_rows():
+        if r.row in ("new_received", "granted", "total_processed"):
+            lines.append(r.label + "110000011")
+        else:
+            lines.append(_row_line(r, [0] * 7))
+    doc = _zero_report(lines)
+    ex = _parse(doc)
+    assert "t3.new_received.natural_person" in ex.uncertain
+    ex.cells["t3.total_processed.natural_person"].value = 99  # now column identities fail
+    ex = check(doc, ex)
+    shaky = [f for f in ex.findings if f.category == "arithmetic" and "t3.new_received.natural_person" in f.keys]
+    assert shaky and all(f.severity == "info" and "读法不确定" in f.message for f in shaky)

@@ -1,0 +1,1 @@
+"""Versioned prompt templates (plain files), packaged so installed copies find them."""
