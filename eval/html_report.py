@@ -79,22 +79,25 @@ def build_context(runs: list[BackendRun], cases: dict[str, Case]) -> dict[str, A
                for name, label, kind in FIGURES]
     errors = []
     spans: dict[str, list[tuple[int, int, str]]] = {}
+    # anchors are numbered: report names and keys are untrusted text, ids must stay plain
+    ids = {name: i for i, name in enumerate(cases)}
     for r in runs:
         for s in r.scores:
+            src = f"src-{ids.get(s.name, 0)}"
             for w in s.wrong:
-                anchor = f"src-{s.name}" if not w.span else f"at-{r.backend}-{s.name}-{w.key}"
+                anchor = src if not w.span else f"at-{len(errors)}"
                 if w.span:
                     spans.setdefault(s.name, []).append((int(w.span[0]), int(w.span[1]), anchor))
                 errors.append({"backend": r.backend, "report": s.name, "key": w.key, "gold": w.gold,
                                "got": w.got, "anchor": anchor})
             for m in s.missed:
                 errors.append({"backend": r.backend, "report": s.name, "key": f"missed finding {m}",
-                               "gold": "", "got": "", "anchor": f"src-{s.name}"})
+                               "gold": "", "got": "", "anchor": src})
             for fp in s.false_pos:
                 errors.append({"backend": r.backend, "report": s.name, "key": f"false positive {fp}",
-                               "gold": "", "got": "", "anchor": f"src-{s.name}"})
+                               "gold": "", "got": "", "anchor": src})
     wanted = list(dict.fromkeys(e["report"] for e in errors))[:MAX_SOURCES]
-    sources = [{"name": n, "html": marked_source(_source_text(cases[n]), spans.get(n, []))}
+    sources = [{"name": n, "id": f"src-{ids[n]}", "html": marked_source(_source_text(cases[n]), spans.get(n, []))}
                for n in wanted if n in cases]
     shown = {s["name"] for s in sources}
     for e in errors:

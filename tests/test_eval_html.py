@@ -63,6 +63,9 @@ def test_html_report_in_chromium(page_file):
             assert link.count() == 1
             link.click()
             assert page.locator(link.get_attribute("href")).is_visible()
+            span_link = page.locator('#errors a[href^="#at-"]').first  # the wrong cell, marked in its source
+            target = page.locator(span_link.get_attribute("href"))
+            assert target.evaluate("e => e.tagName") == "MARK" and target.inner_text().strip()
         finally:
             browser.close()
     assert (shots / "eval_report.png").stat().st_size > 5000
