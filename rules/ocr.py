@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from nianbao.identities import identities_by_key
 from nianbao.models import Finding
 from nianbao.rules.common import cell_label, fmt, spans_of, words
 from nianbao.rules.registry import RuleContext, rule
@@ -61,12 +62,22 @@ def low_confidence(ctx: RuleContext) -> Iterator[Finding]:
     for key, cell in ctx.extraction.cells.items():
         if cell.value is not None and cell.confidence < limit and key not in keys:
             keys.append(key)
-    rows: dict[str, list[str]] = {}
+    rows: dict[tuple[str, bool], list[str]] = {}
     for k in keys:
-        rows.setdefault(k.rsplit(".", 1)[0], []).append(k)
-    for _, ks in rows.items():
+        rows.setdefault((k.rsplit(".", 1)[0], _corroborated(k, ctx)), []).append(k)
+    for (_, confirmed), ks in rows.items():
         shown = "、".join(
             f"{cell_label(k, t)} {fmt(ctx.values.get(k))}（置信度 {ctx.extraction.cells[k].confidence:.2f}）"
             if k in ctx.extraction.cells else cell_label(k, t) for k in ks)
-        yield Finding(category="ocr", rule="ocr.low_confidence", severity="warning", keys=ks,
-                      message=f"识别把握不大的数字：{shown}，请对照原件核对", spans=spans_of(ctx, ks))
+        if confirmed:  # the template's arithmetic vouches for the reading: worth a look, not a flag
+            yield Finding(category="ocr", rule="ocr.low_confidence", severity="info", keys=ks,
+                          message=f"识别把握不大的数字：{shown}，但所在的勾稽关系全部成立", spans=spans_of(ctx, ks))
+        else:
+            yield Finding(category="ocr", rule="ocr.low_confidence", severity="warning", keys=ks,
+                          message=f"识别把握不大的数字：{shown}，请对照原件核对", spans=spans_of(ctx, ks))
+
+
+def _corroborated(key: str, ctx: RuleContext) -> bool:
+    """The cell takes part in at least one identity, and every one of them holds as read."""
+    ids = identities_by_key(ctx.template).get(key, ())
+    return bool(ids) and all(i.residual(ctx.values) is not None and abs(i.residual(ctx.values)) < 1e-6 for i in ids)
