@@ -36,8 +36,8 @@ EVAL_GATE ?= cell_accuracy=1.0,meta_accuracy=1.0,narrative_recall=0.95,narrative
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q
 	$(BIN)/nianbao eval examples/reports --gold tests/fixtures --backend rules --fail-under $(EVAL_GATE)
+	$(BIN)/pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
