@@ -153,7 +153,8 @@ def _short_candidates(tokens: list[Token], n: int, verifiable: bool, groups: Sum
     # readings that fill every cell first (a digit run split all the way); a complete reading that
     # satisfies the row's sums makes readings with invented gaps moot
     rec(0, [], 0, True)
-    if not (verifiable and any(feasible(c.values(), groups) for c in out)):
+    glued = len(tokens) <= n // 2  # a crawler's run of digits, not a row that lost a cell
+    if not (glued and verifiable and any(feasible(c.values(), groups) for c in out)):
         rec(0, [], 0, False)
     seen: set[tuple] = set()
     unique = []
