@@ -15,6 +15,8 @@ from itertools import combinations
 from nianbao.extract.tokens import Token
 
 MAX_CANDIDATES = 4000
+MAX_KEPT = 300  # readings handed to the table-level choice
+PRIOR_REACH = 3.0  # how much less likely than the best a reading may be and still be considered
 
 
 @dataclass
@@ -96,27 +98,32 @@ def _splittable(t: Token) -> bool:
     return len(t.digits) >= 2
 
 
-def _short_candidates(tokens: list[Token], n: int, verifiable: bool) -> list[Candidate]:
+def _short_candidates(tokens: list[Token], n: int, verifiable: bool, groups: SumGroups | None = None) -> list[Candidate]:
     """Fewer tokens than cells: split digit runs and/or leave cells missing.
 
     Splitting a run is cheap only where a row sum can verify it; elsewhere a missing cell is the
     more honest reading, except for runs of zeros (`000`), which split only one way.
     """
-    options: list[list[tuple[list[Slot], int]]] = []  # per token: (slots, number of extra cuts)
-    for t in tokens:
-        opts: list[tuple[list[Slot], float]] = [([_slot(t)], 0)]
-        if _splittable(t):
-            cost = 1.0 if verifiable or set(t.digits) == {"0"} else 2.5
-            for k in range(2, min(len(t.digits), n) + 1):
-                for parts in _digit_splits(t.digits, k):
-                    opts.append(([Slot(v, t, "split") for v in parts], (k - 1) * cost))
-        options.append(opts)
+    costs = [(1.0 if verifiable or set(t.digits) == {"0"} else 2.5) if _splittable(t) else None for t in tokens]
+    cache: dict[tuple[int, int], list[list[Slot]]] = {}
+
+    def ways(i: int, k: int) -> list[list[Slot]]:
+        """Token i read as k numbers (k = 1: as printed), built only when a reading needs it."""
+        if (i, k) not in cache:
+            t = tokens[i]
+            cache[i, k] = [[_slot(t)]] if k == 1 else [[Slot(v, t, "split") for v in parts]
+                                                         for parts in _digit_splits(t.digits, k)]
+        return cache[i, k]
+
+    def counts(i: int) -> range:
+        return range(1, min(len(tokens[i].digits), n) + 1) if costs[i] is not None else range(1, 2)
+
     out: list[Candidate] = []
 
     def rec(i: int, acc: list[Slot], cuts: float, full_only: bool) -> None:
         if len(out) >= MAX_CANDIDATES or len(acc) > n:
             return
-        if i == len(options):
+        if i == len(tokens):
             m = len(acc)
             missing = n - m
             if full_only and missing:
@@ -136,12 +143,19 @@ def _short_candidates(tokens: list[Token], n: int, verifiable: bool) -> list[Can
                 if len(out) >= MAX_CANDIDATES:
                     return
             return
-        for slots, c in options[i]:
-            rec(i + 1, acc + slots, cuts + c, full_only)
+        rest = len(tokens) - i - 1  # every later token takes at least one cell
+        for k in counts(i):
+            if len(acc) + k + rest > n or (full_only and i == len(tokens) - 1 and len(acc) + k != n):
+                continue
+            for slots in ways(i, k):
+                rec(i + 1, acc + slots, cuts + (k - 1) * (costs[i] or 0), full_only)
 
-    # readings that fill every cell first (a digit run split all the way), then those with gaps
+    # readings that fill every cell first (a digit run split all the way); a complete reading that
+    # satisfies the row's sums makes readings with invented gaps moot
     rec(0, [], 0, True)
-    rec(0, [], 0, False)
+    glued = len(tokens) <= n // 2  # a crawler's run of digits, not a row that lost a cell
+    if not (glued and verifiable and any(feasible(c.values(), groups) for c in out)):
+        rec(0, [], 0, False)
     seen: set[tuple] = set()
     unique = []
     for c in out:
@@ -203,7 +217,7 @@ def candidates(tokens: list[Token], n: int, groups: SumGroups) -> list[Candidate
                 continue
             merged = Token("num", t.text + tokens[i + 1].text, t.start, tokens[i + 1].end, t.line,
                            int(t.digits + tokens[i + 1].digits), t.repaired or tokens[i + 1].repaired)
-            for c in _short_candidates(tokens[:i] + [merged] + tokens[i + 2:], n, True):
+            for c in _short_candidates(tokens[:i] + [merged] + tokens[i + 2:], n, True, groups):
                 if feasible(c.values(), groups):
                     c.prior -= 0.5
                     c.kind = "merged"
@@ -213,8 +227,11 @@ def candidates(tokens: list[Token], n: int, groups: SumGroups) -> list[Candidate
     if not tokens:
         return [Candidate([Slot(None, None, "missing") for _ in range(n)], -9.0, "short")]
     verifiable = bool(groups)
-    cands = _short_candidates(tokens, n, verifiable) if len(tokens) < n else _long_candidates(tokens, n, verifiable)
+    cands = (_short_candidates(tokens, n, verifiable, groups) if len(tokens) < n
+             else _long_candidates(tokens, n, verifiable))
     ok = [c for c in cands if feasible(c.values(), groups)]
     pool = ok or cands
     pool.sort(key=lambda c: -c.prior)
-    return pool
+    # readings far less likely than the best cannot win on identities they merely tie on
+    best = pool[0].prior
+    return [c for c in pool if c.prior >= best - PRIOR_REACH][:MAX_KEPT]

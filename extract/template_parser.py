@@ -21,7 +21,8 @@ from nianbao.spec import T4_COLUMNS, T4_GROUPS, keys
 
 T3_SUMS: SumGroups = [((0, 1, 2, 3, 4, 5), 6)]
 T4_SUMS: SumGroups = [((0, 1, 2, 3), 4), ((5, 6, 7, 8), 9), ((10, 11, 12, 13), 14)]
-AMBIGUITY_MARGIN = 0.05
+AMBIGUITY_MARGIN = 0.05  # readings this close in prior are equally likely: report the difference
+OPEN_MARGIN = 1.5  # readings this close are left for the identities to choose between
 
 
 class _Builder:
@@ -125,7 +126,8 @@ def _choose(b: _Builder, table_rows: dict[str, tuple[tuple[str, ...], RowRead, l
     open_: dict[str, list[Candidate]] = {}
     fixed: dict[str, int | float | None] = {}
     for rid, (keys_, _, cands) in table_rows.items():
-        top = [c for c in cands if abs(c.prior - cands[0].prior) <= AMBIGUITY_MARGIN]
+        # readings the prior barely separates stay open until the column identities have spoken
+        top = [c for c in cands if abs(c.prior - cands[0].prior) <= OPEN_MARGIN]
         options = _distinct(top, sums) if len(cands) > 1 else cands
         if len(options) == 1:
             picks[rid] = cands[0]

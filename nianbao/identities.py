@@ -52,10 +52,21 @@ class Identity:
 
     def feasible(self, cells: Mapping[str, float | None]) -> bool:
         """Could non-negative values in the unknown cells make the identity hold?"""
-        lk = sum(cells[k] for k in self.lhs if cells.get(k) is not None)  # type: ignore[misc]
-        rk = sum(cells[k] for k in self.rhs if cells.get(k) is not None)  # type: ignore[misc]
-        lu = sum(1 for k in self.lhs if cells.get(k) is None)
-        ru = sum(1 for k in self.rhs if cells.get(k) is None)
+        lk = rk = 0.0
+        lu = ru = 0
+        get = cells.get
+        for k in self.lhs:
+            v = get(k)
+            if v is None:
+                lu += 1
+            else:
+                lk += v
+        for k in self.rhs:
+            v = get(k)
+            if v is None:
+                ru += 1
+            else:
+                rk += v
         if lu == 0 and ru == 0:
             return abs(lk - rk) < 1e-6
         if ru == 0:

@@ -71,9 +71,12 @@ def run_rules(doc: Document | None, extraction: Extraction) -> list[Finding]:
     return [_hedge(f, uncertain) for f in out] if uncertain else out
 
 
+HEDGED = ("arithmetic", "narrative_mismatch")  # claims that a number is wrong, which need a sure reading
+
+
 def _hedge(f: Finding, uncertain: set[str]) -> Finding:
     """A contradiction resting on a cell the parser could not pin down is not proven: say so, as info."""
-    if f.category != "arithmetic" or f.severity == "info" or not uncertain & set(f.keys):
+    if f.category not in HEDGED or f.severity == "info" or not uncertain & set(f.keys):
         return f
     shaky = "、".join(sorted(uncertain & set(f.keys))[:3])
     return f.model_copy(update={"severity": "info",
