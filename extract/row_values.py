@@ -10,6 +10,7 @@ A reading never shifts values silently: whatever is chosen is reported by the ca
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import combinations
 
 from nianbao.extract.tokens import Token
@@ -19,11 +20,14 @@ MAX_KEPT = 300  # readings handed to the table-level choice
 PRIOR_REACH = 3.0  # how much less likely than the best a reading may be and still be considered
 
 
-@dataclass
+@dataclass(frozen=True)
 class Slot:
     value: int | float | None
     token: Token | None
     how: str = ""  # "", "missing", "blank", "split", "merged"
+
+
+MISSING = Slot(None, None, "missing")  # shared: slots are never changed once made
 
 
 @dataclass
@@ -88,6 +92,36 @@ def _digit_splits(text: str, k: int) -> list[list[int]]:
     return out
 
 
+@lru_cache(maxsize=4096)
+def _split_sum(text: str, k: int, target: int) -> tuple[tuple[int, ...], ...]:
+    """Ways to cut text into k numbers (no leading zeros) that add up to target."""
+    if k == 1:
+        ok = (text == "0" or text[0] != "0") and int(text) == target
+        return ((target,),) if ok else ()
+    out = []
+    for i in range(1, len(text) - k + 2):
+        head = text[:i]
+        if len(head) > 1 and head[0] == "0":
+            break
+        v = int(head)
+        if v > target:
+            break
+        out.extend((v, *rest) for rest in _split_sum(text[i:], k - 1, target - v))
+    return tuple(out)
+
+
+def _splits_holding_sum(text: str, n: int) -> list[list[int]]:
+    """A whole row glued into one run: its n cells, the last the total of the others."""
+    out = []
+    for lt in range(1, len(text) - n + 2):
+        suffix = text[-lt:]
+        if len(suffix) > 1 and suffix[0] == "0":
+            continue
+        total = int(suffix)
+        out.extend([*parts, total] for parts in _split_sum(text[:-lt], n - 1, total))
+    return out
+
+
 def _slot(t: Token) -> Slot:
     if t.kind == "blank":
         return Slot(None, t, "blank")
@@ -111,8 +145,13 @@ def _short_candidates(tokens: list[Token], n: int, verifiable: bool, groups: Sum
         """Token i read as k numbers (k = 1: as printed), built only when a reading needs it."""
         if (i, k) not in cache:
             t = tokens[i]
-            cache[i, k] = [[_slot(t)]] if k == 1 else [[Slot(v, t, "split") for v in parts]
-                                                         for parts in _digit_splits(t.digits, k)]
+            if k == 1:
+                cache[i, k] = [[_slot(t)]]
+            elif len(tokens) == 1 and k == n and groups == [(tuple(range(n - 1)), n - 1)]:
+                # the row sum prunes the cutting itself (a 19-digit run has 18,564 cuts, few hold)
+                cache[i, k] = [[Slot(v, t, "split") for v in parts] for parts in _splits_holding_sum(t.digits, n)]
+            else:
+                cache[i, k] = [[Slot(v, t, "split") for v in parts] for parts in _digit_splits(t.digits, k)]
         return cache[i, k]
 
     def counts(i: int) -> range:
@@ -129,7 +168,7 @@ def _short_candidates(tokens: list[Token], n: int, verifiable: bool, groups: Sum
             if full_only and missing:
                 return
             for pos in combinations(range(n), m):
-                slots = [Slot(None, None, "missing") for _ in range(n)]
+                slots = [MISSING] * n
                 for p, s in zip(pos, acc, strict=True):
                     slots[p] = s
                 prior = -0.6 * cuts - 1.0 * missing
@@ -225,7 +264,7 @@ def candidates(tokens: list[Token], n: int, groups: SumGroups) -> list[Candidate
         alt.sort(key=lambda c: -c.prior)
         return alt + [exact] if alt else [exact]
     if not tokens:
-        return [Candidate([Slot(None, None, "missing") for _ in range(n)], -9.0, "short")]
+        return [Candidate([MISSING] * n, -9.0, "short")]
     verifiable = bool(groups)
     cands = (_short_candidates(tokens, n, verifiable, groups) if len(tokens) < n
              else _long_candidates(tokens, n, verifiable))

@@ -32,21 +32,26 @@ class _Builder:
         self.doc = doc
         self.template = template
         self.ex = Extraction(report=doc.name, meta=meta)
-        for k in keys(template):
-            self.ex.cells[k] = CellReading.model_construct(key=k, value=None, raw="", span=None, confidence=0.0,
-                                                           reader="rules", note="missing")
+        self.keys = keys(template)
+        self.keys_set = frozenset(self.keys)
+
+    def finish(self) -> Extraction:
+        """Every key of the template present: cells nothing was read for are missing (None)."""
+        cells = self.ex.cells
+        self.ex.cells = {k: cells.get(k) or CellReading(key=k, value=None, confidence=0.0, note="missing")
+                         for k in self.keys}
+        return self.ex
 
     def issue(self, kind: str, keys_: list[str], detail: str, token: Token | None = None, **data: object) -> None:
         span = self.doc.span(token.start, token.end) if token else None
         self.ex.issues.append(ParseIssue(kind=kind, keys=keys_, detail=detail, span=span, data=dict(data)))
 
     def put(self, key: str, value: int | float | None, token: Token | None, how: str, confidence: float) -> None:
-        if key not in self.ex.cells:
+        if key not in self.keys_set:
             return
-        # built without validation (hot path: every cell of every report); fields are typed here
-        cell = CellReading.model_construct(key=key, value=value, raw=token.text if token else "",
-                                           span=self.doc.span(token.start, token.end) if token else None,
-                                           confidence=confidence, reader="rules", note=how or None)
+        cell = CellReading(key=key, value=value, raw=token.text if token else "",
+                           span=self.doc.span(token.start, token.end) if token else None,
+                           confidence=confidence, note=how or None)
         if token is not None and self.doc.boxes:
             box_conf = [b.confidence for b in self.doc.boxes_in(token.start, token.end) if b.confidence is not None]
             if box_conf:
@@ -101,8 +106,52 @@ def _report_reading(b: _Builder, keys_: tuple[str, ...], read: RowRead, cand: Ca
                 expected=n, found=found, label=label, extra=[t.text for t in cand.dropped])
 
 
-def _violations(ids: list, vals: dict) -> int:
-    return sum(1 for i in ids if not i.feasible(vals))
+class _RowCheck:
+    """Counts identity violations for the readings of one row against the rest of the table.
+
+    Each identity's sums over the other rows are taken once; a reading then only adds its own
+    cells, so trying hundreds of readings costs little.
+    """
+
+    def __init__(self, keys_: tuple[str, ...], ids: list, rest: dict) -> None:
+        own = set(keys_)
+        self.parts = []
+        for ident in ids:
+            if not own & set(ident.keys):
+                continue
+            lk = rk = 0.0
+            lu = ru = 0
+            for k in ident.lhs:
+                if k in own:
+                    continue
+                v = rest.get(k)
+                lu, lk = (lu + 1, lk) if v is None else (lu, lk + v)
+            for k in ident.rhs:
+                if k in own:
+                    continue
+                v = rest.get(k)
+                ru, rk = (ru + 1, rk) if v is None else (ru, rk + v)
+            left = [i for i, k in enumerate(keys_) if k in ident.lhs]
+            right = [i for i, k in enumerate(keys_) if k in ident.rhs]
+            self.parts.append((lk, rk, lu, ru, left, right))
+
+    def violations(self, cand: Candidate) -> int:
+        vals = cand.values()
+        bad = 0
+        for lk, rk, lu, ru, left, right in self.parts:
+            for i in left:
+                v = vals[i]
+                lu, lk = (lu + 1, lk) if v is None else (lu, lk + v)
+            for i in right:
+                v = vals[i]
+                ru, rk = (ru + 1, rk) if v is None else (ru, rk + v)
+            if lu == 0 and ru == 0:
+                bad += abs(lk - rk) >= 1e-6
+            elif ru == 0:
+                bad += lk > rk + 1e-6
+            elif lu == 0:
+                bad += rk > lk + 1e-6
+        return bad
 
 
 def _distinct(cands: list[Candidate], sums: SumGroups) -> list[Candidate]:
@@ -139,8 +188,8 @@ def _choose(b: _Builder, table_rows: dict[str, tuple[tuple[str, ...], RowRead, l
         progress = False
         for rid in list(open_):
             keys_, _, cands = table_rows[rid]
-            related = [i for i in column_ids if set(i.keys) & set(keys_)]
-            ok = [c for c in cands if _violations(related, {**fixed, **dict(zip(keys_, c.values(), strict=True))}) == 0]
+            check = _RowCheck(keys_, column_ids, fixed)
+            ok = [c for c in cands if check.violations(c) == 0]
             if not ok:
                 continue
             top = [c for c in ok if abs(c.prior - ok[0].prior) <= AMBIGUITY_MARGIN]
@@ -155,13 +204,13 @@ def _choose(b: _Builder, table_rows: dict[str, tuple[tuple[str, ...], RowRead, l
         vals.update(zip(keys_, picks[rid].values(), strict=True))
     for rid, cands in open_.items():
         keys_, read, _ = table_rows[rid]
-        related = [i for i in column_ids if set(i.keys) & set(keys_)]
-        scored = sorted(cands, key=lambda c: (
-            _violations(related, {**vals, **dict(zip(keys_, c.values(), strict=True))}), -c.prior))
+        check_all = _RowCheck(keys_, column_ids, vals)
+        scored = sorted(cands, key=lambda c: (check_all.violations(c), -c.prior))
         chosen = picks[rid] = scored[0]
         vals.update(zip(keys_, chosen.values(), strict=True))
+        check_fixed = _RowCheck(keys_, column_ids, fixed)
         feasible_vs_fixed = [c for c in cands if abs(c.prior - chosen.prior) <= AMBIGUITY_MARGIN and
-                             _violations(related, {**fixed, **dict(zip(keys_, c.values(), strict=True))}) == 0]
+                             check_fixed.violations(c) == 0]
         base = complete(chosen.values(), sums)
         differ: set[str] = set()
         for c in _distinct(feasible_vs_fixed, sums):
@@ -288,4 +337,4 @@ def parse_tables(doc: Document, meta: Meta) -> Extraction:
         _parse_t4(b, regions["t4"])
     else:
         b.issue("missing_table", [], "未找到表四", table="t4")
-    return b.ex
+    return b.finish()

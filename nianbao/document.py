@@ -48,8 +48,7 @@ class Document:
         if end > start and end - 1 < len(self.offsets):
             o_end = self.offsets[end - 1] + 1
         page, bbox = self._place(start, end)
-        # built without validation: every field is computed here, and this runs for every cell
-        return Span.model_construct(start=start, end=end, orig_start=o_start, orig_end=o_end, page=page, bbox=bbox)
+        return Span(start=start, end=end, orig_start=o_start, orig_end=o_end, page=page, bbox=bbox)
 
     def box_at(self, pos: int) -> Box | None:
         if not self.boxes:
@@ -64,6 +63,8 @@ class Document:
         return [b for b in self.boxes if b.start < end and b.end > start]
 
     def page_of(self, pos: int) -> int | None:
+        if not self.pages:
+            return None
         for i, (s, e) in enumerate(self.pages):
             if s <= pos < e:
                 return i + 1
