@@ -70,10 +70,18 @@ def group_children(template: str, group_id: str) -> list[RowSpec]:
     return [s for s in row_specs(template, "t3") if s.id.startswith(prefix)]
 
 
-@lru_cache(maxsize=262144)
 def score(text_clean: str, spec: RowSpec) -> float:
     """How well printed (cleaned) label text names this row, 0..1."""
-    lab = spec.label
+    return _score(text_clean, spec.label)
+
+
+@lru_cache(maxsize=65536)
+def _label_bigrams(label: str) -> frozenset[str]:
+    return frozenset(_bigrams(label))
+
+
+@lru_cache(maxsize=262144)
+def _score(text_clean: str, lab: str) -> float:
     if not text_clean or not lab:
         return 0.0
     if len(lab) <= 2 or len(text_clean) <= 2:
@@ -89,10 +97,11 @@ def score(text_clean: str, spec: RowSpec) -> float:
     if len(text_clean) >= 3 and text_clean in lab:
         return 0.55 + 0.45 * len(text_clean) / len(lab)
     a = _bigrams(text_clean)
-    inter = len(a & spec.bigrams)
-    dice = 2 * inter / (len(a) + len(spec.bigrams))
+    lab_bigrams = _label_bigrams(lab)
+    inter = len(a & lab_bigrams)
+    dice = 2 * inter / (len(a) + len(lab_bigrams))
     # a damaged label that still carries most of the row's bigrams (prefix of a wrapped label)
-    cover = inter / len(spec.bigrams)
+    cover = inter / len(lab_bigrams)
     best = max(dice, cover * 0.9 if inter >= 3 else 0.0)
     if best < 0.6 and len(lab) <= 8 and len(text_clean) <= 10:
         # short labels: one garbled character breaks two of three bigrams, so compare characters

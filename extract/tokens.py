@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 
+WHITESPACE = re.compile(r"\s")
+NON_SPACE = re.compile(r"\S+")
 CELL_SPLIT = re.compile(r"\t|\||｜|\s{2,}")
 TAB_SPLIT = re.compile(r"\t|\s{2,}")
 PIPE_ROW = re.compile(r"(^\s*[|｜])|([|｜]\s*$)|(\s[|｜]\s)")
@@ -119,7 +121,7 @@ def _split_mixed(cell: str, start: int, line_no: int, in_row: bool = False) -> l
     `in_row`: the cell is one of several tab/pipe-separated cells, so two numbers inside it are
     more likely one number with a stray space than two cells.
     """
-    pieces = [(m.group(), m.start()) for m in re.finditer(r"\S+", cell)]
+    pieces = [(m.group(), m.start()) for m in NON_SPACE.finditer(cell)]
     # a decimal split by a space: "54. 5", "54 .5"
     i = 0
     while i < len(pieces) - 1:
@@ -181,7 +183,7 @@ def tokenize(text: str, start: int = 0, end: int | None = None) -> list[Token]:
             s, e = s + pos, e + pos
             if SEPARATOR.match(core):
                 continue
-            if re.search(r"\s", core):  # "4 0 0 0 0 0 4", "行政处罚 O": cells in one run of text
+            if WHITESPACE.search(core):  # "4 0 0 0 0 0 4", "行政处罚 O": cells in one run of text
                 tokens.extend(_split_mixed(core, s, line_no, in_row=len(cells) > 1 or len(core) <= 6))
                 continue
             value, repaired, unit = parse_number(core)
