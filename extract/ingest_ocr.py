@@ -256,12 +256,19 @@ def read(path: Path, data: bytes) -> Document:
     pages = ocr_images(frames, list(range(1, len(frames) + 1)))
     if not any(p.tokens for p in pages):
         raise IngestError(path, "no text found (OCR read nothing in this image)")
-    source, offset = [], 0
+    source: list[str] = []
+    offset = 0
     for p in pages:
-        for t in p.tokens:
-            t.src = offset
-            source.append(t.text)
-            offset += len(t.text)
-        source.append("\n")
-        offset += 1
+        offset = record_source(p, source, offset)
     return build(pages, path.name, "scan", "".join(source))
+
+
+def record_source(page: PageInput, source: list[str], offset: int) -> int:
+    """Append an OCR'd page's words to the Document's source text, each word remembering where it
+    starts there (a scan has no text of its own to point back into); returns the new offset."""
+    for t in page.tokens:
+        t.src = offset
+        source.append(t.text)
+        offset += len(t.text)
+    source.append("\n")
+    return offset + 1

@@ -93,7 +93,7 @@ def read(path: Path, data: bytes) -> Document:
             page_input, offset = _text_page(page, i + 1, source, offset)
             pages.append(page_input)
     if scans:
-        from nianbao.extract.ingest_ocr import ocr_images
+        from nianbao.extract.ingest_ocr import ocr_images, record_source
 
         try:
             doc = pdfium.PdfDocument(data)
@@ -103,12 +103,7 @@ def read(path: Path, data: bytes) -> Document:
         images = [doc[i].render(scale=scale).to_pil() for i in scans]
         for i, ocr_page in zip(scans, ocr_images(images, [i + 1 for i in scans]), strict=True):
             ocr_page.scale(1 / scale)
-            for t in ocr_page.tokens:
-                t.src = offset
-                source.append(t.text)
-                offset += len(t.text)
-            source.append("\n")
-            offset += 1
+            offset = record_source(ocr_page, source, offset)
             pages[i] = ocr_page
     ready = [p for p in pages if p is not None]
     kind = "scan" if scans and len(scans) == len(ready) else "pdf"

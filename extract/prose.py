@@ -13,12 +13,11 @@ import unicodedata
 from functools import cache, lru_cache
 from importlib import resources
 
+from nianbao.extract.tokens import CELL_SPLIT  # cells a row separates with tabs, pipes or space runs
 from nianbao.models import Extraction
 
 # a number cell as tables print it: digits, a decimal, or a placeholder for "none"
 _CELL = re.compile(r"^(?:[-+]?[0-9０-９]+(?:[.．][0-9０-９]+)?|[/／—\-–无]|[Oo])$")
-# cells a table row separates with tabs, pipes or runs of spaces
-_CELL_SEP = re.compile(r"\t|\||｜|\s{2,}")
 # three or more bare numbers in a row, separated by single spaces (a PDF's table text)
 _NUMBER_RUN = re.compile(
     r"(?<![\w.．])(?:[0-9０-９]+(?:[.．][0-9０-９]+)?[ \u3000]+){2,}[0-9０-９]+(?:[.．][0-9０-９]+)?(?![\w.．])")
@@ -48,7 +47,7 @@ def _line_kind(line: str) -> str:
         return "blank"
     if _CELL.match(s):
         return "cell"
-    tokens = [t.strip() for t in _CELL_SEP.split(s)]
+    tokens = [t.strip() for t in CELL_SPLIT.split(s)]
     if sum(1 for t in tokens if t and _CELL.match(t)) >= 2:
         return "row"
     if _NUMBER_RUN.search(s):
