@@ -19,12 +19,13 @@ from nianbao.extract.llm_backend import (
     TableRead,
     guess_template,
     narrative_pieces,
+    resolve_config,
     section_spans,
     sentences_with_numbers,
     table_window,
     usage_dict,
 )
-from nianbao.extract.llm_config import LLMConfig, load_config
+from nianbao.extract.llm_config import LLMConfig
 from nianbao.extract.llm_transport import BudgetExceeded, LLMClient, LLMError, Usage
 from nianbao.extract.rules_backend import RulesBackend
 from nianbao.identities import Identity, identities, identities_by_key
@@ -110,8 +111,7 @@ class HybridBackend:
     def __init__(self, *, config: LLMConfig | None = None, client: LLMClient | None = None,
                  provider: str | None = None, model: str | None = None, base_url: str | None = None,
                  mode: str | None = None, **_: object) -> None:
-        cfg = config or (client.cfg if client else load_config(provider, model=model, base_url=base_url, mode=mode))
-        self.reader = LLMReader(cfg, client)
+        self.reader = LLMReader(resolve_config(config, client, provider, model, base_url, mode), client)
         self.rules = RulesBackend()
 
     def extract(self, doc: Document) -> Extraction:

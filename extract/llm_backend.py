@@ -267,14 +267,19 @@ def usage_dict(usage: Usage, reader: LLMReader, seconds: float) -> dict[str, Any
     return usage.as_dict(model=reader.cfg.model, prompt_version=reader.prompt_version, seconds=seconds)
 
 
+def resolve_config(config: LLMConfig | None, client: LLMClient | None, provider: str | None,
+                   model: str | None, base_url: str | None, mode: str | None) -> LLMConfig:
+    """The endpoint settings a backend runs with: given, the client's, or from presets and env."""
+    return config or (client.cfg if client else load_config(provider, model=model, base_url=base_url, mode=mode))
+
+
 class LLMBackend:
     name = "llm"
 
     def __init__(self, *, config: LLMConfig | None = None, client: LLMClient | None = None,
                  provider: str | None = None, model: str | None = None, base_url: str | None = None,
                  mode: str | None = None, **_: object) -> None:
-        cfg = config or (client.cfg if client else load_config(provider, model=model, base_url=base_url, mode=mode))
-        self.reader = LLMReader(cfg, client)
+        self.reader = LLMReader(resolve_config(config, client, provider, model, base_url, mode), client)
 
     def extract(self, doc: Document) -> Extraction:
         started = time.perf_counter()
