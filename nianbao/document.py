@@ -24,6 +24,38 @@ class Box:
     confidence: float | None = None  # OCR confidence, when the text was recognised
 
 
+@dataclass(frozen=True)
+class GridCell:
+    """One position of a table whose cell boundaries the source states (HTML, Word, a ruled PDF).
+
+    `start == end` for a cell that prints nothing (an empty `<td>`, `&nbsp;`), placed where its
+    TAB-separated field sits in Document.text. `covered` marks a position that another cell's
+    rowspan/colspan covers: it is structure, not a blank.
+    """
+
+    row: int
+    col: int
+    start: int
+    end: int
+    covered: bool = False
+
+
+@dataclass
+class Grid:
+    """A table read from a source with real cell boundaries, as positions in Document.text.
+
+    Readers emit each grid row as one line of TAB-separated fields (covered positions empty) and
+    record the grid here, so the template parser can place a value by its row and column and keep
+    a blank cell blank at its own column instead of letting the next value slide into it.
+    """
+
+    start: int
+    end: int
+    n_rows: int
+    n_cols: int
+    cells: list[GridCell] = field(default_factory=list)  # row-major
+
+
 @dataclass
 class Document:
     name: str
@@ -34,6 +66,7 @@ class Document:
     boxes: list[Box] = field(default_factory=list)  # sorted by start
     pages: list[tuple[int, int]] = field(default_factory=list)  # text span of each page
     encoding: str | None = None
+    grids: list[Grid] = field(default_factory=list)  # tables with real cell boundaries, by start
 
     def __post_init__(self) -> None:
         if not self.offsets:

@@ -101,6 +101,9 @@ class Extraction(BaseModel):
     # the table itself (narrative extraction skips table spans)
     sections: dict[str, tuple[int, int]] = Field(default_factory=dict)
     tables_found: list[str] = Field(default_factory=list)  # "t2", "t3", "t4"
+    # "t3.granted", "t2.regulation", "t4" … → span of the printed row (its label through its last
+    # value) in Document.text, for the rows the parser placed; grounding and review use it
+    row_spans: dict[str, tuple[int, int]] = Field(default_factory=dict)
     uncertain: list[str] = Field(default_factory=list)  # keys whose printed value could not be pinned
     backend: str = "rules"
     # seconds, and for LLM backends: calls, prompt_tokens, completion_tokens, cost_usd, model,
