@@ -1,126 +1,129 @@
-"""Match printed row labels to the template's rows, tolerant of OCR damage, wrapping and rewording.
+"""The labels the parser looks for, table by table, in the template's printed order.
 
-The row list and its labels come from the spec (nianbao/spec.py), so a new template version or a
-reworded label is a data change. Matching is by containment (the row's label inside the printed
-text), fragments (a wrapped piece of the label) and character-bigram similarity (OCR damage).
+Everything comes from the spec (nianbao/data/fields.json): each row's label and cells, table 二's
+第二十条第（X）项 sub-headings, the column words; nianbao/data/layout.json adds what the spec does
+not name (table 三's group 三、本年度办理结果, header words, printed variants of labels). A label is
+searched by its *core* — its CJK characters without ordinal and without its parenthesised note —
+and then widened over the ordinal printed before it and the note printed after it.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 
-from nianbao.spec import T3_COLUMNS, rows
+from nianbao.extract.skeleton import skeletonise
+from nianbao.extract.tokens import layout
+from nianbao.spec import rows
 
-ORDINAL = re.compile(r"^[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十\d]{1,3}[)）]|^\d{1,2}[.、．]")
-NOISE = re.compile(r"[\s\W_a-zA-Z\d]+", re.UNICODE)
-
-
-@lru_cache(maxsize=65536)
-def clean(text: str) -> str:
-    """Label text without numbering, punctuation, spaces, Latin letters or digits."""
-    s = re.sub(r"\s+", "", text)
-    prev = None
-    while prev != s:
-        prev = s
-        s = ORDINAL.sub("", s)
-    return NOISE.sub("", s)
-
-
-def _bigrams(s: str) -> set[str]:
-    return {s[i:i + 2] for i in range(len(s) - 1)} if len(s) > 1 else {s}
+CJK_NUMERALS = "一二三四五六七八九十"
+_ORDINAL = re.compile(r"^\s*(?:[（(]\s*([一二三四五六七八九十\d]{1,3})\s*[)）]|([一二三四五六七八九十]{1,3})\s*[、.．]|(\d{1,2})\s*[.、．])")
+_NOTE = re.compile(r"[（(][^）)]*[)）]")
 
 
 @dataclass(frozen=True)
-class RowSpec:
-    """A row the parser looks for: a template row, or a group label (which holds no values)."""
+class LabelSpec:
+    """A label the parser aligns: a row (holds `n` values), a group or sub-heading (holds none)."""
 
-    id: str  # row path, e.g. "denied.state_secret", or "group:denied"
+    id: str  # row path ("granted", "denied.state_secret"), "group:denied", "sub:一", or "t4"
     table: str
-    label: str  # cleaned
-    n: int  # number of values the row holds (0 for group labels)
+    kind: str  # "row", "group", "sub"
+    core: str  # CJK characters searched for
+    variants: tuple[str, ...]  # other printed cores (other wordings)
+    note: str  # CJK characters of the note printed after the core, e.g. 区分处理的只计这一情形…
+    ordinal: str  # the numeral printed before it ("一", "3"), "" if none
+    n: int
     keys: tuple[str, ...]
-    bigrams: frozenset[str]
+    parent: str = ""  # the group a table-三 row belongs to ("group:denied"), if any
 
     @property
-    def is_group(self) -> bool:
-        return self.id.startswith("group:")
+    def holds_values(self) -> bool:
+        return self.n > 0
+
+
+def split_label(label: str) -> tuple[str, str, str]:
+    """(ordinal numeral, core CJK, note CJK) of a printed label such as （二）部分公开（区分处理的…）."""
+    m = _ORDINAL.match(label)
+    ordinal = ""
+    rest = label
+    if m:
+        ordinal = next(g for g in m.groups() if g)
+        rest = label[m.end():]
+    notes = _NOTE.findall(rest)
+    core_text = _NOTE.sub("", rest)
+    # a note that is the whole label's tail (（区分处理的…）) is optional; one inside it (（单位：万元）) too
+    return ordinal, skeletonise(core_text), skeletonise("".join(notes))
+
+
+def _variants(core: str) -> tuple[str, ...]:
+    return tuple(layout().get("label_variants", {}).get(core, ()))
 
 
 @cache
-def row_specs(template: str, table: str) -> tuple[RowSpec, ...]:
-    """The rows of one table in printed order, with group labels where the template has them."""
-    out: list[RowSpec] = []
-    seen_groups: set[str] = set()
+def table_labels(template: str, table: str) -> tuple[LabelSpec, ...]:
+    """The labels of one table in printed order (groups and sub-headings included)."""
+    out: list[LabelSpec] = []
+    seen_parents: set[str] = set()
+    seen_sections: set[str] = set()
+    extra = layout()["t3_extra_labels"]
     for r in rows(template):
         if r.table != table:
             continue
-        if r.parent and r.parent not in seen_groups:
-            seen_groups.add(r.parent)
-            g = clean(r.parent)
-            out.append(RowSpec(f"group:{r.row.split('.')[0]}", table, g, 0, (), frozenset(_bigrams(g))))
-        lab = clean(r.label)
-        out.append(RowSpec(r.row, table, lab, len(r.fields), tuple(r.keys), frozenset(_bigrams(lab))))
+        if table == "t2" and r.section and r.section not in seen_sections:
+            seen_sections.add(r.section)
+            _, core, _ = split_label(r.section)
+            # 第二十条第（一）项: the numeral inside the brackets is what tells the blocks apart
+            out.append(LabelSpec(f"sub:{r.section}", table, "sub", skeletonise(r.section), (), "", "", 0, ()))
+        if table == "t3" and r.parent and r.parent not in seen_parents:
+            seen_parents.add(r.parent)
+            ordinal, core, note = split_label(r.parent)
+            gid = "group:" + r.row.split(".")[0]
+            out.append(LabelSpec(gid, table, "group", core, _variants(core), note, ordinal, 0, ()))
+        ordinal, core, note = split_label(r.label)
+        if table == "t4":
+            continue
+        parent = "group:" + r.row.split(".")[0] if r.parent else ""
+        out.append(LabelSpec(r.row, table, "row", core, _variants(core), note, ordinal, len(r.fields),
+                             tuple(r.keys), parent))
+        if table == "t3" and r.row == extra["after"]:
+            ordinal, core, note = split_label(extra["label"])
+            out.append(LabelSpec("group:" + extra["group"], table, "group", core, (), note, ordinal, 0, ()))
+    if table == "t4":
+        keys = tuple(k for r in rows(template) if r.table == "t4" for k in r.keys)
+        out.append(LabelSpec("t4", "t4", "row", "", (), "", "", len(keys), keys))
     return tuple(out)
 
 
-def group_children(template: str, group_id: str) -> list[RowSpec]:
-    prefix = group_id.split(":", 1)[1] + "."
-    return [s for s in row_specs(template, "t3") if s.id.startswith(prefix)]
+@cache
+def header_words(table: str) -> tuple[str, ...]:
+    """Column words of a table (skeletons): they hold no values and end the row before them."""
+    words = {skeletonise(w) for w in layout()["header_words"].get(table, ())}
+    for template in ("2019", "2021"):
+        for r in rows(template):
+            if r.table != table:
+                continue
+            for f in r.fields:
+                if table == "t2":
+                    words.add(skeletonise(f.label.split(" ", 2)[-1]))
+                elif table == "t4":
+                    words.update(skeletonise(w) for w in f.label.split(" "))
+    words.update(v for w in list(words) for v in _variants(w))
+    return tuple(sorted((w for w in words if w), key=len, reverse=True))
 
 
-def score(text_clean: str, spec: RowSpec) -> float:
-    """How well printed (cleaned) label text names this row, 0..1."""
-    return _score(text_clean, spec.label)
+def ordinal_pattern(numeral: str) -> re.Pattern[str] | None:
+    """How the numeral may be printed right before its label: （三） (三) 三、 3. 3、 3．, or a bare 3."""
+    if not numeral:
+        return None
+    n = re.escape(numeral)
+    return re.compile(rf"(?:[（(]\s*{n}\s*[)）]|{n}\s*[、.．,，]|{n})\s*$")
 
 
-@lru_cache(maxsize=65536)
-def _label_bigrams(label: str) -> frozenset[str]:
-    return frozenset(_bigrams(label))
-
-
-@lru_cache(maxsize=262144)
-def _score(text_clean: str, lab: str) -> float:
-    if not text_clean or not lab:
-        return 0.0
-    if len(lab) <= 2 or len(text_clean) <= 2:
-        if text_clean == lab:
-            return 1.0
-        # one garbled character of a two-character label (总汁 for 总计): enough only for the row
-        # expected next (row_assign adds that bonus), never for a header word elsewhere
-        if len(text_clean) == len(lab) == 2 and (text_clean[0] == lab[0] or text_clean[1] == lab[1]):
-            return 0.5
-        return 0.0
-    if lab in text_clean:
-        return 1.0
-    if len(text_clean) >= 3 and text_clean in lab:
-        return 0.55 + 0.45 * len(text_clean) / len(lab)
-    a = _bigrams(text_clean)
-    lab_bigrams = _label_bigrams(lab)
-    inter = len(a & lab_bigrams)
-    dice = 2 * inter / (len(a) + len(lab_bigrams))
-    # a damaged label that still carries most of the row's bigrams (prefix of a wrapped label)
-    cover = inter / len(lab_bigrams)
-    best = max(dice, cover * 0.9 if inter >= 3 else 0.0)
-    if best < 0.6 and len(lab) <= 8 and len(text_clean) <= 10:
-        # short labels: one garbled character breaks two of three bigrams, so compare characters
-        best = max(best, 2 * _lcs(text_clean, lab) / (len(text_clean) + len(lab)))
-    return best
-
-
-def _lcs(a: str, b: str) -> int:
-    prev = [0] * (len(b) + 1)
-    for ch in a:
-        cur = [0]
-        for j, bj in enumerate(b):
-            cur.append(prev[j] + 1 if ch == bj else max(prev[j + 1], cur[j]))
-        prev = cur
-    return prev[-1]
-
-
-T3_HEADER_WORDS = ("自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "总计", "申请人情况", "法人或其他组织")
-
-
-def t3_column_order() -> tuple[str, ...]:
-    return T3_COLUMNS
+def groups_children(template: str) -> dict[str, tuple[LabelSpec, ...]]:
+    """Table 三's groups and the rows under each."""
+    out: dict[str, list[LabelSpec]] = {}
+    for s in table_labels(template, "t3"):
+        if s.parent:
+            out.setdefault(s.parent, []).append(s)
+    return {k: tuple(v) for k, v in out.items()}

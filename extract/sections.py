@@ -1,86 +1,135 @@
-"""Find the report's sections 一…六 and the regions of tables 二, 三 and 四.
+"""Find the report's section headings 一…六 anywhere in the text, not only at line starts.
 
-Headings are recognised by their ordinal and their words (nianbao/data/layout.json), not by exact
-text, because reports reword them (二、行政机关主动公开政府信息情况, `#### 一、总体情况`). Table 三's own
-row labels also start with 一、…四、, so a heading must carry its section's words.
+A heading is an ordinal (一、 二． 三, …) followed within a few characters by its section's words
+(nianbao/data/layout.json: 总体情况, 主动公开, 收到和处理, 行政复议, 问题, 其他需要报告 …); the
+section is decided by the words, not the ordinal, because reports renumber (上海: 一、主动公开政府
+信息情况 under a 一-六 narrative of their own) and crawlers glue a heading to the text before it
+(…的氛围。二、主动公开政府信息情况第二十条…). Of all candidates, the longest run in section order
+wins, preferring headings whose ordinal agrees with their words.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import cache
 
+from nianbao.extract.parse_settings import SETTINGS
 from nianbao.extract.tokens import layout
 
 ORDINALS = "一二三四五六"
-HEADING = re.compile(r"^[\s#>*\-]*([一二三四五六])\s*[、.．,，:：\s]\s*(.*)$")
+_CANDIDATE = re.compile(r"(?:第([一二三四五六])部分|([一二三四五六])\s*[、.．,，:：]|([一二三四五六])(?=\s))")
+_GLUED_AFTER = ("情况", "事项")  # a heading glued to the end of the heading before it (…情况三、收到和处理…)
+_TAIL_FILLER = re.compile(r"^[\u3400-\u9fff、]*$")
+_FILLER = re.compile(r"^[\u3400-\u9fff、\s“”\"（）()]*$")
+
+
+@dataclass(frozen=True)
+class Heading:
+    section: str  # "一".."六", by its words
+    start: int  # where its ordinal starts
+    end: int  # where its words end
+    numeral: str  # the ordinal as printed
+    boundary: bool = True  # it starts a line or follows punctuation (not glued to a word before it)
+
+
+@cache
+def _cue_re() -> re.Pattern[str]:
+    words = sorted({w for v in layout()["sections"].values() for w in v["any"]}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, words)))
+
+
+@cache
+def _section_of_cue() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for section, v in layout()["sections"].items():
+        for w in v["any"]:
+            out.setdefault(w, section)
+    return out
+
+
+def headings(text: str) -> list[Heading]:
+    """Every plausible heading, in text order."""
+    reach = SETTINGS.heading_reach
+    tails = sorted(layout()["heading_tails"], key=len, reverse=True)
+    out: list[Heading] = []
+    cue_re = _cue_re()
+    for m in _CANDIDATE.finditer(text):
+        numeral = next(g for g in m.groups() if g)
+        after = text[m.end(): m.end() + reach]
+        c = cue_re.search(after)
+        if not c or not _FILLER.match(after[: c.start()]):
+            continue
+        section = _section_of_cue()[c.group()]
+        end = m.end() + c.end()
+        rest = text[end: end + 12]
+        if not any(c.group().endswith(t) for t in tails):
+            for t in tails:
+                i = rest.find(t)
+                if 0 <= i and _TAIL_FILLER.match(rest[:i]):
+                    end += i + len(t)
+                    break
+        before = text[m.start() - 1] if m.start() else "\n"
+        boundary = not ("\u3400" <= before <= "\u9fff") or text[max(0, m.start() - 2): m.start()] in _GLUED_AFTER
+        out.append(Heading(section, m.start(), end, numeral, boundary))
+    return out
+
+
+def _in_order(cands: list[Heading]) -> list[Heading]:
+    """The longest increasing run of sections (ties: more ordinals that agree with their words)."""
+    best: list[tuple[float, int]] = []
+    for i, h in enumerate(cands):
+        own = (1.0 + (0.25 if h.numeral == h.section else 0.0)) * (1.0 if h.boundary else 0.7)
+        score, back = own, -1
+        for j in range(i):
+            if ORDINALS.index(cands[j].section) < ORDINALS.index(h.section) and best[j][0] + own > score:
+                score, back = best[j][0] + own, j
+        best.append((score, back))
+    if not best:
+        return []
+    i = max(range(len(best)), key=lambda x: best[x][0])
+    chain = []
+    while i >= 0:
+        chain.append(cands[i])
+        i = best[i][1]
+    return chain[::-1]
+
+
+def find_headings(text: str) -> list[Heading]:
+    """The section headings of the report, one per section at most, in order."""
+    cands = headings(text)
+    if len(cands) > 60:  # a pathological text: keep the first of each section
+        firsts: dict[str, Heading] = {}
+        for h in cands:
+            firsts.setdefault(h.section, h)
+        cands = sorted(firsts.values(), key=lambda h: h.start)
+    return _in_order(cands)
 
 
 def find_sections(text: str) -> dict[str, tuple[int, int]]:
-    """Section ordinal → (start of heading line, end of section) in text, in printed order."""
-    cues = layout()["sections"]
-    limit = layout()["heading_max_chars"]
-    found: list[tuple[str, int]] = []
-    pos = 0
-    for line in text.split("\n"):
-        m = HEADING.match(line)
-        if m and len(line.strip()) <= limit:
-            ordinal, rest = m.group(1), m.group(2)
-            if "\t" not in rest and "|" not in rest and any(w in rest for w in cues[ordinal]["any"]):
-                if not any(o == ordinal for o, _ in found):
-                    found.append((ordinal, pos))
-        pos += len(line) + 1
+    """Section ordinal → (start of its heading, start of the next heading or the end of the text)."""
+    found = find_headings(text)
     out: dict[str, tuple[int, int]] = {}
-    for i, (ordinal, start) in enumerate(found):
-        end = found[i + 1][1] if i + 1 < len(found) else len(text)
-        out[ordinal] = (start, end)
+    for i, h in enumerate(found):
+        end = found[i + 1].start if i + 1 < len(found) else len(text)
+        out[h.section] = (h.start, end)
     return out
 
 
 def heading_end(text: str, start: int) -> int:
+    """Where the heading that starts at `start` ends (its words; the rest of the line otherwise)."""
+    for h in headings(text[start: start + 80]):
+        if h.start == 0:
+            return start + h.end
     end = text.find("\n", start)
     return len(text) if end < 0 else end + 1
 
 
 def table_regions(text: str, sections: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
-    """Where to look for tables 二, 三, 四: their sections when headed, else anchored on their labels."""
+    """Where tables 二, 三, 四 lie by their sections' headings (heading end → next heading)."""
     regions: dict[str, tuple[int, int]] = {}
     for table, ordinal in (("t2", "二"), ("t3", "三"), ("t4", "四")):
         if ordinal in sections:
             s, e = sections[ordinal]
             regions[table] = (heading_end(text, s), e)
-    if "t2" not in regions:
-        a = text.find("第二十条")
-        if a >= 0:
-            end = regions.get("t3", (len(text),))[0]
-            b = text.find("本年新收", a)
-            regions["t2"] = (a, min(end, b if b > a else len(text)))
-    if "t3" not in regions:
-        a = text.find("本年新收")
-        if a >= 0:
-            a = text.rfind("\n", 0, a) + 1
-            end = regions.get("t4", (len(text),))[0]
-            b = text.find("结转下年度", a)
-            if b >= 0:
-                nl = text.find("\n", b)
-                end = min(end, len(text) if nl < 0 else _after_numbers(text, nl))
-            regions["t3"] = (a, end)
-    if "t4" not in regions:
-        a = text.find("结果维持")
-        if a >= 0:
-            a = text.rfind("\n", 0, text.rfind("行政复议", 0, a) if "行政复议" in text[:a] else a) + 1
-            end = sections.get("五", (len(text),))[0]
-            regions["t4"] = (a, end if end > a else len(text))
     return regions
-
-
-def _after_numbers(text: str, pos: int) -> int:
-    """The end of the run of number-only lines starting at pos (one-cell-per-line tables)."""
-    while pos < len(text):
-        nl = text.find("\n", pos + 1)
-        line = text[pos + 1: nl if nl >= 0 else len(text)].strip()
-        if line and not re.fullmatch(r"[\d\s|/\-—]+", line):
-            return pos + 1
-        if nl < 0:
-            return len(text)
-        pos = nl
-    return len(text)

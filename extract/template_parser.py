@@ -1,39 +1,73 @@
 """The template parser: tables 二, 三 and 四 of any layout → every cell of the template, with provenance.
 
-Flow: find sections → tokenize each table's region → assign value tokens to rows by their labels
-(row_assign) → readings of rows with the wrong count (row_values) → choose among readings with the
-template's identities (the row's sums first, then table 三's column identities) → cells.
-Everything the parser could not settle (a short or long row, a digit run, a stray glyph) becomes a
-ParseIssue for the rules to report; values are never shifted silently.
+One mechanism for every layout:
+1. find the report's section headings and each table's labels in the character stream
+   (extract/sections.py, extract/align.py) — line breaks, tabs and pipes do not matter;
+2. a row's values are the pieces printed between its label and the next label or header word
+   (extract/pieces.py); tables whose rows are uniform (table 三) hand values torn from their labels
+   on to the rows that lost them, keeping the template's order;
+3. every reading those pieces allow is weighed (nianbao/readings.py) and the template's identities
+   choose (nianbao/identities.choose_readings): row sums inside each row, then the column identities
+   across table 三. What they leave open is reported as uncertain with its options; nothing is shifted
+   silently, and everything the parser could not settle becomes a ParseIssue for the rules.
 """
 
 from __future__ import annotations
 
-from nianbao.document import Document
-from nianbao.extract.labels import group_children, row_specs
-from nianbao.extract.row_assign import Assignment, RowRead, assign, redistribute
-from nianbao.extract.row_values import Candidate, SumGroups, candidates, complete
-from nianbao.extract.sections import find_sections, table_regions
-from nianbao.extract.tokens import Token, tokenize
-from nianbao.identities import identities
-from nianbao.models import CellReading, Extraction, Meta, ParseIssue
-from nianbao.spec import T4_COLUMNS, T4_GROUPS, keys
+import re
+from dataclasses import dataclass, field
 
-T3_SUMS: SumGroups = [((0, 1, 2, 3, 4, 5), 6)]
-T4_SUMS: SumGroups = [((0, 1, 2, 3), 4), ((5, 6, 7, 8), 9), ((10, 11, 12, 13), 14)]
-AMBIGUITY_MARGIN = 0.05  # readings this close in prior are equally likely: report the difference
-OPEN_MARGIN = 1.5  # readings this close are left for the identities to choose between
+from nianbao.document import Document
+from nianbao.extract.align import Hit, align, stops
+from nianbao.extract.labels import LabelSpec, groups_children, header_words, table_labels
+from nianbao.extract.parse_settings import SETTINGS, ParserSettings
+from nianbao.extract.pieces import Debris, Printed, read_pieces
+from nianbao.extract.sections import find_headings
+from nianbao.extract.skeleton import Skeleton, skeletonise
+from nianbao.identities import RowOptions, choose_readings, identities, row_groups
+from nianbao.models import CellReading, Extraction, Meta, ParseIssue
+from nianbao.readings import Costs, Piece, Reading, row_readings
+from nianbao.spec import keys
+
+TABLE_NAMES = {"t2": "表二", "t3": "表三", "t4": "表四"}
+
+
+def costs_of(s: ParserSettings) -> Costs:
+    """The reading engine's costs, from the parser's settings."""
+    return Costs(s.cost_cut_glued, s.cost_cut, s.cost_missing, s.cost_missing_in_glued,
+                 (s.cost_merge_in_cell, s.cost_merge_space, s.cost_merge_cell, s.cost_merge_line),
+                 s.cost_drop, s.discount_drop_doubled, s.discount_drop_isolated, s.cost_drop_blank,
+                 s.cost_total_below_part, s.cost_missing_per_position, s.bonus_total_printed_last,
+                 s.max_cell_digits, s.reading_reach, s.max_readings, s.max_steps, s.max_steps_relaxed)
+
+
+@dataclass
+class _Row:
+    """One template row as found: its label hit (if any) and the pieces printed for it."""
+
+    spec: LabelSpec
+    hit: Hit | None
+    pieces: list[Printed] = field(default_factory=list)
+    moved: bool = False  # its values came from a neighbour's region (label torn from its numbers)
 
 
 class _Builder:
     """Collects cells and issues for one report."""
 
-    def __init__(self, doc: Document, meta: Meta, template: str) -> None:
+    def __init__(self, doc: Document, meta: Meta, template: str, settings: ParserSettings) -> None:
         self.doc = doc
+        self.text = doc.text
         self.template = template
+        self.settings = settings
+        self.costs = costs_of(settings)
         self.ex = Extraction(report=doc.name, meta=meta)
         self.keys = keys(template)
         self.keys_set = frozenset(self.keys)
+        self.skel = Skeleton.of(doc.text)
+        self.rows_by_start: list[_Row] = []  # the rows of the table being read, by label position
+        self.blank_cells = sorted(c.start for g in doc.grids for c in g.cells if c.start == c.end and not c.covered)
+
+    # ------------------------------------------------------------------ output
 
     def finish(self) -> Extraction:
         """Every key of the template present: cells nothing was read for are missing (None)."""
@@ -42,299 +76,529 @@ class _Builder:
                          for k in self.keys}
         return self.ex
 
-    def issue(self, kind: str, keys_: list[str], detail: str, token: Token | None = None, **data: object) -> None:
-        span = self.doc.span(token.start, token.end) if token else None
-        self.ex.issues.append(ParseIssue(kind=kind, keys=keys_, detail=detail, span=span, data=dict(data)))
+    def issue(self, kind: str, keys_: list[str], detail: str, span: tuple[int, int] | None = None,
+              **data: object) -> None:
+        sp = self.doc.span(*span) if span else None
+        self.ex.issues.append(ParseIssue(kind=kind, keys=keys_, detail=detail, span=sp, data=dict(data)))
 
-    def put(self, key: str, value: int | float | None, token: Token | None, how: str, confidence: float) -> None:
+    def put(self, key: str, value: int | float | None, span: tuple[int, int] | None, raw: str, how: str,
+            confidence: float) -> None:
         if key not in self.keys_set:
             return
-        cell = CellReading(key=key, value=value, raw=token.text if token else "",
-                           span=self.doc.span(token.start, token.end) if token else None,
+        cell = CellReading(key=key, value=value, raw=raw, span=self.doc.span(*span) if span else None,
                            confidence=confidence, note=how or None)
-        if token is not None and self.doc.boxes:
-            box_conf = [b.confidence for b in self.doc.boxes_in(token.start, token.end) if b.confidence is not None]
+        if span is not None and self.doc.boxes:
+            box_conf = [b.confidence for b in self.doc.boxes_in(*span) if b.confidence is not None]
             if box_conf:
                 cell.confidence = min(cell.confidence, min(box_conf))
         self.ex.cells[key] = cell
 
+    # ------------------------------------------------------------------ pieces
 
-def _confidence(slot_how: str, repaired: bool) -> float:
+    def pieces(self, start: int, end: int) -> tuple[list[Printed], list[Debris]]:
+        blanks = tuple(p for p in self.blank_cells if start <= p < end)
+        return read_pieces(self.text, start, end, blanks)
+
+
+def _label(b: _Builder, row: _Row) -> str:
+    """The row's label as printed (whitespace collapsed), or the template's words if it was not found."""
+    if row.hit is None:
+        return row.spec.core
+    return " ".join(b.text[row.hit.start:row.hit.end].split())
+
+
+def _confidence(how: str, repaired: bool) -> float:
     if repaired:
         return 0.6
-    return {"": 1.0, "split": 0.8, "merged": 0.7, "blank": 1.0, "missing": 0.0}.get(slot_how, 0.9)
+    return {"": 1.0, "split": 0.8, "merged": 0.7, "blank": 1.0, "missing": 0.0}.get(how, 0.9)
 
 
-def _write_row(b: _Builder, keys_: tuple[str, ...], cand: Candidate, label: str) -> None:
-    for key, slot in zip(keys_, cand.slots, strict=True):
-        t = slot.token
-        repaired = bool(t and t.repaired)
-        how = slot.how or ("ocr" if repaired else "")
-        b.put(key, slot.value, t, how, _confidence(slot.how, repaired))
-        if repaired and t is not None:
-            # in a row read with a gap or an extra cell, which column the glyph sits in is itself a guess
-            named = [key] if cand.kind == "exact" else list(keys_)
-            b.issue("ocr_repair", named, f"{label}：“{t.text}”读作 {slot.value}", t, raw=t.text, value=slot.value,
-                    cell=key)
-        if t is not None and t.unit == "元" and slot.value is not None and key.endswith("_wan"):
-            b.ex.cells[key].value = round(slot.value / 10000, 6)
+# ---------------------------------------------------------------------------- locating the tables
+
+
+_T2_START = re.compile(r"第二十条第\s*[（(]|信\s*息\s*内\s*容")
+
+
+def _t2_start(text: str, start: int, end: int) -> int:
+    """Where table 二 begins: its first 第二十条第（X）项 sub-heading or 信息内容 header, else -1."""
+    m = _T2_START.search(text, start, end)
+    return m.start() if m else -1
+
+
+def _strong_t3(hits: list[Hit]) -> bool:
+    """Table 三 is really there: one of its long labels, or many of its rows."""
+    rows = [h for h in hits if h.spec.kind == "row"]
+    return any(len(h.spec.core) >= 8 and h.how in ("exact", "variant") for h in rows) or len(rows) >= 6
+
+
+def _prose_cut(b: _Builder, table: str, start: int, end: int) -> int:
+    """Where the last row of a table stops: at the first sentence that follows its values."""
+    words = header_words(table)
+    pieces, _ = b.pieces(start, end)
+    if not pieces:
+        return end
+    last = pieces[0].end
+    for p in pieces[1:]:
+        between = skeletonise(b.text[last:p.start])
+        for w in words:
+            between = between.replace(w, "")
+        if len(between) >= 4 or any(ch in b.text[last:p.start] for ch in "。；"):
+            return last
+        last = p.end
+    tail = b.text[last:end]
+    return last if len(skeletonise(tail)) >= 4 else end
+
+
+# ---------------------------------------------------------------------------- rows
+
+
+def _row_regions(b: _Builder, hits: list[Hit], specs: tuple[LabelSpec, ...], table: str, start: int,
+                 end: int) -> dict[str, _Row]:
+    """Each found label's pieces: what lies between it and the next label (or table 二's next header
+    word), the last one up to the first sentence after its values."""
+    cuts = {h.start for h in hits} | {end}
+    if table == "t2":  # a lost sub-heading's column words still end the row before them
+        cuts |= {s for s, _ in stops(b.text, b.skel, header_words(table), start, end, hits)}
+    ordered = sorted(cuts)
+    out: dict[str, _Row] = {s.id: _Row(s, None) for s in specs}
+    for i, h in enumerate(hits):
+        nxt = next((c for c in ordered if c >= h.end), end)
+        if i == len(hits) - 1:
+            nxt = min(nxt, _prose_cut(b, table, h.end, nxt))
+        # from the label's start: a wrapped label may hold its values on its first line
+        pieces, debris = b.pieces(h.start, nxt)
+        if i + 1 < len(hits) and table == "t3":
+            pieces = _without_glued_ordinal(b, h.spec, pieces, hits[i + 1])
+        out[h.spec.id] = _Row(h.spec, h, pieces)
+        _report_debris(b, h, debris, table)
+    return out
+
+
+def _without_glued_ordinal(b: _Builder, spec: LabelSpec, pieces: list[Printed], nxt: Hit) -> list[Printed]:
+    """`00000002其他法律…`: the next row's ordinal 2 printed without its dot, glued to this row's run.
+
+    Both readings are tried; the digit goes to the ordinal when that makes the row's sums hold and
+    keeping it does not."""
+    numeral = nxt.spec.ordinal
+    if not pieces or not numeral.isdigit() or nxt.ordinal:
+        return pieces
+    last = pieces[-1]
+    if last.end != nxt.start or not last.piece.digits.endswith(numeral) or len(last.piece.digits) <= len(numeral):
+        return pieces
+    digits = last.piece.digits[: -len(numeral)]
+    if not _int_ok_run(digits):
+        return pieces
+    cut = Printed(Piece(int(digits) if len(digits) <= 18 else None, digits, last.piece.sign, "", last.piece.gap,
+                        last.piece.isolated), last.start, last.end - len(numeral), last.raw[: -len(numeral)],
+                  last.repaired, last.unit)
+    stripped = pieces[:-1] + [cut]
+    groups = row_groups(spec.keys, b.template)
+    keep = row_readings([p.piece for p in pieces], spec.n, groups, b.costs)[0]
+    strip = row_readings([p.piece for p in stripped], spec.n, groups, b.costs)[0]
+    return stripped if (strip.violations, strip.cost) <= (keep.violations, keep.cost) else pieces
+
+
+def _int_ok_run(digits: str) -> bool:
+    return bool(digits) and digits.isdigit()
+
+
+def _report_debris(b: _Builder, h: Hit, debris: list[Debris], table: str) -> None:
+    """A lone glyph glued to a fragment of a label is OCR damage of the label; say so."""
+    cores = [s.core for s in table_labels(b.template, table) if s.core] + list(header_words(table))
+    for d in debris:
+        if len(d.raw) != 1 or b.text[d.end:d.end + 1] in ".．、":
+            continue
+        after = skeletonise(b.text[d.end:d.end + 6])[:3]
+        if len(after) >= 2 and any(after in c for c in cores):
+            keys_ = list(h.spec.keys[:1]) if table == "t3" else list(h.spec.keys)
+            b.issue("ocr_repair", keys_, f"标签文字中的“{d.raw}”是被识别成数字的字形，不是数值", (d.start, d.end),
+                    raw=d.raw, stray=True)
+
+
+def _rebalance(rows: list[_Row], n: int) -> list[str]:
+    """Hand values torn from their labels on to the rows that lost them, keeping template order.
+
+    A run of consecutive rows whose printed values come in whole rows (0, n, 2n … each, not all n)
+    and add up to n per row has its values dealt out again in order: a label printed after its
+    numbers, or lost, leaves the numbers with a neighbour. Returns the rows that received values.
+    """
+    moved: list[str] = []
+    counts = [len(r.pieces) for r in rows]
+    i = 0
+    while i < len(rows):
+        if counts[i] % n or counts[i] == n:
+            i += 1
+            continue
+        best = None
+        for a in range(i, max(-1, i - 4), -1):
+            if counts[a] % n:
+                break
+            for z in range(i, min(len(rows), i + 5)):
+                if counts[z] % n:
+                    break
+                window = counts[a:z + 1]
+                if sum(window) == n * len(window) and any(c != n for c in window):
+                    if best is None or (z - a) < (best[1] - best[0]):
+                        best = (a, z)
+        if best is None:
+            i += 1
+            continue
+        a, z = best
+        pool = [p for r in rows[a:z + 1] for p in r.pieces]
+        for k, r in enumerate(rows[a:z + 1]):
+            new = pool[k * n:(k + 1) * n]
+            if [id(p) for p in new] != [id(p) for p in r.pieces]:
+                r.moved = True
+                moved.append(r.spec.id)
+            r.pieces = new
+        for k in range(a, z + 1):
+            counts[k] = n
+        i = z + 1
+    return moved
+
+
+def _options(b: _Builder, row: _Row, groups) -> RowOptions:
+    pieces = [p.piece for p in row.pieces]
+    readings = row_readings(pieces, row.spec.n, groups, b.costs)
+    return RowOptions(row.spec.id, row.spec.keys, groups, tuple(readings))
+
+
+def _cell_spans(row: _Row, reading: Reading) -> list[tuple[tuple[int, int] | None, str]]:
+    """Where each cell's characters are: the piece, or for a cut run the cell's own digits within it."""
+    out: list[tuple[tuple[int, int] | None, str]] = []
+    offsets: dict[int, int] = {}
+    for value, q, how in zip(reading.values, reading.pieces, reading.how, strict=True):
+        if q < 0:
+            out.append((None, ""))
+            continue
+        p = row.pieces[q]
+        if how == "split" and value is not None:
+            raw_digits = p.raw
+            text = str(abs(int(value))) if float(value).is_integer() else None
+            off = offsets.get(q, 0)
+            if text is not None:
+                at = raw_digits.find(text, off)
+                if at >= 0:
+                    lead = at
+                    if off == 0 and p.piece.sign:
+                        lead = 0
+                    end = at + len(text)
+                    if p.piece.decimal and end + len(p.piece.decimal) <= len(raw_digits) and \
+                            raw_digits[end:end + len(p.piece.decimal)] in (p.piece.decimal, p.piece.decimal.replace(".", "．")):
+                        end += len(p.piece.decimal)
+                    offsets[q] = end
+                    out.append(((p.start + lead, p.start + end), raw_digits[lead:end]))
+                    continue
+            out.append(((p.start, p.end), p.raw))
+        elif how == "merged":
+            nxt = row.pieces[q + 1] if q + 1 < len(row.pieces) else p
+            out.append(((p.start, nxt.end), p.raw + " " + nxt.raw))
+        else:
+            out.append(((p.start, p.end), p.raw))
+    return out
+
+
+def _write_row(b: _Builder, row: _Row, reading: Reading, label: str) -> None:
+    spans = _cell_spans(row, reading)
+    for key, value, q, how, (span, raw) in zip(row.spec.keys, reading.values, reading.pieces, reading.how, spans,
+                                               strict=True):
+        p = row.pieces[q] if q >= 0 else None
+        repaired = bool(p and p.repaired)
+        note = how or ("ocr" if repaired else "")
+        b.put(key, value, span, raw, note, _confidence(how, repaired))
+        if repaired and p is not None:
+            named = [key] if reading.kind == "exact" else list(row.spec.keys)
+            b.issue("ocr_repair", named, f"{label}：“{p.raw}”读作 {value}", (p.start, p.end), raw=p.raw,
+                    value=value, cell=key)
+        if p is not None and p.unit == "元" and value is not None and key.endswith("_wan"):
+            b.ex.cells[key].value = round(value / 10000, 6)
             b.ex.cells[key].note = "元→万元"
-            b.issue("fee_in_yuan", [key], f"{label}：“{t.text}”以元列示，换算为 {slot.value / 10000:g} 万元", t,
-                    raw=t.text, value_yuan=slot.value)
-        if slot.how == "blank" and t is not None:
-            b.issue("blank_cell", [key], f"{label}：单元格印为“{t.text}”", t, raw=t.text)
+            b.issue("fee_in_yuan", [key], f"{label}：“{p.raw}”以元列示，换算为 {value / 10000:g} 万元",
+                    (p.start, p.end), raw=p.raw, value_yuan=value)
+        if how == "blank" and p is not None:
+            shown = p.raw or "空"
+            b.issue("blank_cell", [key], f"{label}：单元格印为“{shown}”", (p.start, max(p.end, p.start)), raw=p.raw)
+    if row.hit is not None or row.pieces:
+        starts = [row.hit.start] if row.hit else []
+        ends = [row.hit.end] if row.hit else []
+        starts += [p.start for p in row.pieces]
+        ends += [p.end for p in row.pieces]
+        b.ex.row_spans[f"{row.spec.table}.{row.spec.id}" if row.spec.table != "t4" else "t4"] = (min(starts), max(ends))
 
 
-def _report_reading(b: _Builder, keys_: tuple[str, ...], read: RowRead, cand: Candidate, n: int) -> None:
-    label = read.label.text
-    found = len(read.values)
-    if cand.kind == "exact":
+def _report_reading(b: _Builder, row: _Row, reading: Reading, label: str) -> None:
+    keys_ = list(row.spec.keys)
+    n = row.spec.n
+    found = len([p for p in row.pieces])
+    span = (row.hit.start, row.hit.end) if row.hit else ((row.pieces[0].start, row.pieces[-1].end) if row.pieces else None)
+    kind = reading.kind
+    if kind == "exact":
         return
-    if cand.kind == "split":
-        b.issue("merged_digits", list(keys_), f"{label}：数字串按勾稽关系拆分为 {cand.values()}", read.values[0],
-                raw=" ".join(t.text for t in read.values), split=cand.values())
-    elif cand.kind == "short":
-        b.issue("short_row", list(keys_), f"{label}：应有 {n} 个数，只读到 {found} 个", read.label,
-                expected=n, found=found, label=label,
-                missing=[k for k, s in zip(keys_, cand.slots, strict=True) if s.how == "missing"])
-    elif cand.kind == "merged":
-        merged = [k for k, s in zip(keys_, cand.slots, strict=True) if s.how == "merged"]
-        b.issue("split_cell", merged or list(keys_), f"{label}：相邻单元格合读（如 2|0 → 20）后行合计成立",
-                read.label, expected=n, found=found, label=label)
-    elif cand.kind == "long":
-        b.issue("long_row", list(keys_), f"{label}：应有 {n} 个数，读到 {found} 个", read.label,
-                expected=n, found=found, label=label, extra=[t.text for t in cand.dropped])
+    if kind == "split":
+        b.issue("merged_digits", keys_, f"{label}：数字串按勾稽关系拆分为 {list(reading.values)}", span,
+                raw=" ".join(p.raw for p in row.pieces), split=list(reading.values))
+    elif kind == "short":
+        missing = [k for k, h in zip(keys_, reading.how, strict=True) if h == "missing"]
+        printed = len([h for h in reading.how if h != "missing"])
+        b.issue("short_row", keys_, f"{label}：应有 {n} 个数，只读到 {printed} 个", span,
+                expected=n, found=printed, label=label, missing=missing)
+    elif kind == "merged":
+        merged = [k for k, h in zip(keys_, reading.how, strict=True) if h == "merged"]
+        b.issue("split_cell", merged or keys_, f"{label}：相邻单元格合读（如 2|0 → 20）后行合计成立", span,
+                expected=n, found=found, label=label)
+    elif kind == "long":
+        dropped = [row.pieces[q] for q in reading.dropped]
+        isolated = [p for p in dropped if p.piece.isolated and len(p.raw) <= 2]
+        for p in isolated:
+            owner = _label_on_line(b, p) or row
+            own = list(owner.spec.keys)
+            b.issue("ocr_repair", own[:1] if row.spec.table == "t3" else own,
+                    f"行标签旁的“{p.raw}”不属于任何单元格，已忽略", (p.start, p.end), raw=p.raw, stray=True)
+        rest = [p for p in dropped if p not in isolated]
+        if rest:
+            b.issue("long_row", keys_, f"{label}：应有 {n} 个数，读到 {found} 个", span,
+                    expected=n, found=found, label=label, extra=[p.raw or "空" for p in rest])
 
 
-class _RowCheck:
-    """Counts identity violations for the readings of one row against the rest of the table.
-
-    Each identity's sums over the other rows are taken once; a reading then only adds its own
-    cells, so trying hundreds of readings costs little.
-    """
-
-    def __init__(self, keys_: tuple[str, ...], ids: list, rest: dict) -> None:
-        own = set(keys_)
-        self.parts = []
-        for ident in ids:
-            if not own & set(ident.keys):
-                continue
-            lk = rk = 0.0
-            lu = ru = 0
-            for k in ident.lhs:
-                if k in own:
-                    continue
-                v = rest.get(k)
-                lu, lk = (lu + 1, lk) if v is None else (lu, lk + v)
-            for k in ident.rhs:
-                if k in own:
-                    continue
-                v = rest.get(k)
-                ru, rk = (ru + 1, rk) if v is None else (ru, rk + v)
-            left = [i for i, k in enumerate(keys_) if k in ident.lhs]
-            right = [i for i, k in enumerate(keys_) if k in ident.rhs]
-            self.parts.append((lk, rk, lu, ru, left, right))
-
-    def violations(self, cand: Candidate) -> int:
-        vals = cand.values()
-        bad = 0
-        for lk, rk, lu, ru, left, right in self.parts:
-            for i in left:
-                v = vals[i]
-                lu, lk = (lu + 1, lk) if v is None else (lu, lk + v)
-            for i in right:
-                v = vals[i]
-                ru, rk = (ru + 1, rk) if v is None else (ru, rk + v)
-            if lu == 0 and ru == 0:
-                bad += abs(lk - rk) >= 1e-6
-            elif ru == 0:
-                bad += lk > rk + 1e-6
-            elif lu == 0:
-                bad += rk > lk + 1e-6
-        return bad
+def _label_on_line(b: _Builder, p: Printed) -> _Row | None:
+    """The row whose label follows a stray glyph on its own line (OCR debris of that label's ordinal)."""
+    line_end = b.text.find("\n", p.end)
+    line_end = len(b.text) if line_end < 0 else line_end
+    for r in b.rows_by_start:
+        if r.hit is not None and p.end <= r.hit.start < line_end:
+            return r
+    return None
 
 
-def _distinct(cands: list[Candidate], sums: SumGroups) -> list[Candidate]:
-    """Candidates whose completed values differ (readings that fill in to the same row are one)."""
-    seen: dict[tuple, Candidate] = {}
-    for c in cands:
-        seen.setdefault(tuple(complete(c.values(), sums)), c)
-    return list(seen.values())
+def _read_table(b: _Builder, table: str, rows: list[_Row], column_ids: list) -> None:
+    """Choose every row's reading with the identities, write the cells, report what is doubtful."""
+    options = []
+    by_id = {r.spec.id: r for r in rows}
+    b.rows_by_start = sorted((r for r in rows if r.hit is not None), key=lambda r: r.hit.start)
+    for r in rows:
+        if not r.pieces:
+            continue
+        options.append(_options(b, r, row_groups(r.spec.keys, b.template)))
+    choice = choose_readings(options, column_ids, open_margin=1.5, ambiguity_margin=b.settings.ambiguity_margin,
+                             max_combinations=b.settings.max_combinations)
+    for row_id, reading in choice.picks.items():
+        r = by_id[row_id]
+        label = _label(b, r)
+        _write_row(b, r, reading, label)
+        _report_reading(b, r, reading, label)
+        if reading.violations and len(reading.values) and reading.cost >= 99:
+            b.issue("long_row", list(r.spec.keys), f"{label}：数字串过长，无法按 {r.spec.n} 格读取",
+                    (r.pieces[0].start, r.pieces[-1].end), expected=r.spec.n, found=len(r.pieces), label=label,
+                    extra=[p.raw[:40] for p in r.pieces])
+    for row_id, opts in choice.options.items():
+        r = by_id[row_id]
+        differ = sorted(k for k in choice.uncertain if k in r.spec.keys)
+        b.ex.uncertain.extend(k for k in r.spec.keys if k in differ and k not in b.ex.uncertain)
+        label = _label(b, r)
+        span = (r.pieces[0].start, r.pieces[-1].end) if r.pieces else None
+        b.issue("ambiguous_split", differ, f"{label}：多种读法都符合勾稽关系，取最可能的一种", span,
+                row_keys=list(r.spec.keys), options=[list(o) for o in opts], label=label,
+                raw=" ".join(p.raw for p in r.pieces))
 
 
-def _choose(b: _Builder, table_rows: dict[str, tuple[tuple[str, ...], RowRead, list[Candidate]]],
-            sums: SumGroups, column_ids: list) -> dict[str, Candidate]:
-    """Pick one reading per row.
+# ---------------------------------------------------------------------------- tables
 
-    Rows with one reading are fixed first; each open row is narrowed by the column identities
-    against fixed rows only, which fixes more rows, until nothing changes. Rows still open take
-    the reading that breaks fewest identities given the others, then the best prior, and their
-    differing cells are reported as uncertain rather than silently chosen.
-    """
-    picks = {rid: cands[0] for rid, (_, _, cands) in table_rows.items()}
-    open_: dict[str, list[Candidate]] = {}
-    fixed: dict[str, int | float | None] = {}
-    for rid, (keys_, _, cands) in table_rows.items():
-        # readings the prior barely separates stay open until the column identities have spoken
-        top = [c for c in cands if abs(c.prior - cands[0].prior) <= OPEN_MARGIN]
-        options = _distinct(top, sums) if len(cands) > 1 else cands
-        if len(options) == 1:
-            picks[rid] = cands[0]
-            fixed.update(zip(keys_, cands[0].values(), strict=True))
+
+def _parse_t2(b: _Builder, start: int, end: int) -> None:
+    specs = table_labels(b.template, "t2")
+    hits = align(b.text, b.skel, list(specs), start, end, unordered_rows=True, settings=b.settings)
+    subs = [h for h in hits if h.spec.kind == "sub"]
+    row_hits = [h for h in hits if h.spec.kind == "row"]
+    heads = stops(b.text, b.skel, header_words("t2"), start, end, hits)
+    if not row_hits or (not subs and not heads and len(row_hits) < 3):
+        b.issue("missing_table", [], "未找到表二的数据", table="t2")
+        return
+    rows = _row_regions(b, hits, specs, "t2", start, end)
+    found = [r for r in rows.values() if r.spec.kind == "row" and r.pieces]
+    if not found:
+        b.issue("missing_table", [], "表二只有表头，没有数值", table="t2")
+        return
+    b.ex.tables_found.append("t2")
+    first = min([h.start for h in hits] + [s for s, _ in heads])
+    last = max([r.pieces[-1].end for r in found] + [h.end for h in row_hits])
+    b.ex.sections["table:t2"] = (first, last)
+    table_rows = [r for r in rows.values() if r.spec.kind == "row"]
+    _read_table(b, "t2", [r for r in table_rows if r.pieces], [])
+    for r in table_rows:
+        if r.pieces:
+            continue
+        if r.hit is not None:
+            b.issue("short_row", list(r.spec.keys), f"{r.spec.core}：应有 {r.spec.n} 个数，没有印数值",
+                    (r.hit.start, r.hit.end), expected=r.spec.n, found=0, label=r.spec.core,
+                    missing=list(r.spec.keys))
         else:
-            open_[rid] = cands
-    progress = True
-    while progress and open_:
-        progress = False
-        for rid in list(open_):
-            keys_, _, cands = table_rows[rid]
-            check = _RowCheck(keys_, column_ids, fixed)
-            ok = [c for c in cands if check.violations(c) == 0]
-            if not ok:
-                continue
-            top = [c for c in ok if abs(c.prior - ok[0].prior) <= AMBIGUITY_MARGIN]
-            if len(_distinct(top, sums)) == 1:
-                picks[rid] = ok[0]
-                fixed.update(zip(keys_, ok[0].values(), strict=True))
-                del open_[rid]
-                progress = True
-    vals = dict(fixed)
-    for rid in open_:
-        keys_ = table_rows[rid][0]
-        vals.update(zip(keys_, picks[rid].values(), strict=True))
-    for rid, cands in open_.items():
-        keys_, read, _ = table_rows[rid]
-        check_all = _RowCheck(keys_, column_ids, vals)
-        scored = sorted(cands, key=lambda c: (check_all.violations(c), -c.prior))
-        chosen = picks[rid] = scored[0]
-        vals.update(zip(keys_, chosen.values(), strict=True))
-        check_fixed = _RowCheck(keys_, column_ids, fixed)
-        feasible_vs_fixed = [c for c in cands if abs(c.prior - chosen.prior) <= AMBIGUITY_MARGIN and
-                             check_fixed.violations(c) == 0]
-        base = complete(chosen.values(), sums)
-        differ: set[str] = set()
-        for c in _distinct(feasible_vs_fixed, sums):
-            other = complete(c.values(), sums)
-            differ.update(k for k, x, y in zip(keys_, base, other, strict=True) if x != y)
-        if differ:
-            b.ex.uncertain.extend(k for k in keys_ if k in differ and k not in b.ex.uncertain)
-            b.issue("ambiguous_split", sorted(differ), f"{read.label.text}：多种读法都符合勾稽关系，取最可能的一种",
-                    read.label, row_keys=list(keys_),
-                    options=[c.values() for c in _distinct(feasible_vs_fixed, sums)][:8])
-    return picks
+            b.issue("short_row", list(r.spec.keys), f"未找到“{r.spec.core}”行", None, expected=r.spec.n, found=0,
+                    label=r.spec.core, missing=list(r.spec.keys))
 
 
-def _stray(b: _Builder, a: Assignment, table: str) -> None:
-    for t, rid in a.junk:
-        row_keys = [k for k in keys(b.template) if k.startswith(f"{table}.{rid}.")] if rid else []
-        b.issue("ocr_repair", row_keys[:1] if table == "t3" else row_keys,
-                f"标签文字中的“{t.text}”是被识别成数字的字形，不是数值", t, raw=t.text, stray=True)
-    for t in a.stray:
-        nxt = next((r for r in a.rows.values() if r.label.start > t.start), None)
-        row_keys = list(nxt.spec.keys[:1]) if nxt else []
-        b.issue("ocr_repair", row_keys, f"行标签旁的“{t.text}”不属于任何单元格，已忽略", t, raw=t.text, stray=True)
+def _locate_t3(b: _Builder, sections: dict[str, tuple[int, int]]) -> tuple[list[Hit], int, int] | None:
+    specs = list(table_labels(b.template, "t3"))
+    tries = []
+    if "三" in sections:
+        s = sections["三"][0]
+        e = sections["四"][0] if "四" in sections and sections["四"][0] > s else len(b.text)
+        tries.append((s, e))
+    tries.append((0, len(b.text)))
+    for s, e in tries:
+        hits = align(b.text, b.skel, specs, s, e, settings=b.settings)
+        if _strong_t3(hits):
+            return hits, s, e
+    return None
 
 
-def _parse_rows(b: _Builder, table: str, region: tuple[int, int], sums: SumGroups) -> None:
-    text = b.doc.text
-    tokens = tokenize(text, *region)
-    specs = row_specs(b.template, table)
-    a = assign(tokens, specs)
-    if a.span:
-        b.ex.sections[f"table:{table}"] = a.span
-    lost = redistribute(a, specs)
-    if not any(r.values for r in a.rows.values()):
-        b.issue("missing_table", [], f"未找到表{'二三'[table == 't3']}的数据", table=table)
-        return
-    b.ex.tables_found.append(table)
-    table_rows: dict[str, tuple[tuple[str, ...], RowRead, list[Candidate]]] = {}
-    for spec in specs:
-        read = a.rows.get(spec.id)
-        if spec.is_group:
-            if read is not None and read.values:
-                _group_values(b, spec.id, read)
+def _parse_t3(b: _Builder, hits: list[Hit], end: int) -> int:
+    """Table 三 from its label hits; returns where its last value ends."""
+    specs = table_labels(b.template, "t3")
+    start = hits[0].start
+    rows = _row_regions(b, hits, specs, "t3", start, end)
+    children = groups_children(b.template)
+    # values printed after a group label belong to its first row, unless it is a 2019-style single row
+    ordered = [rows[s.id] for s in specs]
+    for i, r in enumerate(ordered):
+        if r.spec.kind != "group" or not r.pieces:
             continue
-        if read is None or not read.values:
+        kids = children.get(r.spec.id, ())
+        if kids and not any(rows[k.id].hit for k in kids):
+            _template_mix(b, r, kids)
+            r.pieces = []
             continue
-        if spec.id in lost:
-            b.issue("short_row", list(spec.keys), f"未找到“{spec.label}”行的标签，按顺序取上一行多出的数",
-                    read.label, expected=spec.n, found=0, label=spec.label, lost_label=True)
-        row_sums = sums if table == "t3" else []
-        table_rows[spec.id] = (spec.keys, read, candidates(read.values, spec.n, row_sums))
-    column_ids = [i for i in identities(b.template) if i.kind in ("balance", "result_sum")] if table == "t3" else []
-    picks = _choose(b, table_rows, sums if table == "t3" else [], column_ids)
-    for rid, (keys_, read, _) in table_rows.items():
-        _write_row(b, keys_, picks[rid], read.label.text)
-        _report_reading(b, keys_, read, picks[rid], len(keys_))
-    missing_rows = [s for s in specs if not s.is_group and s.id not in table_rows]
-    for s in missing_rows:
-        if table == "t3" and s.id.startswith("other_processing.") and f"group:{s.id.split('.')[0]}" in a.rows:
+        nxt = next((x for x in ordered[i + 1:] if x.spec.kind == "row"), None)
+        if nxt is not None:
+            nxt.pieces = r.pieces + nxt.pieces
+        r.pieces = []
+    value_rows = [r for r in ordered if r.spec.kind == "row"
+                  and not (r.spec.parent and r.spec.id.startswith("other_processing.")
+                           and any(i.kind == "template_mix" for i in b.ex.issues))]
+    moved = _rebalance(value_rows, 7)
+    if moved:
+        moved_keys = [k for r in value_rows if r.spec.id in moved for k in r.spec.keys]
+        names = "、".join(_label(b, r) for r in value_rows if r.spec.id in moved)
+        b.issue("moved_values", moved_keys, f"{len(moved)} 行的数值与行标签分开印刷，已按模板的行序对应：{names}",
+                None, rows=moved)
+    found = [r for r in value_rows if r.pieces]
+    if not found:
+        b.issue("missing_table", [], "表三只有表头，没有数值", table="t3")
+        return start
+    b.ex.tables_found.append("t3")
+    last = max(r.pieces[-1].end for r in found)
+    b.ex.sections["table:t3"] = (start, last)
+    column_ids = [i for i in identities(b.template) if i.kind in ("balance", "result_sum")]
+    _read_table(b, "t3", found, column_ids)
+    mixed = any(i.kind == "template_mix" for i in b.ex.issues)
+    for r in value_rows:
+        if r.pieces:
             continue
-        b.issue("short_row", list(s.keys), f"未找到“{s.label}”行", None, expected=s.n, found=0, label=s.label,
-                missing=list(s.keys))
-    _stray(b, a, table)
+        if mixed and r.spec.id.startswith("other_processing."):
+            continue
+        label = _label(b, r)
+        if r.hit is not None:
+            b.issue("short_row", list(r.spec.keys), f"{label}：应有 {r.spec.n} 个数，没有印数值",
+                    (r.hit.start, r.hit.end), expected=r.spec.n, found=0, label=label, missing=list(r.spec.keys))
+        else:
+            b.issue("short_row", list(r.spec.keys), f"未找到“{label}”行", None, expected=r.spec.n, found=0,
+                    label=label, missing=list(r.spec.keys))
+    return last
 
 
-def _group_values(b: _Builder, group_id: str, read: RowRead) -> None:
-    """Values printed after a group label: the 2019-style single （六）其他处理 row in a 2021 table."""
-    children = group_children(b.template, group_id)
-    if not children or any(c.id in b.ex.cells for c in children if False):
-        return
-    cands = candidates(read.values, 7, T3_SUMS)
-    vals = cands[0].values()
-    sub_keys = [k for c in children for k in c.keys]
-    for col, v in enumerate(vals):
-        for c in children:
+def _template_mix(b: _Builder, group: _Row, kids: tuple[LabelSpec, ...]) -> None:
+    """Values printed after a group label with none of its rows: the 2019-style single （六）其他处理 row."""
+    readings = row_readings([p.piece for p in group.pieces], 7, row_groups(kids[0].keys, b.template), b.costs)
+    reading = min(readings, key=lambda x: (x.violations, x.cost))
+    sub_keys = [k for c in kids for k in c.keys]
+    spans = _cell_spans(group, reading)
+    for col, value in enumerate(reading.values):
+        for c in kids:
             key = c.keys[col]
-            if v == 0:
-                tok = cands[0].slots[col].token
-                b.put(key, 0, tok, "forced: single row printed 0", 0.9)
+            if value == 0:
+                span, raw = spans[col]
+                b.put(key, 0, span, raw, "forced: single row printed 0", 0.9)
             else:
-                b.put(key, None, None, "missing", 0.0)
-    b.issue("template_mix", sub_keys, f"{read.label.text}：按 2019 版模板印为一行（2021 版应分 3 行）", read.label,
-            printed=vals, label=read.label.text)
+                b.put(key, None, None, "", "missing", 0.0)
+    label = _label(b, group)
+    b.issue("template_mix", sub_keys, f"{label}：按 2019 版模板印为一行（2021 版应分 3 行）",
+            (group.hit.start, group.hit.end) if group.hit else None, printed=list(reading.values), label=label)
 
 
-def _parse_t4(b: _Builder, region: tuple[int, int]) -> None:
-    text = b.doc.text
-    tokens = [t for t in tokenize(text, *region) if t.kind in ("num", "blank")]
-    t4_keys = tuple(f"t4.{g}.{c}" for g in T4_GROUPS for c in T4_COLUMNS)
-    if not tokens:
-        body = text[region[0]:region[1]]
-        from nianbao.extract.tokens import layout
-        if any(w in body for w in layout()["zero_table4_statements"]):
-            for k in t4_keys:
-                b.put(k, 0, None, "table replaced by a statement of none", 0.8)
-            b.issue("missing_table", list(t4_keys), "表四以文字说明代替（未发生行政复议、行政诉讼），各项按 0 计",
-                    table="t4", zero_statement=True)
-        else:
-            b.issue("missing_table", [], "未找到表四的数据", table="t4")
+def _parse_t4(b: _Builder, start: int, end: int) -> None:
+    words = header_words("t4")
+    heads = stops(b.text, b.skel, words, start, end, [])
+    specific = [h for h in heads if skeletonise(b.text[h[0]:h[1]]) not in ("行政复议", "行政诉讼")]
+    values_from = specific[0][0] if specific else (heads[0][0] if heads else start)
+    cut = _prose_cut(b, "t4", values_from, end)
+    pieces, debris = b.pieces(values_from, cut)
+    # without its column words, a table 四 is only a row of numbers nearly as long as its 15 cells
+    if not pieces or (not specific and len(pieces) < b.settings.t4_min_cells_without_header):
+        b.issue("missing_table", [], "未找到表四" if not pieces else "表四的位置只有零散数字，没有表头", table="t4")
         return
+    spec = table_labels(b.template, "t4")[-1]
+    row = _Row(spec, None, pieces)
     b.ex.tables_found.append("t4")
-    b.ex.sections["table:t4"] = (tokens[0].start, tokens[-1].end)
-    label_tok = tokens[0]
-    read = RowRead(spec=None, label=Token("text", "表四", label_tok.start, label_tok.end, label_tok.line),  # type: ignore[arg-type]
-                   values=tokens)
-    picks = _choose(b, {"t4": (t4_keys, read, candidates(tokens, 15, T4_SUMS))}, T4_SUMS, [])
-    chosen = picks["t4"]
-    _write_row(b, t4_keys, chosen, "表四")
-    _report_reading(b, t4_keys, read, chosen, 15)
+    t4_start = heads[0][0] if heads else pieces[0].start
+    b.ex.sections["table:t4"] = (t4_start, pieces[-1].end)
+    options = _options(b, row, row_groups(spec.keys, b.template))
+    choice = choose_readings([options], [], ambiguity_margin=b.settings.ambiguity_margin)
+    reading = choice.picks[spec.id]
+    _write_row(b, row, reading, "表四")
+    _report_reading(b, row, reading, "表四")
+    b.ex.row_spans["t4"] = (t4_start, pieces[-1].end)
+    if choice.options.get(spec.id):
+        differ = sorted(choice.uncertain)
+        b.ex.uncertain.extend(k for k in spec.keys if k in differ and k not in b.ex.uncertain)
+        b.issue("ambiguous_split", differ, "表四：多种读法都符合勾稽关系，取最可能的一种",
+                (pieces[0].start, pieces[-1].end), row_keys=list(spec.keys),
+                options=[list(o) for o in choice.options[spec.id]], label="表四",
+                raw=" ".join(p.raw for p in pieces))
 
 
-def parse_tables(doc: Document, meta: Meta) -> Extraction:
+def parse_tables(doc: Document, meta: Meta, settings: ParserSettings = SETTINGS) -> Extraction:
     """Every cell of the report's template version, with provenance, issues and section spans."""
     template = meta.template or "2021"
-    b = _Builder(doc, meta, template)
-    sections = find_sections(doc.text)
+    b = _Builder(doc, meta, template, settings)
+    text = doc.text
+    found = find_headings(text)
+    sections: dict[str, tuple[int, int]] = {}
+    for i, h in enumerate(found):
+        sections[h.section] = (h.start, found[i + 1].start if i + 1 < len(found) else len(text))
     b.ex.sections.update(sections)
-    regions = table_regions(doc.text, sections)
-    for table in ("t2", "t3"):
-        if table in regions:
-            _parse_rows(b, table, regions[table], T3_SUMS)
-        else:
-            b.issue("missing_table", [], f"未找到表{'二三'[table == 't3']}", table=table)
-    if "t4" in regions:
-        _parse_t4(b, regions["t4"])
+    heading_end = {h.section: h.end for h in found}
+    # table 三 first: its labels are the most specific, and they bound tables 二 and 四
+    located = _locate_t3(b, sections)
+    t3_start = located[0][0].start if located else sections.get("三", (len(text),))[0]
+    # table 二: from its section (or its first 第二十条) to table 三
+    t2_from = _t2_start(text, sections.get("二", (0,))[0], t3_start)
+    if t2_from < 0:
+        t2_from = heading_end.get("二", -1)
+    t2_to = t3_start if located else sections.get("三", sections.get("四", (len(text),)))[0]
+    heading3 = sections.get("三", (None,))[0]
+    if heading3 is not None and 0 <= t2_from < heading3 < t2_to:
+        t2_to = heading3
+    if 0 <= t2_from < t2_to:
+        _parse_t2(b, t2_from, t2_to)
+    else:
+        b.issue("missing_table", [], "未找到表二", table="t2")
+    # table 三
+    t4_heading = sections.get("四", (None,))[0]
+    if located:
+        hits, _, search_end = located
+        t3_end = t4_heading if t4_heading is not None and t4_heading > hits[-1].start else search_end
+        t3_last = _parse_t3(b, hits, t3_end)
+    else:
+        b.issue("missing_table", [], "未找到表三", table="t3")
+        t3_last = None
+    # table 四: after table 三 (and its section heading's words), to section 五
+    t4_from = heading_end.get("四", t3_last if t3_last is not None else -1)
+    if t3_last is not None and t4_from < t3_last:
+        t4_from = t3_last
+    t4_to = sections.get("五", sections.get("六", (len(text),)))[0]
+    if t4_to <= t4_from:
+        t4_to = len(text)
+    if t4_from >= 0:
+        _parse_t4(b, t4_from, t4_to)
     else:
         b.issue("missing_table", [], "未找到表四", table="t4")
     return b.finish()

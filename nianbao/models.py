@@ -72,7 +72,8 @@ class ParseIssue(BaseModel):
     """Something the parser noticed and could not settle itself; rules turn these into findings."""
 
     kind: Literal["ocr_repair", "short_row", "long_row", "split_cell", "blank_cell", "ambiguous_split",
-                  "missing_table", "merged_digits", "template_mix", "fee_in_yuan", "low_confidence"]
+                  "missing_table", "merged_digits", "template_mix", "fee_in_yuan", "low_confidence",
+                  "moved_values", "bad_bytes"]
     keys: list[str] = Field(default_factory=list)
     detail: str = ""
     span: Span | None = None

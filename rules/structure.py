@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 
 from nianbao.models import Finding, ParseIssue
-from nianbao.rules.common import cell_label, words
+from nianbao.rules.common import cell_label, fmt, words
 from nianbao.rules.registry import RuleContext, rule
 
 _TABLE_NAMES = {"t2": "表二（主动公开政府信息情况）", "t3": "表三（收到和处理政府信息公开申请情况）",
@@ -64,18 +64,35 @@ def split_cell(ctx: RuleContext) -> Iterator[Finding]:
                       spans=_spans(i))
 
 
-@rule("structure.ambiguous_split", "structure", "warning")
+@rule("structure.ambiguous_split", "structure", "info")
 def ambiguous_split(ctx: RuleContext) -> Iterator[Finding]:
-    """A digit run with no separators that several splits fit: the cells are uncertain."""
+    """Numbers that several readings fit equally (a digit run with no separators, a lost cell): the cells
+    are listed as uncertain. It is a limit of the copy that was read, not an error of the report, so
+    info; any contradiction that rests on these cells is hedged to info as well."""
     for i in _issues(ctx, "ambiguous_split"):
+        if i.data.get("settled_by"):
+            continue
         raw = i.data.get("raw")
-        n = i.data.get("options") or i.data.get("candidates")
-        many = f"有 {len(n) if isinstance(n, list) else n} 种" if n else "有多种"
-        run = f"连写的数字 {raw} " if raw else "这一行的数字"
-        yield Finding(category="structure", rule="structure.ambiguous_split", severity="warning",
+        options = i.data.get("options") or i.data.get("candidates") or []
+        options = options if isinstance(options, list) else []
+        many = f"有 {len(options)} 种" if options else "有多种"
+        run = f"印作“{raw}”，" if raw else ""
+        keys = i.data.get("row_keys") or []
+        shown = "；".join("/".join(fmt(v) for v in opt) for opt in options[:4])
+        tail = f"（如 {shown}{' 等' if len(options) > 4 else ''}）" if shown and keys else ""
+        yield Finding(category="structure", rule="structure.ambiguous_split", severity="info",
                       keys=list(i.keys),
-                      message=f"{_row_name(i, ctx)}：{run}{many}读法都符合勾稽关系，各格数值不确定，请核对原表",
+                      message=f"{_row_name(i, ctx)}：{run}{many}读法都符合勾稽关系{tail}，这几格的数值不确定，请核对原表",
                       spans=_spans(i))
+
+
+@rule("structure.moved_values", "structure", "info")
+def moved_values(ctx: RuleContext) -> Iterator[Finding]:
+    """Rows whose numbers were printed apart from their labels (a PDF conversion, a lost label), read in
+    the template's row order: one finding per table, so a reviewer checks the alignment once."""
+    for i in _issues(ctx, "moved_values"):
+        yield Finding(category="structure", rule="structure.moved_values", severity="info", keys=list(i.keys),
+                      message=f"{i.detail}，请核对原表", spans=_spans(i))
 
 
 @rule("structure.merged_digits", "structure", "info")
@@ -131,6 +148,8 @@ def sections(ctx: RuleContext) -> Iterator[Finding]:
                       message=f"各部分顺序为 {'、'.join(printed)}，与模板顺序 {'、'.join(present)} 不符")
 
 
+# the heading: ordinal, then words up to 情况 (…存在的主要问题及改进情况)
+_HEADING = re.compile(r"^[#*\s]*五\s*[、.．]?[^。，；\n]{0,30}(?:改进情况|问题)(?:情况)?")
 _PUNCT = re.compile(r"[\s#*：:。．.、，,;；\-—|（）()]+")
 
 
@@ -141,11 +160,15 @@ def section_five_empty(ctx: RuleContext) -> Iterator[Finding]:
     if span is None or ctx.doc is None:
         return
     text = ctx.doc.text[span[0]:span[1]]
-    lines = text.strip().splitlines()
-    heads = words()["sections"]["five_heading"]
-    if lines and any(h in lines[0] for h in heads):
-        lines = lines[1:]
-    body = _PUNCT.sub("", "".join(lines))
+    # the heading's own words: its ordinal and whichever heading wording the report uses
+    body = _HEADING.sub("", text.strip(), count=1).strip()
+    changed = True
+    while changed:
+        changed = False
+        for h in sorted(words()["sections"]["five_heading"], key=len, reverse=True):
+            if body.startswith(h):
+                body, changed = body[len(h):].strip(), True
+    body = _PUNCT.sub("", body)
     if body == "" or body in words()["sections"]["bare"]:
         shown = "空白" if body == "" else f"仅有“{body}”"
         yield Finding(category="structure", rule="structure.section_five_empty", severity="warning",

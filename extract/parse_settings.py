@@ -1,0 +1,89 @@
+"""Every weight and threshold of the template parser, in one frozen dataclass.
+
+The parser reads a table by (1) finding the template's row labels in the text, (2) taking the
+numbers that lie between one label and the next, and (3) choosing, among the readings those
+numbers allow, the one the template's identities accept. Steps (1) and (3) need judgement: how
+alike two labels must be, what a digit run split costs against a blank cell that vanished. Those
+numbers live here, named and explained, so a change is visible and a test can name what it relies on.
+
+Costs are negative log-odds in "surprise" units: a reading's cost is the sum of the costs of the
+edits it needs (a cut inside a printed number, a cell with nothing printed, two printed numbers
+read as one, a printed number left out). The cheapest reading the identities accept wins; readings
+within `ambiguity_margin` of it are equally likely and make their differing cells uncertain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ParserSettings:
+    # ---- finding labels -------------------------------------------------------------------------
+    # how alike (0..1) printed text must be to a template label to be taken as that label when the
+    # exact words are not there (OCR damage, a typo, a reworded label)
+    label_match: float = 0.72
+    # labels this short (CJK characters) are taken only as printed and only next to their ordinal
+    # or between neighbours found in order (总计, 其他, 规章 are also header words)
+    short_label: int = 2
+    # what skipping a template label costs the ordered alignment (it prefers finding more labels)
+    skip_label: float = 0.35
+    # a group label (（三）不予公开) counts this much of a row label: OCR and PDF text often print it after
+    # its first row (a vertically centred merged cell), and then the row must win
+    group_weight: float = 0.5
+    # how many occurrences of one label the alignment considers (nearest first); bounds the work
+    max_hits_per_label: int = 12
+    # fuzzy search is done only in gaps this long (skeleton characters) between labels found
+    max_fuzzy_gap: int = 400
+    # the longest section heading, in CJK characters after its ordinal
+    heading_reach: int = 24
+
+    # a table 四 whose column words are lost is taken only if this many numbers stand where it should
+    t4_min_cells_without_header: int = 10
+
+    # ---- reading a row's numbers ---------------------------------------------------------------
+    # the most digits one cell may hold; a digit run longer than cells × this is no row at all
+    max_cell_digits: int = 9
+    # a cut inside a printed digit run, where the whole row is glued into few runs (a crawler's
+    # flattened table) and where a run sits among separated numbers (less likely)
+    cost_cut_glued: float = 0.2
+    cost_cut: float = 1.2
+    # a cell with nothing printed for it (a blank that vanished)
+    cost_missing: float = 1.0
+    # … in a glued row that also needs cuts: a crawler glues whole rows, so a gap is unlikely
+    cost_missing_in_glued: float = 2.0
+    # two printed numbers read as one cell, by what separated them: a space inside one cell of a
+    # tab/pipe row, a space in a space-separated line, a tab/pipe/grid cell boundary, a line break
+    cost_merge_in_cell: float = 0.4
+    cost_merge_space: float = 1.2
+    cost_merge_cell: float = 1.6
+    cost_merge_line: float = 2.2
+    # a printed number left out of the row (a doubled cell, OCR debris)
+    cost_drop: float = 2.0
+    # … less when it repeats its neighbour, or when text stands between it and the row's numbers
+    discount_drop_doubled: float = 0.3
+    discount_drop_isolated: float = 0.6
+    # a blank cell (an empty grid cell, "/") left out
+    cost_drop_blank: float = 0.5
+    # a total smaller than one of its own parts cannot be (counts are ≥ 0): such readings cost more
+    cost_total_below_part: float = 2.0
+    # vanished blanks are a little more often on the right; a tie-break, not a decision
+    cost_missing_per_position: float = 0.002
+    # the last printed value of a short row is more likely its total than a part
+    bonus_total_printed_last: float = 0.3
+
+    # ---- choosing among readings ---------------------------------------------------------------
+    # readings this close in cost are equally likely: their differences are reported as uncertain
+    ambiguity_margin: float = 0.05
+    # readings within this margin of the best one are kept for the table's identities to choose
+    reading_reach: float = 3.0
+    # the most readings kept per row, and the most search steps one row may take (bounds the work
+    # of any row, however long its digit run)
+    max_readings: int = 64
+    max_steps: int = 6000
+    max_steps_relaxed: int = 2000
+    # the most combinations of open rows the table-level search tries before settling row by row
+    max_combinations: int = 20000
+
+
+SETTINGS = ParserSettings()

@@ -1,0 +1,383 @@
+"""Every way a row's printed numbers can fill its cells, cheapest first, in bounded work.
+
+A table row prints pieces — numbers as printed, blank markers — that should fill its n cells one
+to one. Real reports break that in a few ways: a crawler glues a whole row into one digit run
+(`713000074` for 71, 3, 0, 0, 0, 0, 74), blank cells vanish, a number is split by a stray space
+(`1 4`), a cell is doubled, OCR debris sits among the numbers. A *reading* explains the pieces with
+edits — cut a run, leave a cell missing, read two pieces as one number, leave a piece out — each
+with a cost (extract/parse_settings.py). The cheapest reading that the row's own sums accept wins;
+near-ties are kept so the table's identities, and then the prose, can choose.
+
+The search runs right to left so that each sum group's total is read before its parts: every part
+must then fit under what the total leaves, which prunes a digit run's cuts to the few that add up.
+A budget of search steps bounds any row, however long its run; a run longer than the row could hold
+is not searched at all.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+Number = int | float
+SumGroup = tuple[tuple[int, ...], int]  # (positions of the parts, position of their total)
+
+GAPS = ("none", "in_cell", "space", "cell", "line", "text")
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One thing printed in a row: a number as printed, or a blank marker (value None)."""
+
+    value: Number | None  # None for a blank, or a number too long to be one cell (its digits remain)
+    digits: str = ""  # the digits of a number a reading may cut or join ("" when it may not)
+    sign: str = ""  # "+"/"-" printed before a run: it belongs to the run's first cell
+    decimal: str = ""  # ".45" ending a run: it belongs to the run's last cell
+    gap: str = "cell"  # what separates it from the piece before it (one of GAPS; "none": they touch)
+    isolated: bool = False  # text stands between it and every other piece of the row
+    blank: bool = False  # a blank marker (/, 无, an empty grid cell): a cell printed empty
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One way to fill a row's cells from its pieces."""
+
+    values: tuple[Number | None, ...]
+    pieces: tuple[int, ...]  # per cell: the piece it came from, -1 for none
+    how: tuple[str, ...]  # per cell: "" as printed, "split", "merged", "blank", "missing"
+    dropped: tuple[int, ...]  # pieces left out
+    cost: float
+    violations: int = 0  # row sums the reading breaks
+
+    @property
+    def kind(self) -> str:
+        """exact (one piece per cell), split (a run cut), short (cells missing), merged, long (dropped)."""
+        if self.dropped:
+            return "long"
+        if "merged" in self.how:
+            return "merged"
+        if "missing" in self.how:
+            return "short"
+        if "split" in self.how:
+            return "split"
+        return "exact"
+
+
+@dataclass(frozen=True)
+class Costs:
+    """The edit costs a search uses (a view of ParserSettings, so this core module needs no parser)."""
+
+    cut_glued: float = 0.2
+    cut: float = 1.2
+    missing: float = 1.0
+    missing_in_glued: float = 2.0
+    merge: tuple[float, float, float, float] = (0.4, 1.2, 1.6, 2.2)  # in_cell, space, cell, line
+    drop: float = 2.0
+    drop_doubled: float = 0.3
+    drop_isolated: float = 0.6
+    drop_blank: float = 0.5
+    total_below_part: float = 2.0
+    missing_per_position: float = 0.002
+    total_printed_last: float = 0.3
+    max_cell_digits: int = 9
+    reach: float = 3.0
+    max_readings: int = 64
+    max_steps: int = 6000
+    max_steps_relaxed: int = 2000
+
+
+def _int_ok(d: str) -> bool:
+    return d == "0" or (bool(d) and d[0] != "0")
+
+
+class _Search:
+    def __init__(self, pieces: Sequence[Piece], n: int, groups: Sequence[SumGroup], costs: Costs,
+                 strict: bool, max_steps: int) -> None:
+        self.max_steps = max_steps
+        self.p = list(pieces)
+        self.n = n
+        self.c = costs
+        self.strict = strict
+        self.total_of: dict[int, int] = {}  # total position → group index
+        self.first_part: dict[int, int] = {}  # lowest part position → group index
+        self.group_of: dict[int, int] = {}  # part position → group index
+        for g, (parts, total) in enumerate(groups):
+            self.total_of[total] = g
+            self.first_part[min(parts)] = g
+            for i in parts:
+                self.group_of[i] = g
+        # a crawler's flattened row: its pieces touch (0+34636) or are few runs for many cells
+        runs = [x for x in self.p if len(x.digits) >= 2]
+        touching = all(x.gap == "none" for x in self.p[1:])
+        self.glued = bool(runs) and (touching or len(self.p) <= max(1, n // 2))
+        self.cut_cost = costs.cut_glued if self.glued else costs.cut
+        self.miss_cost = costs.missing_in_glued if (self.glued and len(self.p) < n) else costs.missing
+        self.steps = 0
+        # the cheapest way to be rid of a surplus piece, and to fill a surplus cell, in this row
+        merges = [self._merge_cost(x.gap) for x in self.p[1:] if x.digits]
+        drops = [self._drop_cost(q) for q in range(len(self.p))]
+        self.h_extra = max(0.0, min(merges + drops, default=0.0))
+        splittable = any(len(x.digits) >= 2 for x in self.p)
+        self.h_cell = min(self.miss_cost, self.cut_cost) if splittable else self.miss_cost
+
+    # ------------------------------------------------------------------ edits
+
+    def _merge_cost(self, gap: str) -> float:
+        return {"none": self.c.merge[0], "in_cell": self.c.merge[0], "space": self.c.merge[1],
+                "cell": self.c.merge[2]}.get(gap, self.c.merge[3])
+
+    def _drop_cost(self, q: int) -> float:
+        piece = self.p[q]
+        if piece.blank:
+            return self.c.drop_blank
+        cost = self.c.drop
+        if piece.isolated:
+            cost -= self.c.drop_isolated
+        for r in (q - 1, q + 1):
+            if 0 <= r < len(self.p) and self.p[r].value == piece.value and self.p[r].digits == piece.digits:
+                cost -= self.c.drop_doubled
+                break
+        return cost
+
+    def _moves(self, k: int, o: int, j: int):
+        """(value, piece, how, cost, new_k, new_o) for cell j at position (k, o); drops separately."""
+        p = self.p
+        D = self.c.max_cell_digits
+        if o > 0:  # inside piece k, whose digits[:o] remain
+            piece = p[k]
+            d = piece.digits[:o]
+            if _int_ok(d):
+                yield (self._signed(piece, int(d)), k, "split", 0.0, k, 0)
+            for t in range(max(1, o - D), o):
+                part = d[t:]
+                if _int_ok(part):
+                    yield (int(part), k, "split", self.cut_cost, k, t)
+            return
+        if k == 0:
+            return
+        q = k - 1
+        piece = p[q]
+        if piece.blank:
+            yield (None, q, "blank", 0.0, q, 0)
+        elif piece.value is not None:
+            yield (piece.value, q, "", 0.0, q, 0)
+        d = piece.digits
+        if len(d) >= 2:
+            for t in range(max(1, len(d) - D), len(d)):
+                part = d[t:]
+                if _int_ok(part):
+                    value: Number = int(part) + float(piece.decimal) if piece.decimal else int(part)
+                    yield (value, q, "split", self.cut_cost, q, t)
+        if q >= 1 and d and not piece.sign and not piece.decimal:
+            left = p[q - 1]
+            if left.digits and not left.decimal and _int_ok(left.digits + d) and len(left.digits + d) <= D:
+                yield (self._signed(left, int(left.digits + d)), q - 1, "merged", self._merge_cost(piece.gap), q - 1, 0)
+
+    @staticmethod
+    def _signed(piece: Piece, v: int) -> int:
+        return -v if piece.sign == "-" else v
+
+    # ------------------------------------------------------------------ search
+
+    def _floor(self, k: int, o: int, j: int) -> float:
+        """A lower bound on what finishing from here costs (keeps the search on promising paths)."""
+        pieces = k + (1 if o > 0 else 0)
+        cells = j + 1
+        if pieces > cells:
+            return (pieces - cells) * self.h_extra
+        if cells > pieces:
+            return (cells - pieces) * self.h_cell
+        return 0.0
+
+    def run(self, limit: int) -> list[Reading]:
+        """Complete readings in order of cost, at most `limit`, within `reach` of the best."""
+        c = self.c
+        n = self.n
+        weight = 0.0
+        # state: k, o, j, remainder of the open sum group, its unknown parts, violations, path
+        heap: list[tuple[float, int, float, tuple]] = [(self._floor(len(self.p), 0, n - 1), 0, 0.0,
+                                                        (len(self.p), 0, n - 1, None, 0, 0, None))]
+        seen: dict[tuple, int] = {}
+        out: list[Reading] = []
+        best: float | None = None
+        tick = 0
+        while heap:
+            f, _, cost, state = heapq.heappop(heap)
+            if best is not None and f > best + c.reach:
+                break
+            self.steps += 1
+            if self.steps > self.max_steps:
+                break
+            k, o, j, rem, unk, viol, path = state
+            key = (k, o, j, rem, unk, viol)
+            if seen.get(key, 0) >= limit:
+                continue
+            seen[key] = seen.get(key, 0) + 1
+            if j < 0:
+                if o > 0:
+                    continue  # part of a cut run is left over: not a reading
+                if k > 0:  # pieces left over on the left: leave them out
+                    extra = sum(self._drop_cost(q) for q in range(k))
+                    tick += 1
+                    heapq.heappush(heap, (cost + extra, tick, cost + extra,
+                                          (0, 0, -1, None, 0, viol, ("drop", tuple(range(k)), path))))
+                    continue
+                if best is None:
+                    best = cost
+                out.append(self._reading(path, cost - weight * viol, viol))
+                if len(out) >= limit:
+                    break
+                continue
+            # leave piece q = k-1 out (only between cells, never inside a run)
+            if o == 0 and k > 0:
+                g = cost + self._drop_cost(k - 1)
+                tick += 1
+                heapq.heappush(heap, (g + self._floor(k - 1, 0, j), tick, g,
+                                      (k - 1, 0, j, rem, unk, viol, ("drop", (k - 1,), path))))
+            # cell j has nothing printed
+            moves = list(self._moves(k, o, j))
+            miss = self.miss_cost + c.missing_per_position * (n - 1 - j)
+            if j in self.total_of and self.p:
+                miss += c.total_printed_last  # the last printed value of a group is likelier its total
+            moves.append((None, -1, "missing", miss, k, o))
+            for value, q, how, step, nk, no in moves:
+                checked = self._check(j, value, rem, unk, viol)
+                if checked is None:
+                    continue
+                nrem, nunk, nviol, extra = checked
+                g = cost + step + extra + weight * (nviol - viol)
+                tick += 1
+                heapq.heappush(heap, (g + self._floor(nk, no, j - 1), tick, g,
+                                      (nk, no, j - 1, nrem, nunk, nviol, (j, value, q, how, path))))
+        return out
+
+    def _check(self, j: int, value: Number | None, rem: Number | None, unk: int, viol: int):
+        """The sum state after cell j takes `value`; None when a strict search must not go there."""
+        extra = 0.0
+        if j in self.total_of:
+            rem, unk = value, 0
+        elif j in self.group_of:
+            if value is None:
+                unk += 1
+            elif rem is not None:
+                rem = rem - value
+                if rem < -1e-6:
+                    if self.strict:
+                        return None
+                    extra += self.c.total_below_part
+                    viol += 1
+                    rem = None  # one violation per group
+        if j in self.first_part:
+            if rem is not None and unk == 0 and abs(rem) > 1e-6:
+                if self.strict:
+                    return None
+                viol += 1
+            rem, unk = None, 0
+        return rem, unk, viol, extra
+
+    def _reading(self, path: tuple | None, cost: float, viol: int) -> Reading:
+        values: list[Number | None] = [None] * self.n
+        pieces = [-1] * self.n
+        how = ["missing"] * self.n
+        dropped: list[int] = []
+        while path is not None:
+            if path[0] == "drop":
+                dropped.extend(path[1])
+                path = path[2]
+                continue
+            j, value, q, h, path = path
+            values[j], pieces[j], how[j] = value, q, h
+        return Reading(tuple(values), tuple(pieces), tuple(how), tuple(sorted(dropped)), round(cost, 6), viol)
+
+
+def row_readings(pieces: Sequence[Piece], n: int, groups: Sequence[SumGroup] = (),
+                 costs: Costs | None = None) -> list[Reading]:
+    """Readings of one row: those the row's sums accept, cheapest first, then the cheapest that break
+    them (a published row can be wrong, and the table's other identities may say so).
+
+    Never empty. A row whose pieces hold more digits than its cells could gets the plain reading
+    (each piece one cell, the rest missing) marked as breaking its sums, so the caller reports it
+    rather than trusting it; so does a row whose search runs out of steps before any reading.
+    """
+    costs = costs or Costs()
+    exact = _exact(pieces, n, groups)
+    if exact is not None:
+        return [exact]
+    digits = sum(max(1, len(p.digits)) for p in pieces if not p.blank)
+    if digits > (n + 2) * costs.max_cell_digits:
+        return [_plain(pieces, n, groups)]
+    found = _Search(pieces, n, groups, costs, True, costs.max_steps).run(costs.max_readings)
+    if groups:
+        broken = _Search(pieces, n, groups, costs, False, costs.max_steps_relaxed).run(6)
+        found += [r for r in broken if r.violations]
+    if not found:
+        return [_plain(pieces, n, groups)]
+    found.sort(key=lambda r: (r.violations, r.cost))
+    unique: dict[tuple, Reading] = {}
+    for r in found:
+        unique.setdefault(r.values, r)
+    return list(unique.values())
+
+
+def _exact(pieces: Sequence[Piece], n: int, groups: Sequence[SumGroup]) -> Reading | None:
+    """One printed piece per cell: the reading, unless its sums fail and two of its numbers shared a
+    cell (then joining them is worth a look). A row printed cell for cell is never re-read to make
+    its arithmetic come out: a published error stays an error."""
+    if len(pieces) != n or any(p.value is None and not p.blank for p in pieces):
+        return None
+    values = tuple(p.value for p in pieces)
+    if groups and not sums_feasible(values, groups) and any(p.gap == "in_cell" for p in pieces[1:]):
+        return None
+    viol = 0 if sums_feasible(values, groups) else sum(1 for g in groups if not sums_feasible(values, [g]))
+    return Reading(values, tuple(range(n)), tuple("blank" if p.blank else "" for p in pieces), (), 0.0, viol)
+
+
+def _plain(pieces: Sequence[Piece], n: int, groups: Sequence[SumGroup]) -> Reading:
+    kept = list(range(min(n, len(pieces))))
+    values = tuple([pieces[i].value for i in kept] + [None] * (n - len(kept)))
+    how = tuple(["blank" if pieces[i].blank else "" for i in kept] + ["missing"] * (n - len(kept)))
+    dropped = tuple(range(len(kept), len(pieces)))
+    viol = 0 if sums_feasible(values, groups) else 1
+    return Reading(values, tuple(kept + [-1] * (n - len(kept))), how, dropped, 99.0, max(viol, 1))
+
+
+def sums_feasible(values: Sequence[Number | None], groups: Sequence[SumGroup]) -> bool:
+    """Could non-negative values in the unknown cells make every sum hold?"""
+    for parts, total in groups:
+        t = values[total]
+        if t is None:
+            continue
+        known = 0.0
+        unknown = 0
+        for i in parts:
+            v = values[i]
+            if v is None:
+                unknown += 1
+            else:
+                known += v
+        if unknown == 0 and abs(known - t) > 1e-6:
+            return False
+        if known > t + 1e-6:
+            return False
+    return True
+
+
+def complete(values: Sequence[Number | None], groups: Sequence[SumGroup]) -> tuple[Number | None, ...]:
+    """The values with every cell the sums force filled in (one unknown; or unknowns that must be 0)."""
+    out = list(values)
+    for parts, total in groups:
+        unknown = [i for i in parts if out[i] is None]
+        known = sum(out[i] for i in parts if out[i] is not None)  # type: ignore[misc]
+        t = out[total]
+        if t is None:
+            if not unknown:
+                out[total] = known
+            continue
+        rest = t - known
+        if len(unknown) == 1 and rest >= -1e-6:
+            out[unknown[0]] = rest
+        elif unknown and abs(rest) < 1e-9:
+            for i in unknown:
+                out[i] = 0
+    return tuple(out)
