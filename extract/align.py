@@ -35,6 +35,7 @@ class Hit:
     score: float
     how: str  # "exact", "variant", "fuzzy", "ordinal"
     ordinal: bool  # its ordinal was printed before it
+    debris: tuple[int, int] | None = None  # a glyph that stands for the label's lost first character (7政强制)
 
 
 class _MaxTree:
@@ -166,7 +167,13 @@ def _fuzzy(text: str, skel: Skeleton, spec: LabelSpec, a: int, b: int, settings:
                 start, end = skel.span_to_text(s, e)
                 ordinal, _ = _ordinal_before(text, start, spec)
                 score = found.score / 100 * _weight(spec, len(core), ordinal, "fuzzy", settings)
-                return Hit(spec, start, end, s, e, score, "fuzzy", ordinal)
+                debris = None
+                lost = core.index(skel.text[s]) if skel.text[s] in core else 0
+                glyphs = re.search(r"[\dOolI|]{1,2}$", text[max(0, start - 2):start])
+                if lost and glyphs and len(glyphs.group()) <= lost:
+                    debris = (start - len(glyphs.group()), start)  # 7政强制: the 7 is 行 misread
+                    start = debris[0]
+                return Hit(spec, start, end, s, e, score, "fuzzy", ordinal, debris)
     # by its ordinal: （七）总汁 — the ordinal printed, then a label most of whose characters are right
     pattern = ordinal_pattern(spec.ordinal)
     if pattern is None or not spec.ordinal or spec.ordinal.isdigit():
@@ -203,7 +210,7 @@ def _widen(text: str, skel: Skeleton, h: Hit) -> Hit:
                 close = re.match(r"[^\d\u3400-\u9fff]{0,3}?[)）]", text[end:end + 4])
                 if close:
                     end += close.end()
-    return Hit(h.spec, start, end, h.skel_start, h.skel_end, h.score, h.how, h.ordinal)
+    return Hit(h.spec, start, end, h.skel_start, h.skel_end, h.score, h.how, h.ordinal, h.debris)
 
 
 def align(text: str, skel: Skeleton, specs: list[LabelSpec], start: int, end: int, *,
@@ -243,7 +250,7 @@ def align(text: str, skel: Skeleton, specs: list[LabelSpec], start: int, end: in
         if out and h.start < out[-1].end:
             prev = out[-1]
             out[-1] = Hit(prev.spec, prev.start, max(prev.start + 1, min(prev.end, h.start)), prev.skel_start,
-                          prev.skel_end, prev.score, prev.how, prev.ordinal)
+                          prev.skel_end, prev.score, prev.how, prev.ordinal, prev.debris)
         out.append(h)
     return out
 

@@ -22,7 +22,9 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _SKIP_AFTER = "，,、。；;：:.．"
 _PIPE_ROW = re.compile(r"(^\s*[|｜])|([|｜]\s*$)|(\s[|｜]\s)")
 _FIELD_SEP = re.compile(r"\t|[|｜]|\u3000+| {2,}")
-_WORD = re.compile(r"[^\s|｜\u3000]+")
+# words: runs of what is neither space, nor CJK (a label glued to a run: 申请9001Oo10), nor a pipe cell wall
+_WORD = re.compile(r"[^\s|｜\u3000\u3400-\u9fff]+")
+_WORD_NO_PIPE = re.compile(r"[^\s\u3000\u3400-\u9fff]+")
 # a number as printed: sign, digits (thousands commas), decimals, a unit; OCR glyphs are handled apart
 _NUMBER = re.compile(r"[+\-－]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:[.．]\d+)?(?:万元|元|万)?")
 _SPACED_DECIMAL = re.compile(r"(?<![\d.])\d+[.．] \d+(?![\d.])|(?<![\d.])\d+ [.．]\d+(?![\d.])")
@@ -137,7 +139,7 @@ def read_pieces(text: str, start: int, end: int, blanks: tuple[int, ...] = ()) -
     joined = [(m.start(), m.end()) for m in _SPACED_DECIMAL.finditer(work)]
     for s, e in joined:
         found.append((s, e, "num", False))
-    for w in _WORD.finditer(work):
+    for w in _words(work, text, start):
         if any(s <= w.start() < e for s, e in joined):
             continue
         word = w.group()
@@ -173,6 +175,38 @@ def read_pieces(text: str, start: int, end: int, blanks: tuple[int, ...] = ()) -
     return _with_gaps(text, pieces), debris
 
 
+def _words(work: str, text: str, offset: int):
+    """Words of the region: pipes part cells only in a pipe row (judged on the whole printed line, not
+    the region's slice of it); elsewhere `|` is a glyph (OCR's 1)."""
+    pos = 0
+    for line in work.split("\n"):
+        la, lb = _line_bounds(text, offset + pos)
+        full = text[la:lb]
+        pipe_row = "\t" not in full and _PIPE_ROW.search(full) and full.strip() not in "|｜"
+        pattern = _WORD if pipe_row else _WORD_NO_PIPE
+        for m in pattern.finditer(line):
+            yield _Shifted(m, pos)
+        pos += len(line) + 1
+
+
+class _Shifted:
+    """A match moved by `offset` characters (a line's match as a match of the whole region)."""
+
+    __slots__ = ("_m", "_o")
+
+    def __init__(self, m: re.Match[str], offset: int) -> None:
+        self._m, self._o = m, offset
+
+    def start(self) -> int:
+        return self._m.start() + self._o
+
+    def end(self) -> int:
+        return self._m.end() + self._o
+
+    def group(self) -> str:
+        return self._m.group()
+
+
 def _is_debris(work: str, s: int, e: int) -> bool:
     """A number followed, in its own cell, by text that is no value: 16 件, 4位, 1.本机关, 2023年, 7 政强制."""
     i = e
@@ -199,7 +233,7 @@ def _with_empty_fields(text: str, start: int, end: int, pieces: list[Printed],
             continue
         la, lb = _line_bounds(text, a.end)
         line = text[la:lb]
-        sep = "\t" if "\t" in line else ("|" if _PIPE_ROW.search(line) else None)
+        sep = "\t" if "\t" in line else ("|" if _PIPE_ROW.search(line) else None)  # tabs win over pipes
         if sep is None:
             continue
         fields = between.replace("｜", "|").split(sep)

@@ -171,6 +171,11 @@ def _row_regions(b: _Builder, hits: list[Hit], specs: tuple[LabelSpec, ...], tab
             pieces = _without_glued_ordinal(b, h.spec, pieces, hits[i + 1])
         out[h.spec.id] = _Row(h.spec, h, pieces)
         _report_debris(b, h, debris, table)
+        if h.debris is not None:
+            raw = b.text[h.debris[0]:h.debris[1]]
+            keys_ = list(h.spec.keys[:1]) if table == "t3" else list(h.spec.keys)
+            b.issue("ocr_repair", keys_, f"标签文字中的“{raw}”是被识别成数字的字形，不是数值", h.debris,
+                    raw=raw, stray=True)
     return out
 
 
@@ -300,15 +305,22 @@ def _cell_spans(row: _Row, reading: Reading) -> list[tuple[tuple[int, int] | Non
 
 def _write_row(b: _Builder, row: _Row, reading: Reading, label: str) -> None:
     spans = _cell_spans(row, reading)
+    used = {q for q in reading.pieces if q >= 0}
+    if reading.kind != "exact":
+        # a glyph read as a digit in a row read with a gap, a cut or an extra cell: which cell it
+        # belongs to is itself a guess, so the issue names the whole row
+        for q, p in enumerate(row.pieces):
+            if p.repaired and (q in reading.dropped or q in used):
+                b.issue("ocr_repair", list(row.spec.keys), f"{label}：“{p.raw}”按字形读作数字", (p.start, p.end),
+                        raw=p.raw, value=p.piece.value)
     for key, value, q, how, (span, raw) in zip(row.spec.keys, reading.values, reading.pieces, reading.how, spans,
                                                strict=True):
         p = row.pieces[q] if q >= 0 else None
         repaired = bool(p and p.repaired)
         note = how or ("ocr" if repaired else "")
         b.put(key, value, span, raw, note, _confidence(how, repaired))
-        if repaired and p is not None:
-            named = [key] if reading.kind == "exact" else list(row.spec.keys)
-            b.issue("ocr_repair", named, f"{label}：“{p.raw}”读作 {value}", (p.start, p.end), raw=p.raw,
+        if repaired and p is not None and reading.kind == "exact":
+            b.issue("ocr_repair", [key], f"{label}：“{p.raw}”读作 {value}", (p.start, p.end), raw=p.raw,
                     value=value, cell=key)
         if p is not None and p.unit == "元" and value is not None and key.endswith("_wan"):
             b.ex.cells[key].value = round(value / 10000, 6)

@@ -87,6 +87,22 @@ class Costs:
     max_steps_relaxed: int = 2000
 
 
+def _joined(left: Piece, right: Piece, max_digits: int) -> Number | None:
+    """Two pieces read as one number (`2|0` → 20, `24 9.1` → 249.1, `125.61 43` → 125.6143), or None."""
+    if not left.digits or not right.digits or left.blank or right.blank or (left.decimal and right.decimal):
+        return None
+    if left.decimal:  # the right piece continues the decimals
+        if right.decimal:
+            return None
+        value: Number = float(left.digits + left.decimal + right.digits)
+    else:
+        whole = left.digits + right.digits
+        if not _int_ok(whole) or len(whole) > max_digits:
+            return None
+        value = float(whole + right.decimal) if right.decimal else int(whole)
+    return -value if left.sign == "-" else value
+
+
 def _int_ok(d: str) -> bool:
     return d == "0" or (bool(d) and d[0] != "0")
 
@@ -169,10 +185,11 @@ class _Search:
                 if _int_ok(part):
                     value: Number = int(part) + float(piece.decimal) if piece.decimal else int(part)
                     yield (value, q, "split", self.cut_cost, q, t)
-        if q >= 1 and d and not piece.sign and not piece.decimal:
+        if q >= 1 and d and not piece.sign:
             left = p[q - 1]
-            if left.digits and not left.decimal and _int_ok(left.digits + d) and len(left.digits + d) <= D:
-                yield (self._signed(left, int(left.digits + d)), q - 1, "merged", self._merge_cost(piece.gap), q - 1, 0)
+            joined = _joined(left, piece, D)
+            if joined is not None:
+                yield (joined, q - 1, "merged", self._merge_cost(piece.gap), q - 1, 0)
 
     @staticmethod
     def _signed(piece: Piece, v: int) -> int:
