@@ -62,12 +62,12 @@ class _MaxTree:
         return best
 
 
-def _ordinal_before(text: str, start: int, spec: LabelSpec) -> tuple[bool, int]:
+def _ordinal_before(text: str, start: int, spec: LabelSpec, reach: int = SETTINGS.ordinal_reach) -> tuple[bool, int]:
     """Whether the label's ordinal is printed right before `start`, and where it begins."""
     pattern = ordinal_pattern(spec.ordinal)
     if pattern is None:
         return False, start
-    lo = max(0, start - 12)
+    lo = max(0, start - reach)
     window = text[lo:start]
     m = pattern.search(window)
     if not m:
@@ -82,14 +82,14 @@ def _ordinal_before(text: str, start: int, spec: LabelSpec) -> tuple[bool, int]:
 
 
 def _weight(spec: LabelSpec, core_len: int, ordinal: bool, how: str, settings: ParserSettings) -> float:
-    base = {"exact": 1.0, "variant": 0.9}.get(how, 0.8)
+    base = {"exact": settings.weight_exact, "variant": settings.weight_variant}.get(how, settings.weight_fuzzy)
     if spec.kind == "group":
         base *= settings.group_weight  # a group label holds no values: a row wins a tie against it
     if core_len <= settings.short_label:
-        base *= 0.9 if ordinal else 0.3
+        base *= settings.weight_short_with_ordinal if ordinal else settings.weight_short_alone
     elif core_len == 3:
-        base *= 0.85
-    return base + (0.1 if ordinal else 0.0)
+        base *= settings.weight_three_chars
+    return base + (settings.bonus_ordinal if ordinal else 0.0)
 
 
 def _candidates(text: str, skel: Skeleton, spec: LabelSpec, sa: int, sb: int,
@@ -193,7 +193,7 @@ def _fuzzy(text: str, skel: Skeleton, spec: LabelSpec, a: int, b: int, settings:
     return None
 
 
-def _widen(text: str, skel: Skeleton, h: Hit) -> Hit:
+def _widen(text: str, skel: Skeleton, h: Hit, settings: ParserSettings) -> Hit:
     """Take in the ordinal printed before the label and the note printed after it."""
     start, end = h.start, h.end
     if h.ordinal:
@@ -203,7 +203,7 @@ def _widen(text: str, skel: Skeleton, h: Hit) -> Hit:
         k = h.skel_end
         window = skel.text[k:k + len(note) + 4]
         if window:
-            found = fuzz.partial_ratio_alignment(note, window, score_cutoff=60)
+            found = fuzz.partial_ratio_alignment(note, window, score_cutoff=settings.note_match)
             if found is not None and found.dest_start <= 2:
                 e = k + found.dest_end
                 end = max(end, skel.to_text(e - 1) + 1)
@@ -238,11 +238,11 @@ def align(text: str, skel: Skeleton, specs: list[LabelSpec], start: int, end: in
                 continue
             for h in cands[i]:
                 # a short label (规章) counts only where numbers follow it, as in a table row
-                if (h.score >= 0.8 or _NUMBERS_FOLLOW.match(text, h.end)) and \
+                if (h.score >= settings.unordered_min_score or _NUMBERS_FOLLOW.match(text, h.end)) and \
                         not any(o.skel_start < h.skel_end and h.skel_start < o.skel_end for o in hits):
                     hits.append(h)
                     break
-    hits = [_widen(text, skel, h) for h in hits]
+    hits = [_widen(text, skel, h, settings) for h in hits]
     hits.sort(key=lambda h: h.start)
     # a widened hit must not reach into the next one
     out: list[Hit] = []

@@ -28,7 +28,7 @@ _WORD_NO_PIPE = re.compile(r"[^\s\u3000\u3400-\u9fff]+")
 # a number as printed: sign, digits (thousands commas), decimals, a unit; OCR glyphs are handled apart
 _NUMBER = re.compile(r"[+\-－]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:[.．]\d+)?(?:万元|元|万)?")
 _SPACED_DECIMAL = re.compile(r"(?<![\d.])\d+[.．] \d+(?![\d.])|(?<![\d.])\d+ [.．]\d+(?![\d.])")
-_MAX_INT_DIGITS = 18  # longer than this is no one cell's value (its digits may still be cut)
+MAX_INT_DIGITS = 18  # longer than this is no one cell's value (its digits may still be cut)
 
 
 @dataclass(slots=True)
@@ -82,7 +82,7 @@ def _number(raw: str) -> tuple[int | float | None, str, str, str, str | None]:
     digits = whole if "," not in s and unit is None else ""
     if unit is not None and "," not in s:
         digits = whole  # 102339.45万元: a run with its unit still cuts like one
-    if len(whole) > _MAX_INT_DIGITS:
+    if len(whole) > MAX_INT_DIGITS:
         return None, whole, sign, decimal, unit
     value: int | float = float(whole + decimal) if decimal else int(whole)
     if sign == "-":

@@ -21,13 +21,13 @@ from nianbao.document import Document
 from nianbao.extract.align import Hit, align, stops
 from nianbao.extract.labels import LabelSpec, groups_children, header_words, table_labels
 from nianbao.extract.parse_settings import SETTINGS, ParserSettings
-from nianbao.extract.pieces import Debris, Printed, read_pieces
+from nianbao.extract.pieces import MAX_INT_DIGITS, Debris, Printed, read_pieces
 from nianbao.extract.sections import find_headings
 from nianbao.extract.skeleton import Skeleton, skeletonise
 from nianbao.identities import RowOptions, choose_readings, identities, row_groups
 from nianbao.models import CellReading, Extraction, Meta, ParseIssue
-from nianbao.readings import Costs, Piece, Reading, row_readings
-from nianbao.spec import keys
+from nianbao.readings import PLAIN_COST, Costs, Piece, Reading, row_readings
+from nianbao.spec import T3_COLUMNS, keys
 
 TABLE_NAMES = {"t2": "表二", "t3": "表三", "t4": "表四"}
 
@@ -107,10 +107,11 @@ def _label(b: _Builder, row: _Row) -> str:
     return " ".join(b.text[row.hit.start:row.hit.end].split())
 
 
-def _confidence(how: str, repaired: bool) -> float:
+def _confidence(how: str, repaired: bool, s: ParserSettings = SETTINGS) -> float:
     if repaired:
-        return 0.6
-    return {"": 1.0, "split": 0.8, "merged": 0.7, "blank": 1.0, "missing": 0.0}.get(how, 0.9)
+        return s.confidence_repaired
+    return {"": 1.0, "split": s.confidence_split, "merged": s.confidence_merged, "blank": 1.0,
+            "missing": 0.0}.get(how, s.confidence_other)
 
 
 # ---------------------------------------------------------------------------- locating the tables
@@ -125,10 +126,11 @@ def _t2_start(text: str, start: int, end: int) -> int:
     return m.start() if m else -1
 
 
-def _strong_t3(hits: list[Hit]) -> bool:
+def _strong_t3(hits: list[Hit], s: ParserSettings) -> bool:
     """Table 三 is really there: one of its long labels, or many of its rows."""
     rows = [h for h in hits if h.spec.kind == "row"]
-    return any(len(h.spec.core) >= 8 and h.how in ("exact", "variant") for h in rows) or len(rows) >= 6
+    return any(len(h.spec.core) >= s.t3_strong_label and h.how in ("exact", "variant") for h in rows) or \
+        len(rows) >= s.t3_min_rows
 
 
 def _prose_cut(b: _Builder, table: str, start: int, end: int) -> int:
@@ -142,11 +144,11 @@ def _prose_cut(b: _Builder, table: str, start: int, end: int) -> int:
         between = skeletonise(b.text[last:p.start])
         for w in words:
             between = between.replace(w, "")
-        if len(between) >= 4 or any(ch in b.text[last:p.start] for ch in "。；"):
+        if len(between) >= b.settings.prose_min_chars or any(ch in b.text[last:p.start] for ch in "。；"):
             return last
         last = p.end
     tail = b.text[last:end]
-    return last if len(skeletonise(tail)) >= 4 else end
+    return last if len(skeletonise(tail)) >= b.settings.prose_min_chars else end
 
 
 # ---------------------------------------------------------------------------- rows
@@ -193,7 +195,7 @@ def _without_glued_ordinal(b: _Builder, spec: LabelSpec, pieces: list[Printed], 
     digits = last.piece.digits[: -len(numeral)]
     if not _int_ok_run(digits):
         return pieces
-    cut = Printed(Piece(int(digits) if len(digits) <= 18 else None, digits, last.piece.sign, "", last.piece.gap,
+    cut = Printed(Piece(int(digits) if len(digits) <= MAX_INT_DIGITS else None, digits, last.piece.sign, "", last.piece.gap,
                         last.piece.isolated), last.start, last.end - len(numeral), last.raw[: -len(numeral)],
                   last.repaired, last.unit)
     stripped = pieces[:-1] + [cut]
@@ -220,7 +222,7 @@ def _report_debris(b: _Builder, h: Hit, debris: list[Debris], table: str) -> Non
                     raw=d.raw, stray=True)
 
 
-def _rebalance(rows: list[_Row], n: int) -> list[str]:
+def _rebalance(rows: list[_Row], n: int, reach: int) -> list[str]:
     """Hand values torn from their labels on to the rows that lost them, keeping template order.
 
     A run of consecutive rows whose printed values come in whole rows (0, n, 2n … each, not all n)
@@ -235,10 +237,10 @@ def _rebalance(rows: list[_Row], n: int) -> list[str]:
             i += 1
             continue
         best = None
-        for a in range(i, max(-1, i - 4), -1):
+        for a in range(i, max(-1, i - reach), -1):
             if counts[a] % n:
                 break
-            for z in range(i, min(len(rows), i + 5)):
+            for z in range(i, min(len(rows), i + reach + 1)):
                 if counts[z] % n:
                     break
                 window = counts[a:z + 1]
@@ -318,7 +320,7 @@ def _write_row(b: _Builder, row: _Row, reading: Reading, label: str) -> None:
         p = row.pieces[q] if q >= 0 else None
         repaired = bool(p and p.repaired)
         note = how or ("ocr" if repaired else "")
-        b.put(key, value, span, raw, note, _confidence(how, repaired))
+        b.put(key, value, span, raw, note, _confidence(how, repaired, b.settings))
         if repaired and p is not None and reading.kind == "exact":
             b.issue("ocr_repair", [key], f"{label}：“{p.raw}”读作 {value}", (p.start, p.end), raw=p.raw,
                     value=value, cell=key)
@@ -360,7 +362,7 @@ def _report_reading(b: _Builder, row: _Row, reading: Reading, label: str) -> Non
                 expected=n, found=found, label=label)
     elif kind == "long":
         dropped = [row.pieces[q] for q in reading.dropped]
-        isolated = [p for p in dropped if p.piece.isolated and len(p.raw) <= 2]
+        isolated = [p for p in dropped if p.piece.isolated and len(p.raw) <= b.settings.stray_max_chars]
         for p in isolated:
             owner = _label_on_line(b, p) or row
             own = list(owner.spec.keys)
@@ -382,7 +384,51 @@ def _label_on_line(b: _Builder, p: Printed) -> _Row | None:
     return None
 
 
-def _read_table(b: _Builder, table: str, rows: list[_Row], column_ids: list) -> None:
+def _torn_column(b: _Builder, specs: tuple[LabelSpec, ...], rows: dict[str, _Row]) -> set[str]:
+    """Values printed under a 第二十条 sub-heading but before its rows, one per row that lacks one.
+
+    A PDF conversion may print a column whose cells hold notes (22（其中修订 16 件）) apart from the
+    table. When a block's rows each lack one value and exactly that many stray values stand before
+    them, each row takes its stray value back; the column it belongs to cannot be read from the text,
+    so every position stays an option. Returns the rows that took one.
+    """
+    taken: set[str] = set()
+    blocks: list[tuple[_Row, list[_Row]]] = []
+    for spec in specs:
+        if spec.kind == "sub":
+            blocks.append((rows[spec.id], []))
+        elif spec.kind == "row" and blocks:
+            blocks[-1][1].append(rows[spec.id])
+    for sub, block in blocks:
+        strays = [p for p in sub.pieces if not p.piece.blank]
+        short = [r for r in block if r.pieces and len(r.pieces) == r.spec.n - 1]
+        if not strays or len(short) != len(strays) or len({r.spec.n for r in short}) != 1:
+            continue
+        for r, p in zip(short, strays, strict=True):
+            r.pieces = r.pieces + [p]
+            taken.add(r.spec.id)
+        names = "、".join(_label(b, r) for r in short)
+        b.issue("moved_values", [k for r in short for k in r.spec.keys],
+                f"{_label(b, sub)}下有 {len(strays)} 个数值印在表格之外，已按行序还给 {names}（所在列无法从文字确定）",
+                (strays[0].start, strays[-1].end), rows=sorted(taken))
+    return taken
+
+
+def _insertions(row: _Row) -> RowOptions:
+    """A row whose last piece is a stray value taken back: that value in every column, equally likely."""
+    n = row.spec.n
+    printed = list(range(len(row.pieces) - 1))
+    stray = len(row.pieces) - 1
+    readings = []
+    for pos in range(n):
+        order = printed[:pos] + [stray] + printed[pos:]
+        values = tuple(row.pieces[q].piece.value for q in order)
+        how = tuple("blank" if row.pieces[q].piece.blank else "" for q in order)
+        readings.append(Reading(values, tuple(order), how, (), 0.0, 0))
+    return RowOptions(row.spec.id, row.spec.keys, (), tuple(readings))
+
+
+def _read_table(b: _Builder, table: str, rows: list[_Row], column_ids: list, torn: set[str] = frozenset()) -> None:
     """Choose every row's reading with the identities, write the cells, report what is doubtful."""
     options = []
     by_id = {r.spec.id: r for r in rows}
@@ -390,15 +436,19 @@ def _read_table(b: _Builder, table: str, rows: list[_Row], column_ids: list) -> 
     for r in rows:
         if not r.pieces:
             continue
+        if r.spec.id in torn:
+            options.append(_insertions(r))
+            continue
         options.append(_options(b, r, row_groups(r.spec.keys, b.template)))
-    choice = choose_readings(options, column_ids, open_margin=1.5, ambiguity_margin=b.settings.ambiguity_margin,
+    choice = choose_readings(options, column_ids, open_margin=b.settings.reading_reach,
+                             ambiguity_margin=b.settings.ambiguity_margin,
                              max_combinations=b.settings.max_combinations)
     for row_id, reading in choice.picks.items():
         r = by_id[row_id]
         label = _label(b, r)
         _write_row(b, r, reading, label)
         _report_reading(b, r, reading, label)
-        if reading.violations and len(reading.values) and reading.cost >= 99:
+        if reading.cost >= PLAIN_COST:
             b.issue("long_row", list(r.spec.keys), f"{label}：数字串过长，无法按 {r.spec.n} 格读取",
                     (r.pieces[0].start, r.pieces[-1].end), expected=r.spec.n, found=len(r.pieces), label=label,
                     extra=[p.raw[:40] for p in r.pieces])
@@ -422,7 +472,7 @@ def _parse_t2(b: _Builder, start: int, end: int) -> None:
     subs = [h for h in hits if h.spec.kind == "sub"]
     row_hits = [h for h in hits if h.spec.kind == "row"]
     heads = stops(b.text, b.skel, header_words("t2"), start, end, hits)
-    if not row_hits or (not subs and not heads and len(row_hits) < 3):
+    if not row_hits or (not subs and not heads and len(row_hits) < b.settings.t2_min_rows_without_header):
         b.issue("missing_table", [], "未找到表二的数据", table="t2")
         return
     rows = _row_regions(b, hits, specs, "t2", start, end)
@@ -435,7 +485,8 @@ def _parse_t2(b: _Builder, start: int, end: int) -> None:
     last = max([r.pieces[-1].end for r in found] + [h.end for h in row_hits])
     b.ex.sections["table:t2"] = (first, last)
     table_rows = [r for r in rows.values() if r.spec.kind == "row"]
-    _read_table(b, "t2", [r for r in table_rows if r.pieces], [])
+    torn = _torn_column(b, specs, rows)
+    _read_table(b, "t2", [r for r in table_rows if r.pieces], [], torn)
     for r in table_rows:
         if r.pieces:
             continue
@@ -458,7 +509,7 @@ def _locate_t3(b: _Builder, sections: dict[str, tuple[int, int]]) -> tuple[list[
     tries.append((0, len(b.text)))
     for s, e in tries:
         hits = align(b.text, b.skel, specs, s, e, settings=b.settings)
-        if _strong_t3(hits):
+        if _strong_t3(hits, b.settings):
             return hits, s, e
     return None
 
@@ -486,7 +537,7 @@ def _parse_t3(b: _Builder, hits: list[Hit], end: int) -> int:
     value_rows = [r for r in ordered if r.spec.kind == "row"
                   and not (r.spec.parent and r.spec.id.startswith("other_processing.")
                            and any(i.kind == "template_mix" for i in b.ex.issues))]
-    moved = _rebalance(value_rows, 7)
+    moved = _rebalance(value_rows, len(T3_COLUMNS), b.settings.rebalance_reach)
     if moved:
         moved_keys = [k for r in value_rows if r.spec.id in moved for k in r.spec.keys]
         names = "、".join(_label(b, r) for r in value_rows if r.spec.id in moved)
@@ -519,7 +570,8 @@ def _parse_t3(b: _Builder, hits: list[Hit], end: int) -> int:
 
 def _template_mix(b: _Builder, group: _Row, kids: tuple[LabelSpec, ...]) -> None:
     """Values printed after a group label with none of its rows: the 2019-style single （六）其他处理 row."""
-    readings = row_readings([p.piece for p in group.pieces], 7, row_groups(kids[0].keys, b.template), b.costs)
+    readings = row_readings([p.piece for p in group.pieces], len(T3_COLUMNS), row_groups(kids[0].keys, b.template),
+                            b.costs)
     reading = min(readings, key=lambda x: (x.violations, x.cost))
     sub_keys = [k for c in kids for k in c.keys]
     spans = _cell_spans(group, reading)
@@ -528,7 +580,7 @@ def _template_mix(b: _Builder, group: _Row, kids: tuple[LabelSpec, ...]) -> None
             key = c.keys[col]
             if value == 0:
                 span, raw = spans[col]
-                b.put(key, 0, span, raw, "forced: single row printed 0", 0.9)
+                b.put(key, 0, span, raw, "forced: single row printed 0", b.settings.confidence_other)
             else:
                 b.put(key, None, None, "", "missing", 0.0)
     label = _label(b, group)

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from nianbao.readings import Number, Reading, SumGroup, complete
+from nianbao.readings import Number, Reading, SumGroup, complete, forced, holds
 from nianbao.spec import T3_COLUMNS, T3_PART_COLUMNS, T4_COLUMNS, T4_GROUPS, t3_rows
 
 NON_RESULT_ROWS = ("new_received", "carried_over", "total_processed", "carried_forward")
@@ -53,46 +53,13 @@ class Identity:
 
     def feasible(self, cells: Mapping[str, float | None]) -> bool:
         """Could non-negative values in the unknown cells make the identity hold?"""
-        lk = rk = 0.0
-        lu = ru = 0
         get = cells.get
-        for k in self.lhs:
-            v = get(k)
-            if v is None:
-                lu += 1
-            else:
-                lk += v
-        for k in self.rhs:
-            v = get(k)
-            if v is None:
-                ru += 1
-            else:
-                rk += v
-        if lu == 0 and ru == 0:
-            return abs(lk - rk) < 1e-6
-        if ru == 0:
-            return lk <= rk + 1e-6
-        if lu == 0:
-            return rk <= lk + 1e-6
-        return True
+        return holds([get(k) for k in self.lhs], [get(k) for k in self.rhs])
 
     def forced(self, cells: Mapping[str, float | None]) -> dict[str, float]:
         """Unknown cells this identity fixes: the only unknown, or unknowns that must all be 0."""
-        unknown_l = [k for k in self.lhs if cells.get(k) is None]
-        unknown_r = [k for k in self.rhs if cells.get(k) is None]
-        unknown = unknown_l + unknown_r
-        if not unknown:
-            return {}
-        if len(unknown) == 1:
-            v = self.solve_for(unknown[0], cells)
-            return {} if v is None else {unknown[0]: v}
-        if unknown_l and unknown_r:
-            return {}
-        lk = sum(cells[k] for k in self.lhs if cells.get(k) is not None)  # type: ignore[misc]
-        rk = sum(cells[k] for k in self.rhs if cells.get(k) is not None)  # type: ignore[misc]
-        if abs(lk - rk) < 1e-9:  # non-negative unknowns that must add up to nothing
-            return dict.fromkeys(unknown, 0)
-        return {}
+        found = forced([cells.get(k) for k in self.lhs], [cells.get(k) for k in self.rhs])
+        return {(self.lhs if side == "l" else self.rhs)[i]: v for (side, i), v in found.items()}
 
 
 def result_rows(template: str) -> tuple[str, ...]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 Number = int | float
 SumGroup = tuple[tuple[int, ...], int]  # (positions of the parts, position of their total)
 
+PLAIN_COST = 99.0  # the cost of the fallback reading of a row the search could not read
 GAPS = ("none", "in_cell", "space", "cell", "line", "text")
 
 
@@ -324,8 +325,11 @@ def row_readings(pieces: Sequence[Piece], n: int, groups: Sequence[SumGroup] = (
     digits = sum(max(1, len(p.digits)) for p in pieces if not p.blank)
     if digits > (n + 2) * costs.max_cell_digits:
         return [_plain(pieces, n, groups)]
-    found = _Search(pieces, n, groups, costs, True, costs.max_steps).run(costs.max_readings)
-    if groups:
+    strict = _Search(pieces, n, groups, costs, True, costs.max_steps)
+    found = strict.run(costs.max_readings)
+    # a reading that breaks the sums is worth looking for only if it could be cheaper than the best
+    # that keeps them: the cheapest conceivable reading costs at least the search's own floor
+    if groups and (not found or found[0].cost > strict._floor(len(pieces), 0, n - 1) + 1e-9):
         broken = _Search(pieces, n, groups, costs, False, costs.max_steps_relaxed).run(6)
         found += [r for r in broken if r.violations]
     if not found:
@@ -356,45 +360,63 @@ def _plain(pieces: Sequence[Piece], n: int, groups: Sequence[SumGroup]) -> Readi
     how = tuple(["blank" if pieces[i].blank else "" for i in kept] + ["missing"] * (n - len(kept)))
     dropped = tuple(range(len(kept), len(pieces)))
     viol = 0 if sums_feasible(values, groups) else 1
-    return Reading(values, tuple(kept + [-1] * (n - len(kept))), how, dropped, 99.0, max(viol, 1))
+    return Reading(values, tuple(kept + [-1] * (n - len(kept))), how, dropped, PLAIN_COST, max(viol, 1))
 
 
-def sums_feasible(values: Sequence[Number | None], groups: Sequence[SumGroup]) -> bool:
-    """Could non-negative values in the unknown cells make every sum hold?"""
-    for parts, total in groups:
-        t = values[total]
-        if t is None:
-            continue
-        known = 0.0
-        unknown = 0
-        for i in parts:
-            v = values[i]
-            if v is None:
-                unknown += 1
-            else:
-                known += v
-        if unknown == 0 and abs(known - t) > 1e-6:
-            return False
-        if known > t + 1e-6:
-            return False
+def holds(lhs: Sequence[Number | None], rhs: Sequence[Number | None]) -> bool:
+    """Could non-negative values in the unknown (None) cells make Σ lhs = Σ rhs?
+
+    The one test of an identity in the whole system: a row's sums here, the table's identities in
+    nianbao.identities, the rules' checks through them.
+    """
+    lk = rk = 0.0
+    lu = ru = 0
+    for v in lhs:
+        if v is None:
+            lu += 1
+        else:
+            lk += v
+    for v in rhs:
+        if v is None:
+            ru += 1
+        else:
+            rk += v
+    if lu == 0 and ru == 0:
+        return abs(lk - rk) < 1e-6
+    if ru == 0:
+        return lk <= rk + 1e-6
+    if lu == 0:
+        return rk <= lk + 1e-6
     return True
 
 
+def forced(lhs: Sequence[Number | None], rhs: Sequence[Number | None]) -> dict[tuple[str, int], Number]:
+    """Unknown cells an identity fixes: the only unknown one, or unknowns on one side that must all
+    be 0 because the known cells already balance. Keys are ("l", i) / ("r", i); values may be negative
+    (the caller decides what a negative fill means)."""
+    unknown = [("l", i) for i, v in enumerate(lhs) if v is None] + [("r", i) for i, v in enumerate(rhs) if v is None]
+    if not unknown:
+        return {}
+    lk = sum(v for v in lhs if v is not None)
+    rk = sum(v for v in rhs if v is not None)
+    if len(unknown) == 1:
+        side, _ = unknown[0]
+        return {unknown[0]: (rk - lk) if side == "l" else (lk - rk)}
+    if len({side for side, _ in unknown}) == 1 and abs(lk - rk) < 1e-9:
+        return dict.fromkeys(unknown, 0)
+    return {}
+
+
+def sums_feasible(values: Sequence[Number | None], groups: Sequence[SumGroup]) -> bool:
+    """Could non-negative values in the unknown cells make every sum of the row hold?"""
+    return all(holds([values[i] for i in parts], [values[total]]) for parts, total in groups)
+
+
 def complete(values: Sequence[Number | None], groups: Sequence[SumGroup]) -> tuple[Number | None, ...]:
-    """The values with every cell the sums force filled in (one unknown; or unknowns that must be 0)."""
+    """The values with every cell the sums force filled in (never a negative count)."""
     out = list(values)
     for parts, total in groups:
-        unknown = [i for i in parts if out[i] is None]
-        known = sum(out[i] for i in parts if out[i] is not None)  # type: ignore[misc]
-        t = out[total]
-        if t is None:
-            if not unknown:
-                out[total] = known
-            continue
-        rest = t - known
-        if len(unknown) == 1 and rest >= -1e-6:
-            out[unknown[0]] = rest
-        elif unknown and abs(rest) < 1e-9:
-            for i in unknown:
-                out[i] = 0
+        for (side, i), v in forced([out[p] for p in parts], [out[total]]).items():
+            if v >= -1e-6:
+                out[parts[i] if side == "l" else total] = v
     return tuple(out)
