@@ -14,6 +14,7 @@ One mechanism for every layout:
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 
@@ -21,7 +22,7 @@ from nianbao.document import Document
 from nianbao.extract.align import Hit, align, stops
 from nianbao.extract.labels import LabelSpec, groups_children, header_words, table_labels
 from nianbao.extract.parse_settings import SETTINGS, ParserSettings
-from nianbao.extract.pieces import MAX_INT_DIGITS, Debris, Printed, read_pieces
+from nianbao.extract.pieces import MAX_INT_DIGITS, Debris, Lines, Printed, read_pieces
 from nianbao.extract.sections import find_headings
 from nianbao.extract.skeleton import Skeleton, skeletonise
 from nianbao.identities import RowOptions, choose_readings, identities, row_groups
@@ -64,6 +65,7 @@ class _Builder:
         self.keys = keys(template)
         self.keys_set = frozenset(self.keys)
         self.skel = Skeleton.of(doc.text)
+        self.lines = Lines(doc.text)
         self.rows_by_start: list[_Row] = []  # the rows of the table being read, by label position
         self.blank_cells = sorted(c.start for g in doc.grids for c in g.cells if c.start == c.end and not c.covered)
 
@@ -85,8 +87,9 @@ class _Builder:
             confidence: float) -> None:
         if key not in self.keys_set:
             return
-        cell = CellReading(key=key, value=value, raw=raw, span=self.doc.span(*span) if span else None,
-                           confidence=confidence, note=how or None)
+        cell = CellReading.model_construct(key=key, value=value, raw=raw,
+                                           span=self.doc.span(*span) if span else None,
+                                           confidence=confidence, note=how or None)
         if span is not None and self.doc.boxes:
             box_conf = [b.confidence for b in self.doc.boxes_in(*span) if b.confidence is not None]
             if box_conf:
@@ -95,9 +98,9 @@ class _Builder:
 
     # ------------------------------------------------------------------ pieces
 
-    def pieces(self, start: int, end: int) -> tuple[list[Printed], list[Debris]]:
-        blanks = tuple(p for p in self.blank_cells if start <= p < end)
-        return read_pieces(self.text, start, end, blanks)
+    def pieces(self, start: int, end: int, cuts: tuple[int, ...] = ()) -> tuple[list[Printed], list[Debris]]:
+        blanks = tuple(p for p in self.blank_cells if start <= p < end) if self.blank_cells else ()
+        return read_pieces(self.text, start, end, blanks, self.lines, cuts)
 
 
 def _label(b: _Builder, row: _Row) -> str:
@@ -157,22 +160,33 @@ def _prose_cut(b: _Builder, table: str, start: int, end: int) -> int:
 def _row_regions(b: _Builder, hits: list[Hit], specs: tuple[LabelSpec, ...], table: str, start: int,
                  end: int) -> dict[str, _Row]:
     """Each found label's pieces: what lies between it and the next label (or table 二's next header
-    word), the last one up to the first sentence after its values."""
+    word), the last one up to the first sentence after its values. Read from the label's start: a
+    wrapped label may hold its values on its first line."""
     cuts = {h.start for h in hits} | {end}
     if table == "t2":  # a lost sub-heading's column words still end the row before them
         cuts |= {s for s, _ in stops(b.text, b.skel, header_words(table), start, end, hits)}
     ordered = sorted(cuts)
-    out: dict[str, _Row] = {s.id: _Row(s, None) for s in specs}
+    bounds = []
     for i, h in enumerate(hits):
-        nxt = next((c for c in ordered if c >= h.end), end)
+        nxt = ordered[bisect.bisect_left(ordered, h.end)] if h.end <= ordered[-1] else end
         if i == len(hits) - 1:
             nxt = min(nxt, _prose_cut(b, table, h.end, nxt))
-        # from the label's start: a wrapped label may hold its values on its first line
-        pieces, debris = b.pieces(h.start, nxt)
+        bounds.append((h.start, max(nxt, h.start)))
+    out: dict[str, _Row] = {s.id: _Row(s, None) for s in specs}
+    if not hits:
+        return out
+    lo, hi = bounds[0][0], max(e for _, e in bounds)
+    edges = tuple(sorted({x for bd in bounds for x in bd} | set(ordered)))
+    pieces, debris = b.pieces(lo, hi, edges)
+    starts = [p.start for p in pieces]
+    dstarts = [d.start for d in debris]
+    for i, (h, (s, e)) in enumerate(zip(hits, bounds, strict=True)):
+        mine = pieces[bisect.bisect_left(starts, s):bisect.bisect_left(starts, e)]
+        mine = [p for p in mine if p.end <= e or p.start == p.end]
         if i + 1 < len(hits) and table == "t3":
-            pieces = _without_glued_ordinal(b, h.spec, pieces, hits[i + 1])
-        out[h.spec.id] = _Row(h.spec, h, pieces)
-        _report_debris(b, h, debris, table)
+            mine = _without_glued_ordinal(b, h.spec, mine, hits[i + 1])
+        out[h.spec.id] = _Row(h.spec, h, mine)
+        _report_debris(b, h, debris[bisect.bisect_left(dstarts, s):bisect.bisect_left(dstarts, e)], table)
         if h.debris is not None:
             raw = b.text[h.debris[0]:h.debris[1]]
             keys_ = list(h.spec.keys[:1]) if table == "t3" else list(h.spec.keys)

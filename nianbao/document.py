@@ -81,7 +81,8 @@ class Document:
         if end > start and end - 1 < len(self.offsets):
             o_end = self.offsets[end - 1] + 1
         page, bbox = self._place(start, end)
-        return Span(start=start, end=end, orig_start=o_start, orig_end=o_end, page=page, bbox=bbox)
+        # built without validation: every field is computed here, and this runs for every cell
+        return Span.model_construct(start=start, end=end, orig_start=o_start, orig_end=o_end, page=page, bbox=bbox)
 
     def box_at(self, pos: int) -> Box | None:
         if not self.boxes:
@@ -93,7 +94,20 @@ class Document:
         return None
 
     def boxes_in(self, start: int, end: int) -> list[Box]:
-        return [b for b in self.boxes if b.start < end and b.end > start]
+        """Boxes overlapping text[start:end] (boxes are sorted by start and do not overlap)."""
+        if not self.boxes:
+            return []
+        starts = self.__dict__.get("_box_starts")
+        if starts is None or len(starts) != len(self.boxes):
+            starts = self.__dict__["_box_starts"] = [b.start for b in self.boxes]
+        i = max(0, bisect.bisect_right(starts, start) - 1)
+        out = []
+        while i < len(self.boxes) and self.boxes[i].start < end:
+            b = self.boxes[i]
+            if b.end > start:
+                out.append(b)
+            i += 1
+        return out
 
     def page_of(self, pos: int) -> int | None:
         if not self.pages:

@@ -133,8 +133,76 @@ def row_groups(keys: tuple[str, ...], template: str) -> tuple[SumGroup, ...]:
                  if i.kind in ("row_sum", "t4_sum") and all(k in pos for k in i.keys))
 
 
-def _violated(ident: Identity, vals: Mapping[str, Number | None]) -> bool:
-    return not ident.feasible(vals)
+class _Table:
+    """Incremental sums of the column identities while the open rows are chosen one by one.
+
+    Each identity keeps, per side, the sum of known cells, the count of unknown ones and the count
+    of open rows still to be chosen that touch that side. Counts are non-negative, so a side whose
+    rows are all chosen and whose cells are all known bounds the other side: a partial sum above it
+    already breaks the identity. That prunes most combinations long before the last row.
+    """
+
+    def __init__(self, idents: Sequence[Identity], fixed: Mapping[str, Number | None],
+                 open_rows: Sequence[RowOptions]) -> None:
+        self.idents = list(idents)
+        self.state: list[list[float]] = []
+        self.touch: dict[str, list[tuple[int, int, tuple[int, ...]]]] = {}  # row → (ident, side, positions)
+        open_keys = {k for r in open_rows for k in r.keys}
+        for ident in self.idents:
+            st = [0.0, 0, 0.0, 0, 0, 0]  # lk, lu, rk, ru, open rows on lhs, open rows on rhs
+            for side, keys in ((0, ident.lhs), (1, ident.rhs)):
+                for k in keys:
+                    if k in open_keys:
+                        continue
+                    v = fixed.get(k)
+                    if v is None:
+                        st[2 * side + 1] += 1
+                    else:
+                        st[2 * side] += v
+            self.state.append(st)
+        for r in open_rows:
+            pos = {k: i for i, k in enumerate(r.keys)}
+            for n, ident in enumerate(self.idents):
+                for side, keys in ((0, ident.lhs), (1, ident.rhs)):
+                    mine = tuple(pos[k] for k in keys if k in pos)
+                    if mine:
+                        self.touch.setdefault(r.row, []).append((n, side, mine))
+                        self.state[n][4 + side] += 1
+
+    def apply(self, row: str, values: Sequence[Number | None], sign: int) -> None:
+        for n, side, mine in self.touch.get(row, ()):
+            st = self.state[n]
+            for i in mine:
+                v = values[i]
+                if v is None:
+                    st[2 * side + 1] += sign
+                else:
+                    st[2 * side] += sign * v
+            st[4 + side] -= sign
+
+    def broken(self, row: str) -> list[int]:
+        """Identities touched by `row` that can no longer hold."""
+        out = []
+        for n, _, _ in self.touch.get(row, ()):
+            lk, lu, rk, ru, lo, ro = self.state[n]
+            if lo == 0 and ro == 0:
+                if lu == 0 and ru == 0:
+                    bad = abs(lk - rk) > 1e-6
+                elif ru == 0:
+                    bad = lk > rk + 1e-6
+                elif lu == 0:
+                    bad = rk > lk + 1e-6
+                else:
+                    bad = False
+            elif lo == 0 and lu == 0:
+                bad = rk > lk + 1e-6
+            elif ro == 0 and ru == 0:
+                bad = lk > rk + 1e-6
+            else:
+                bad = False
+            if bad:
+                out.append(n)
+        return out
 
 
 def choose_readings(rows: Sequence[RowOptions], column_ids: Sequence[Identity], *, open_margin: float = 1.5,
@@ -143,93 +211,128 @@ def choose_readings(rows: Sequence[RowOptions], column_ids: Sequence[Identity], 
     """Pick one reading per row: fewest broken identities first, then the likeliest reading.
 
     A row whose readings are not within `open_margin` of each other is settled by its own best
-    reading. The rest are chosen together against the column identities; when the combinations
-    are too many, row by row against the others' best. Readings the identities cannot tell apart
-    (same broken identities, costs within `ambiguity_margin`) make their differing cells
-    uncertain, unless `hints` (values the prose states) leave exactly one of them.
+    reading. The rest are chosen together against the column identities by a depth-first search
+    that abandons a partial choice as soon as it breaks more identities than the best one found,
+    within a budget of `max_combinations` steps. Readings are compared with the cells their own
+    row sums force filled in (a vanished blank in a row that already adds up is 0). Readings the
+    identities cannot tell apart (same broken identities, costs within `ambiguity_margin`) make
+    their differing cells uncertain, unless `hints` (values the prose states) leave one of them.
     """
     fixed: dict[str, Number | None] = {}
     picks: dict[str, Reading] = {}
-    contenders: dict[str, list[Reading]] = {}
+    contenders: dict[str, list[tuple[Reading, tuple[Number | None, ...]]]] = {}
     by_row = {r.row: r for r in rows}
     for r in rows:
         floor = min(x.cost for x in r.readings)
         near = [x for x in r.readings if x.cost <= floor + open_margin]
         distinct: dict[tuple, Reading] = {}
-        for x in near:
+        for x in sorted(near, key=lambda x: (x.violations, x.cost)):
             distinct.setdefault(complete(x.values, r.groups), x)
         if len(distinct) == 1:
-            best = min(near, key=lambda x: (x.violations, x.cost))
+            (done, best), = distinct.items()
             picks[r.row] = best
-            fixed.update(zip(r.keys, best.values, strict=True))
+            fixed.update(zip(r.keys, done, strict=True))
         else:
-            contenders[r.row] = sorted(distinct.values(), key=lambda x: (x.violations, x.cost))
-    open_rows = list(contenders)
-    touched = [i for i in column_ids if any(k in fixed or any(k in by_row[o].keys for o in open_rows)
-                                            for k in i.keys)]
-    relevant = [i for i in touched if any(k in by_row[o].keys for o in open_rows for k in i.keys)]
+            contenders[r.row] = [(x, done) for done, x in distinct.items()]
+    _propagate(contenders, fixed, picks, by_row, column_ids)
+    open_rows = sorted(contenders, key=lambda row: len(contenders[row]))
+    idents = [i for i in column_ids if any(k in by_row[o].keys for o in open_rows for k in i.keys)]
+    table = _Table(idents, fixed, [by_row[o] for o in open_rows])
+    base_viol = sum(p.violations for p in picks.values()) + sum(1 for i in idents if not i.feasible(fixed)
+                                                               and not any(k in by_row[o].keys for o in open_rows
+                                                                           for k in i.keys))
+    best: list[tuple[int, float, dict[str, Reading]]] = []  # ties of the best (violations, cost)
+    steps = 0
+    dead: list[int] = [0] * len(idents)
 
-    def score(choice: Mapping[str, Reading]) -> tuple[int, float]:
-        vals = dict(fixed)
-        viol = 0
-        cost = 0.0
-        for row, x in choice.items():
-            vals.update(zip(by_row[row].keys, x.values, strict=True))
-            viol += x.violations
-            cost += x.cost
-        viol += sum(1 for i in relevant if _violated(i, vals))
-        return viol, cost
+    def dfs(depth: int, viol: int, cost: float, choice: dict[str, Reading]) -> None:
+        nonlocal steps
+        if steps > max_combinations:
+            return
+        if best and (viol > best[0][0] or (viol == best[0][0] and cost > best[0][1] + ambiguity_margin)):
+            return  # costs only grow deeper down: this branch cannot catch up
+        if depth == len(open_rows):
+            best.append((viol, cost, dict(choice)))
+            top_v = min(b[0] for b in best)
+            top_c = min(b[1] for b in best if b[0] == top_v)
+            best[:] = sorted((b for b in best if b[0] == top_v and b[1] <= top_c + ambiguity_margin),
+                             key=lambda b: b[1])[:64]
+            return
+        row = open_rows[depth]
+        for reading, done in contenders[row]:
+            steps += 1
+            table.apply(row, done, 1)
+            newly = [n for n in table.broken(row) if not dead[n]]
+            for n in newly:
+                dead[n] = 1
+            choice[row] = reading
+            dfs(depth + 1, viol + reading.violations + len(newly), cost + reading.cost, choice)
+            del choice[row]
+            for n in newly:
+                dead[n] = 0
+            table.apply(row, done, -1)
 
-    combos: list[tuple[tuple[int, float], dict[str, Reading]]] = []
-    total = 1
-    for row in open_rows:
-        total *= len(contenders[row])
-    if open_rows and total <= max_combinations:
-        import itertools
-
-        for choice in itertools.product(*(contenders[row] for row in open_rows)):
-            c = dict(zip(open_rows, choice, strict=True))
-            combos.append((score(c), c))
-    elif open_rows:  # too many together: each row against the others' best, twice round
-        current = {row: contenders[row][0] for row in open_rows}
-        for _ in range(2):
-            for row in open_rows:
-                options = []
-                for x in contenders[row]:
-                    trial = dict(current)
-                    trial[row] = x
-                    options.append((score(trial), trial))
-                options.sort(key=lambda o: o[0])
-                current = options[0][1]
-        combos = [(score(current), current)]
-        for row in open_rows:
-            for x in contenders[row][1:]:
-                trial = dict(current)
-                trial[row] = x
-                combos.append((score(trial), trial))
     options: dict[str, list[tuple]] = {}
     uncertain: set[str] = set()
-    violations = sum(p.violations for p in picks.values())
-    if combos:
-        combos.sort(key=lambda c: c[0])
-        (best_viol, best_cost), best = combos[0]
-        tied = [c for (v, cost), c in combos if v == best_viol and cost <= best_cost + ambiguity_margin]
+    violations = base_viol
+    if open_rows:
+        dfs(0, 0, 0.0, {})
+        if not best:  # the budget ran out before any full choice: each row its own best
+            best = [(0, 0.0, {row: contenders[row][0][0] for row in open_rows})]
+        tied = [c for _, _, c in best]
         if hints and len(tied) > 1:
             agreeing = [c for c in tied if _agrees(c, by_row, hints)]
-            if len(agreeing) >= 1:
+            if agreeing:
                 tied = agreeing
-                best = agreeing[0]
-        picks.update(best)
-        violations = best_viol + sum(p.violations for row, p in picks.items() if row not in best)
+        chosen = tied[0]
+        picks.update(chosen)
+        violations = base_viol + best[0][0]
+        exhausted = steps > max_combinations
         for row in open_rows:
             r = by_row[row]
             seen = list(dict.fromkeys(complete(c[row].values, r.groups) for c in tied))
+            if exhausted:  # not every combination was weighed: every near reading stays possible
+                seen = list(dict.fromkeys([complete(chosen[row].values, r.groups)] + [d for _, d in contenders[row]]))
             if len(seen) > 1:
                 options[row] = seen[:8]
                 base = seen[0]
                 for other in seen[1:]:
                     uncertain.update(k for k, a, b in zip(r.keys, base, other, strict=True) if a != b)
     return TableReading(picks, options, uncertain, violations)
+
+
+def _propagate(contenders: dict[str, list[tuple[Reading, tuple]]], fixed: dict[str, Number | None],
+               picks: dict[str, Reading], by_row: Mapping[str, RowOptions], column_ids: Sequence[Identity]) -> None:
+    """Settle open rows the identities decide alone: where a row is the only open one of an identity,
+    keep the readings that let it hold; a row left with one reading is fixed, which may settle more."""
+    owner = {k: row for row in contenders for k in by_row[row].keys}
+    changed = True
+    while changed and contenders:
+        changed = False
+        for ident in column_ids:
+            rows_in = {owner[k] for k in ident.keys if k in owner}
+            if len(rows_in) != 1:
+                continue
+            (row,) = rows_in
+            if row not in contenders:
+                continue
+            keys = by_row[row].keys
+            ok = []
+            for reading, done in contenders[row]:
+                vals = dict(fixed)
+                vals.update(zip(keys, done, strict=True))
+                if ident.feasible(vals):
+                    ok.append((reading, done))
+            if ok and len(ok) < len(contenders[row]):
+                contenders[row] = ok
+                changed = True
+            if len(contenders[row]) == 1:
+                reading, done = contenders.pop(row)[0]
+                picks[row] = reading
+                fixed.update(zip(keys, done, strict=True))
+                for k in keys:
+                    owner.pop(k, None)
+                changed = True
 
 
 def _agrees(choice: Mapping[str, Reading], by_row: Mapping[str, RowOptions], hints: Mapping[str, Number]) -> bool:
