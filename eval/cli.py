@@ -51,8 +51,13 @@ def run_cmd(
     prices: Path | None = typer.Option(None, "--prices", help="Price table TOML (default nianbao/data/prices.toml)."),
     save_predictions: Path | None = typer.Option(None, "--save-predictions",
                                                  help="Write each backend's JSON per report to DIR/<backend>/."),
+    unlabelled: bool = typer.Option(False, "--unlabelled",
+                                    help="No gold needed: how cleanly each report was read (same as `eval stats`)."),
 ) -> None:
     """Run each backend over the reports that have gold and print their figures side by side."""
+    if unlabelled:
+        stats_cmd(dirs, as_json=as_json, workers=1, timeout=60.0, problems_only=False)
+        return
     from nianbao.eval.gates import check_thresholds, deltas, load_baseline, parse_thresholds
     from nianbao.eval.harness import find_cases, run_backend, to_json
     from nianbao.eval.prices import load_prices
@@ -156,6 +161,37 @@ def bench_cmd(
     else:
         write_section(doc, section)
         err.print(f"wrote {doc}", markup=False)
+
+
+@eval_app.command("stats")
+def stats_cmd(
+    paths: list[Path] = typer.Argument(..., help="Report files or folders of reports (no gold needed)."),
+    as_json: bool = typer.Option(False, "--json", help="Print per-report figures and totals as JSON."),
+    workers: int = typer.Option(1, "--workers", help="Reports read at once (each in its own process)."),
+    timeout: float = typer.Option(60.0, "--timeout", help="CPU seconds one report may take before it is stopped."),
+    problems_only: bool = typer.Option(False, "--problems", help="List only the reports that need a look."),
+) -> None:
+    """Label-free quality of a folder: tables, rows, identities, uncertain cells, structure flags, agency/year."""
+    from nianbao.eval.stats import collect, find_reports, print_stats, to_json
+
+    files, problems = find_reports(paths)
+    for p in problems:
+        _bad("stats", p)
+    if not files:
+        _bad("stats", f"no report files in {', '.join(map(str, paths))}")
+        raise typer.Exit(2)
+    with Progress(transient=True, console=err, disable=not err.is_terminal) as progress:
+        task = progress.add_task("reading", total=len(files))
+        stats = collect(files, workers=max(1, workers), cpu_limit=timeout or None,
+                        advance=lambda: progress.advance(task))
+    if as_json:
+        sys.stdout.write(json.dumps(to_json(stats), ensure_ascii=False, indent=1) + "\n")
+    else:
+        wide = None if sys.stdout.isatty() else 160  # a log or a pipe: keep report names whole
+        print_stats(stats, Console(highlight=False, width=wide), problems_only)
+    for s in stats:
+        if s.failure is not None:
+            _bad(s.name, s.failure)
 
 
 def register(app: typer.Typer) -> None:
