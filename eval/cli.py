@@ -144,17 +144,28 @@ def synth_cmd(
 
 @eval_app.command("bench")
 def bench_cmd(
-    n: int = typer.Option(10000, "--n", help="Generated reports to read."),
+    n: int = typer.Option(1000, "--n", help="Generated reports to read."),
     seed: int = typer.Option(0, "--seed"),
+    repeat: int = typer.Option(3, "--repeat", help="Fresh-process repeats; figures are min / median / max."),
     workers: int = typer.Option(0, "--workers", help="Processes for the all-cores run (0 = every core)."),
+    layout: list[str] = typer.Option([], "--layout", help="Only these layouts (default: all, in turn)."),
+    case_limit: float = typer.Option(10.0, "--case-limit", help="CPU seconds each pathological input may take."),
+    no_pathological: bool = typer.Option(False, "--no-pathological", help="Skip the pathological inputs."),
     doc: Path = typer.Option(Path("docs/benchmarks.md"), "--doc", help="Markdown file to rewrite our section of."),
     no_write: bool = typer.Option(False, "--no-write", help="Print the section instead of writing it."),
     llm_backend: list[str] = typer.Option([], "--llm-backend", help="Also count calls/tokens of this backend."),
 ) -> None:
-    """Throughput and memory of the rules backend on generated reports; writes docs/benchmarks.md."""
+    """CPU time per report of the rules backend against the read+normalise floor, and the pathological inputs."""
     from nianbao.eval.bench import render_section, run_bench, write_section
+    from nianbao.eval.synth import LAYOUTS
 
-    result = run_bench(n=n, seed=seed, workers=workers or None, llm_backends=llm_backend)
+    bad = [x for x in layout if x not in LAYOUTS]
+    if bad or n < 1 or repeat < 1:
+        _bad("bench", f"unknown layout {bad[0]!r} (choose from {', '.join(LAYOUTS)})" if bad
+             else "--n and --repeat must be at least 1")
+        raise typer.Exit(2)
+    result = run_bench(n=n, seed=seed, workers=workers or None, repeats=repeat, llm_backends=llm_backend,
+                       pathological=not no_pathological, case_limit=case_limit, layouts=tuple(layout) or LAYOUTS)
     section = render_section(result)
     if no_write:
         sys.stdout.write(section + "\n")
