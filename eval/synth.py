@@ -346,26 +346,27 @@ def _judge_t3(t3: Table, template: str, stated: dict, gold: _Gold, verdict: Verd
 def _judge_runs(layout: str, parts: Parts, style: dict, gold: _Gold, stated: dict, template: str) -> Verdict:
     """Cut every run the form printed, by brute force, and keep what the report itself settles."""
     verdict = Verdict()
+    flattened = layout in ("crawl_line", "csv_cell")
     glued_t2 = layout == "crawl_line" or (layout == "csv_cell" and not style.get("t2_framed"))
-    if glued_t2 and "t2" not in parts.replaced:
+    if flattened and "t2" not in parts.replaced:
         for row in data_rows(parts.tables["t2"]):
             printed_cells = [c for c in row.cells if c.text]
             if not printed_cells:
-                continue
+                continue  # a row that prints nothing: its cells are null, certainly
             keys_ = [str(c.key) for c in row.cells]
-            if len(printed_cells) < len(row.cells):
+            if len(printed_cells) < len(row.cells):  # which cell vanished is unknowable, run or not
                 gold.uncertain.update(keys_)
-                continue
-            ambiguity.table2_row(keys_, run_of(row, signed_columns(row)), _kinds(row, template), stated, verdict)
-    if layout in ("crawl_line", "csv_cell"):
+            elif glued_t2:
+                ambiguity.table2_row(keys_, run_of(row, signed_columns(row)), _kinds(row, template), stated, verdict)
+    if flattened:
         if "t3" not in parts.replaced:
             _judge_t3(parts.tables["t3"], template, stated, gold, verdict)
-        if "t4" not in parts.replaced and not style.get("t4_spaced"):
+        if "t4" not in parts.replaced:
             row = data_rows(parts.tables["t4"])[0]
-            if all(c.text for c in row.cells):
-                ambiguity.table4(run_of(row), verdict)
-            else:
+            if not all(c.text for c in row.cells):
                 gold.uncertain.update(str(c.key) for c in row.cells)
+            elif not style.get("t4_spaced"):
+                ambiguity.table4(run_of(row), verdict)
     return verdict
 
 
@@ -449,7 +450,7 @@ def _make_crawled(name: str, cells: dict, meta: dict, layout: str, rng: random.R
         gold.accept("structure", "tables flattened into runs of digits")
     if layout == "pdf_md":
         gold.accept("structure", "row labels torn from their numbers by the PDF conversion")
-    if "六" not in out.text.split(head["五"])[-1] and layout == "csv_cell":
+    if style.get("no_section_六"):
         gold.accept("structure", "the report has no section 六")
     for c in claims:
         c["quote"] = out.requote(c["quote"])
