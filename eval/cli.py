@@ -51,8 +51,13 @@ def run_cmd(
     prices: Path | None = typer.Option(None, "--prices", help="Price table TOML (default nianbao/data/prices.toml)."),
     save_predictions: Path | None = typer.Option(None, "--save-predictions",
                                                  help="Write each backend's JSON per report to DIR/<backend>/."),
+    unlabelled: bool = typer.Option(False, "--unlabelled",
+                                    help="No gold needed: how cleanly each report was read (same as `eval stats`)."),
 ) -> None:
     """Run each backend over the reports that have gold and print their figures side by side."""
+    if unlabelled:
+        stats_cmd(dirs, as_json=as_json, workers=1, timeout=60.0, problems_only=False)
+        return
     from nianbao.eval.gates import check_thresholds, deltas, load_baseline, parse_thresholds
     from nianbao.eval.harness import find_cases, run_backend, to_json
     from nianbao.eval.prices import load_prices
@@ -139,23 +144,65 @@ def synth_cmd(
 
 @eval_app.command("bench")
 def bench_cmd(
-    n: int = typer.Option(10000, "--n", help="Generated reports to read."),
+    n: int = typer.Option(1000, "--n", help="Generated reports to read."),
     seed: int = typer.Option(0, "--seed"),
+    repeat: int = typer.Option(3, "--repeat", help="Fresh-process repeats; figures are min / median / max."),
     workers: int = typer.Option(0, "--workers", help="Processes for the all-cores run (0 = every core)."),
+    layout: list[str] = typer.Option([], "--layout", help="Only these layouts (default: all, in turn)."),
+    case_limit: float = typer.Option(10.0, "--case-limit", help="CPU seconds each pathological input may take."),
+    no_pathological: bool = typer.Option(False, "--no-pathological", help="Skip the pathological inputs."),
     doc: Path = typer.Option(Path("docs/benchmarks.md"), "--doc", help="Markdown file to rewrite our section of."),
     no_write: bool = typer.Option(False, "--no-write", help="Print the section instead of writing it."),
     llm_backend: list[str] = typer.Option([], "--llm-backend", help="Also count calls/tokens of this backend."),
 ) -> None:
-    """Throughput and memory of the rules backend on generated reports; writes docs/benchmarks.md."""
+    """CPU time per report of the rules backend against the read+normalise floor, and the pathological inputs."""
     from nianbao.eval.bench import render_section, run_bench, write_section
+    from nianbao.eval.synth import LAYOUTS
 
-    result = run_bench(n=n, seed=seed, workers=workers or None, llm_backends=llm_backend)
+    bad = [x for x in layout if x not in LAYOUTS]
+    if bad or n < 1 or repeat < 1:
+        _bad("bench", f"unknown layout {bad[0]!r} (choose from {', '.join(LAYOUTS)})" if bad
+             else "--n and --repeat must be at least 1")
+        raise typer.Exit(2)
+    result = run_bench(n=n, seed=seed, workers=workers or None, repeats=repeat, llm_backends=llm_backend,
+                       pathological=not no_pathological, case_limit=case_limit, layouts=tuple(layout) or LAYOUTS)
     section = render_section(result)
     if no_write:
         sys.stdout.write(section + "\n")
     else:
         write_section(doc, section)
         err.print(f"wrote {doc}", markup=False)
+
+
+@eval_app.command("stats")
+def stats_cmd(
+    paths: list[Path] = typer.Argument(..., help="Report files or folders of reports (no gold needed)."),
+    as_json: bool = typer.Option(False, "--json", help="Print per-report figures and totals as JSON."),
+    workers: int = typer.Option(1, "--workers", help="Reports read at once (each in its own process)."),
+    timeout: float = typer.Option(60.0, "--timeout", help="CPU seconds one report may take before it is stopped."),
+    problems_only: bool = typer.Option(False, "--problems", help="List only the reports that need a look."),
+) -> None:
+    """Label-free quality of a folder: tables, rows, identities, uncertain cells, structure flags, agency/year."""
+    from nianbao.eval.stats import collect, find_reports, print_stats, to_json
+
+    files, problems = find_reports(paths)
+    for p in problems:
+        _bad("stats", p)
+    if not files:
+        _bad("stats", f"no report files in {', '.join(map(str, paths))}")
+        raise typer.Exit(2)
+    with Progress(transient=True, console=err, disable=not err.is_terminal) as progress:
+        task = progress.add_task("reading", total=len(files))
+        stats = collect(files, workers=max(1, workers), cpu_limit=timeout or None,
+                        advance=lambda: progress.advance(task))
+    if as_json:
+        sys.stdout.write(json.dumps(to_json(stats), ensure_ascii=False, indent=1) + "\n")
+    else:
+        wide = None if sys.stdout.isatty() else 160  # a log or a pipe: keep report names whole
+        print_stats(stats, Console(highlight=False, width=wide), problems_only)
+    for s in stats:
+        if s.failure is not None:
+            _bad(s.name, s.failure)
 
 
 def register(app: typer.Typer) -> None:

@@ -58,13 +58,13 @@ def fmt_value(v: int | float | None) -> str:
     return str(v)
 
 
-def _label(table: str, row: str, default: str, rng: random.Random) -> str:
-    variants = words()["row_variants"].get(f"{table}.{row}")
+def _label(table: str, row: str, default: str, rng: random.Random, plain: bool = False) -> str:
+    variants = None if plain else words()["row_variants"].get(f"{table}.{row}")
     return rng.choice(variants) if variants else default
 
 
-def build_tables(cells: dict, template: str, rng: random.Random) -> list[Table]:
-    """Tables 二, 三, 四 of `template` holding `cells`, with wording variants chosen by rng."""
+def build_tables(cells: dict, template: str, rng: random.Random, plain: bool = False) -> list[Table]:
+    """Tables 二, 三, 四 of `template` holding `cells`, with wording variants chosen by rng (none if `plain`)."""
     w = words()
     out: list[Table] = []
     t2: list[Row] = []
@@ -77,7 +77,7 @@ def build_tables(cells: dict, template: str, rng: random.Random) -> list[Table]:
             t2.append(Row("section", label=r.section, table="t2"))
             heads = [f.label.split(" ", 2)[2] for f in r.fields]
             t2.append(Row("head", label=w["t2_info_label"], cells=[Cell(None, h) for h in heads], table="t2"))
-        t2.append(Row("data", label=_label("t2", r.row, r.label, rng), table="t2", row=r.row,
+        t2.append(Row("data", label=_label("t2", r.row, r.label, rng, plain), table="t2", row=r.row,
                       cells=[Cell(f.key, fmt_value(cells.get(f.key)), cells.get(f.key)) for f in r.fields]))
     out.append(Table("t2", t2))
 
@@ -89,7 +89,7 @@ def build_tables(cells: dict, template: str, rng: random.Random) -> list[Table]:
         if r.table != "t3":
             continue
         top = w["t3_heading_row"] if r.row not in ("new_received", "carried_over", "carried_forward") else ""
-        t3.append(Row("data", label=_label("t3", r.row, r.label, rng), parent=r.parent, top=top, table="t3",
+        t3.append(Row("data", label=_label("t3", r.row, r.label, rng, plain), parent=r.parent, top=top, table="t3",
                       row=r.row, cells=[Cell(f.key, fmt_value(cells.get(f.key)), cells.get(f.key))
                                         for f in r.fields]))
     out.append(Table("t3", t3))

@@ -1,4 +1,8 @@
-"""Shared test helpers: where the example reports, gold fixtures and ../shared live."""
+"""Shared test helpers: where the example reports, gold fixtures and ../shared live.
+
+With `CI` set, a test that would skip because ../shared or a required dependency is missing fails
+instead (tests/ci_skips.py).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from ci_skips import pytest_runtest_makereport, require_dir  # noqa: F401  (the hook is registered by name)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "reports"
@@ -23,6 +28,4 @@ def load_gold(name: str) -> dict:
 
 @pytest.fixture
 def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip("../shared is not beside the repository")
-    return SHARED
+    return require_dir(SHARED, "../shared (seeds, fixtures, dev reports, tools/score.py)")

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
 
+import pytest
 from conftest import EXAMPLES, FIXTURES, ROOT
 from typer.testing import CliRunner
 
 from nianbao.cli import app
-from nianbao.eval.bench import END, START, render_section, run_bench, write_section
+from nianbao.eval.bench import (
+    END,
+    START,
+    Pathological,
+    pathological_text,
+    render_section,
+    run_bench,
+    run_pathological,
+    write_section,
+)
+from nianbao.eval.isolate import Outcome
 
 runner = CliRunner()
 
@@ -86,13 +98,47 @@ def test_synth_then_eval(tmp_path):
 def test_bench_rewrites_only_its_section(tmp_path):
     doc = tmp_path / "benchmarks.md"
     doc.write_text("# Benchmarks\n\n<!-- ocr-bench:start -->\nOCR numbers\n<!-- ocr-bench:end -->\n", "utf-8")
-    result = run_bench(n=12, workers=2)
-    assert result.one_core_rate > 0 and result.peak_rss_mb > 0 and len(result.by_size) == 4
+    result = run_bench(n=12, workers=2, repeats=2, pathological=False)
+    assert result.repeats == 2 and len(result.cpu_ms.values) == 2
+    assert result.cpu_ms.min <= result.cpu_ms.median <= result.cpu_ms.max and result.floor_ms.min > 0
+    assert result.ratio.median == pytest.approx(result.cpu_ms.median / result.floor_ms.median, rel=0.5)
+    assert result.rate.median > 0 and result.peak_rss_mb > 0 and len(result.by_size) == 4
+    assert result.by_layout and set(result.by_layout) <= set(result.layouts)
     write_section(doc, render_section(result))
     write_section(doc, render_section(result))
     text = doc.read_text(encoding="utf-8")
     assert text.count(START) == 1 and text.count(END) == 1
-    assert "OCR numbers" in text and "reports/second" in text and result.machine["cpu"] in text
+    assert "OCR numbers" in text and "CPU ms per report" in text and "ratio rules / floor" in text
+    assert result.machine["cpu"] in text
+
+
+def test_pathological_inputs_are_what_they_say():
+    base = pathological_text("t4_run_24")
+    run = max(re.findall(r"\d+", base), key=len)
+    assert len(run) == 24
+    assert any(len(r) == 200 for r in re.findall(r"\d+", pathological_text("t4_run_200")))
+    t3 = pathological_text("t3_run_200")
+    assert re.search(r"一、本年新收[^\t\n]*\t\d{200}\n", t3)
+    spaced = pathological_text("t4_spaced_k13")
+    assert len(re.findall(r"(?<![\d ])\d \d(?![\d ])", spaced)) == 13
+    assert len(pathological_text("section1_1m")) > 1_000_000
+    assert pathological_text("concat_200").count("二、") >= 200
+    with pytest.raises(ValueError):
+        pathological_text("nope")
+
+
+def test_pathological_case_reports_over_limit_or_what_it_read():
+    """Under a 1 s CPU limit the case either finishes (and says what it read) or is reported over the limit."""
+    (p,) = run_pathological(only={"t4_run_200"}, cpu_limit=1)
+    assert p.outcome.over_limit == "cpu" or p.outcome.value.startswith("tables")
+    assert p.outcome.cpu_seconds > 0
+    over = Pathological("x", "what", 10, Outcome(over_limit="cpu", cpu_seconds=1.0), 1.0)
+    assert over.result == "over limit (> 1 s CPU)"
+
+
+def test_bench_command_checks_its_options(tmp_path):
+    res = runner.invoke(app, ["eval", "bench", "--layout", "nope", "--no-write"])
+    assert res.exit_code == 2 and "nope" in res.stderr
 
 
 def test_folder_of_gold_finds_reports_in_a_sibling_folder(tmp_path):

@@ -1,5 +1,12 @@
-"""Issue 2's robustness: the seeds' gold re-rendered in every layout parses to the same cells (or says
-which are uncertain), and an arithmetic error injected in any cell is caught by a finding naming it."""
+"""Issue 2's robustness: the seeds' gold re-rendered in every layout parses to the same cells, and an
+arithmetic error injected in any cell is caught by a finding naming it.
+
+What a layout leaves open is decided by the generator, independently of the parser (eval/ambiguity.py
+cuts every digit run by brute force under the template's identities and the prose): those keys, and
+only those, may be read differently or marked uncertain. The parser's own `uncertain` list is held to
+that set, so a parser that doubts everything fails; where a run keeps several readings, the parser's
+pick must be one of them.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +15,30 @@ import random
 import pytest
 from conftest import load_gold, seed_names
 
-from nianbao.eval.synth import render_gold
+from nianbao.eval.synth import LAYOUTS, render_gold
 from nianbao.identities import identities
 from nianbao.pipeline import process_file
 
-LAYOUTS = ("pipe", "tab", "cells", "html", "markdown", "wrapped", "paged", "digits", "dropblank")
+REWRITE = "parser rewrite in flight"
+# (test, seed, layout) that today's parser fails; the lead removes these as the new parser lands
+_XFAIL: set[tuple[str, str, str]] = {
+    *(("cells", seed, layout) for seed in ("000_6ca0fa42e399edc3", "001_2343b6edbc9db73c", "002_17b0dc41428b3418",
+                                           "003_9e368bcf3916d1f1", "004_6f1ea477f42cf686")
+      for layout in ("crawl_line", "pdf_md")),
+    *(("cells", seed, "csv_cell") for seed in ("001_2343b6edbc9db73c", "002_17b0dc41428b3418", "003_9e368bcf3916d1f1",
+                                               "004_6f1ea477f42cf686")),
+    ("doubt", "002_17b0dc41428b3418", "csv_cell"),
+    ("doubt", "004_6f1ea477f42cf686", "csv_cell"),
+}
+
+
+def _cases(test: str) -> list:
+    out = []
+    for name in seed_names():
+        for layout in LAYOUTS:
+            marks = [pytest.mark.xfail(strict=True, reason=REWRITE)] if (test, name, layout) in _XFAIL else []
+            out.append(pytest.param(name, layout, marks=marks, id=f"{name}-{layout}"))
+    return out
 
 
 def _read(tmp_path, report):
@@ -21,18 +47,28 @@ def _read(tmp_path, report):
     return process_file(path, "rules")
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("name", seed_names())
+@pytest.mark.parametrize(("name", "layout"), _cases("cells"))
 def test_layout_parses_to_gold_cells(tmp_path, name, layout):
     gold = load_gold(name)
     report = render_gold(gold, layout)
     ex = _read(tmp_path, report)
-    skip = set(report.gold["uncertain"]) | set(ex.uncertain)
+    open_keys = set(report.gold["uncertain"])
     got = ex.values()
-    wrong = {k: (v, got.get(k)) for k, v in report.gold["cells"].items()
-             if k not in skip and got.get(k) != v}
+    wrong = {k: (v, got.get(k)) for k, v in report.gold["cells"].items() if k not in open_keys and got.get(k) != v}
     assert not wrong, f"{layout}: {len(wrong)} cells differ, e.g. {list(wrong.items())[:5]}"
+    options = report.gold["synth"].get("options", {})
+    off = {k: got.get(k) for k, vals in options.items() if got.get(k) is not None and got.get(k) not in vals}
+    assert not off, f"{layout}: readings no cut of the printed run allows: {off}"
     assert ex.meta.template == gold["meta"]["template"]
+
+
+@pytest.mark.parametrize(("name", "layout"), _cases("doubt"))
+def test_parser_doubt_is_bounded(tmp_path, name, layout):
+    """The parser may only doubt what the report leaves open."""
+    report = render_gold(load_gold(name), layout)
+    ex = _read(tmp_path, report)
+    extra = sorted(set(ex.uncertain) - set(report.gold["uncertain"]))
+    assert not extra, f"{layout}: {len(extra)} keys marked uncertain that the report settles, e.g. {extra[:5]}"
 
 
 def _identity_keys(template: str) -> list[str]:
