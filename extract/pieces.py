@@ -62,6 +62,12 @@ def _page_marks() -> re.Pattern[str]:
 
 
 @cache
+def _cjk_blanks() -> re.Pattern[str]:
+    words = sorted((w for w in layout()["blank_markers"] if _CJK.search(w)), key=len, reverse=True)
+    return re.compile(r"(?<![^\s|｜\u3000])(?:" + "|".join(map(re.escape, words)) + r")(?![^\s|｜\u3000])")
+
+
+@cache
 def _ocr_maps() -> tuple[dict[str, str], dict[str, str], frozenset[str]]:
     return layout()["ocr_digits"], layout()["ocr_digits_alone"], frozenset(layout()["blank_markers"])
 
@@ -181,6 +187,9 @@ def read_pieces(text: str, start: int, end: int, blanks: tuple[int, ...] = (),
     # a decimal parted by a space (54. 5, 54 .5) is one number
     joined = [(m.start(), m.end()) for m in _SPACED_DECIMAL.finditer(work)] if " " in work else []
     found.extend((s, e, "num", False) for s, e in joined)
+    # blank markers written in CJK (无, 空, 不适用) stand alone between separators
+    for m in _cjk_blanks().finditer(work):
+        found.append((m.start(), m.end(), "blank", False))
     for ws, we, word in _segment_words(work, start, lines, rel_cuts):
         if joined and any(s <= ws < e for s, e in joined):
             continue
@@ -220,8 +229,7 @@ def read_pieces(text: str, start: int, end: int, blanks: tuple[int, ...] = (),
         fixed = _glyph_number(raw) if repaired else raw.replace(" ", "")
         value, digits, sign, decimal, unit = _number(fixed or raw)
         pieces.append(Printed(Piece(value, digits, sign, decimal), start + s, start + e, raw, repaired, unit))
-    if joined:
-        pieces.sort(key=lambda p: p.start)
+    pieces.sort(key=lambda p: p.start)
     abs_cuts = tuple(c + start for c in rel_cuts)
     pieces = _with_empty_fields(text, start, end, pieces, blanks, lines, abs_cuts)
     return _with_gaps(text, pieces, lines, abs_cuts), debris

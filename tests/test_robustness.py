@@ -21,15 +21,7 @@ from nianbao.pipeline import process_file
 
 REWRITE = "parser rewrite in flight"
 # (test, seed, layout) that today's parser fails; the lead removes these as the new parser lands
-_XFAIL: set[tuple[str, str, str]] = {
-    *(("cells", seed, layout) for seed in ("000_6ca0fa42e399edc3", "001_2343b6edbc9db73c", "002_17b0dc41428b3418",
-                                           "003_9e368bcf3916d1f1", "004_6f1ea477f42cf686")
-      for layout in ("crawl_line", "pdf_md")),
-    *(("cells", seed, "csv_cell") for seed in ("001_2343b6edbc9db73c", "002_17b0dc41428b3418", "003_9e368bcf3916d1f1",
-                                               "004_6f1ea477f42cf686")),
-    ("doubt", "002_17b0dc41428b3418", "csv_cell"),
-    ("doubt", "004_6f1ea477f42cf686", "csv_cell"),
-}
+_XFAIL: set[tuple[str, str, str]] = set()
 
 
 def _cases(test: str) -> list:
