@@ -54,17 +54,33 @@ class _Hit:
 
 @cache
 def _number_re() -> re.Pattern[str]:
+    """A number and what it counts: 12 件, 5.1万余人, 106万, 3.6万小时, 20余篇, 1,234 条左右.
+
+    The unit is optional in the pattern so that a bare 万 can stand as one; `_unit` decides.
+    A clock time (15:07) and digits glued to letters, dots or hyphens are not counts.
+    """
     lex = lexicon()
-    units = sorted(lex["units"] + lex["money_units"], key=len, reverse=True)
+    units = sorted(lex["units"] + lex["money_units"] + lex["after_multiplier_units"], key=len, reverse=True)
     d = "0-9０-９"
     return re.compile(
-        rf"(?<![{d}.．A-Za-z\-])"
+        rf"(?<![{d}.．A-Za-z\-])(?<![{d}][:：])"
         rf"(?P<num>[{d}]+(?:,[{d}]{{3}}(?![{d}]))*(?:[.．][{d}]+)?)\s*"
         rf"(?P<mult>[{''.join(lex['multipliers'])}](?!元))?\s*"
         rf"(?P<plus>{'|'.join(lex['approx_after'])})?\s*"
-        rf"(?P<unit>{'|'.join(map(re.escape, units))})"
+        rf"(?P<unit>{'|'.join(map(re.escape, units))})?"
         rf"(?P<tail>{'|'.join(lex['approx_tail'])})?"
     )
+
+
+def _unit(m: re.Match[str]) -> str | None:
+    """The claim's unit as printed (a multiplier stays in it: 万人, 万), or None if it counts nothing."""
+    lex = lexicon()
+    mult, unit = m.group("mult") or "", m.group("unit") or ""
+    if unit in lex["after_multiplier_units"] and not mult:
+        return None  # 24小时: a duration, a count only when it is 3.6万小时
+    if not unit and not mult:
+        return None
+    return mult + unit
 
 
 def _blocked(text: str, m: re.Match[str]) -> bool:
@@ -73,10 +89,14 @@ def _blocked(text: str, m: re.Match[str]) -> bool:
     before = text[max(0, m.start() - 4): m.start()].rstrip()
     if any(before.endswith(b) for b in lex["blocked_before"]):
         return True
-    after = text[m.end("unit"): m.end("unit") + 4].lstrip()
-    unit = m.group("unit")
+    end = m.end("unit") if m.group("unit") else m.end("mult")
+    after = text[end: end + 4].lstrip()
+    unit = m.group("unit") or m.group("mult")
     blocked = lex["blocked_after_unit"]["*"] + lex["blocked_after_unit"].get(unit, [])
-    return any(after.startswith(b) for b in blocked if b)
+    if any(after.startswith(b) for b in blocked if b):
+        return True
+    # a number and its unit in two paragraphs (时间：15:07 / 本报告…) are not one claim
+    return crosses_break(text, m.end("num"), m.start("mult") if m.group("mult") else m.start("unit"))
 
 
 def _extend(text: str, end: int) -> int:
@@ -147,12 +167,14 @@ def _scan(doc: Document, extraction: Extraction | None) -> list[_Hit]:
     hits: list[_Hit] = []
     repaired = repair_digits(text)
     for m in _number_re().finditer(repaired):
-        if m.start() in skip or _blocked(text, m):
+        unit = _unit(m)
+        if unit is None or m.start() in skip or _blocked(text, m):
             continue
-        unit = m.group("unit")
-        value = to_number(m.group("num")) * (lex["multipliers"].get(m.group("mult") or "", 1))
+        value = to_number(m.group("num"))
+        if not value <= lex["max_value"]:
+            continue  # a digit run (a flattened table row, an ID), never a count; also keeps out inf
         ocr = m.group("num") != text[m.start("num"):m.end("num")]
-        unit_end = m.end()
+        unit_end = max(m.end(g) for g in ("num", "mult", "plus", "unit", "tail") if m.group(g))
         floor = min(hits[-1].end, m.start()) if hits else 0
         start = clause_start(text, m.start(), floor=floor)
         wide = clause_start(text, m.start())

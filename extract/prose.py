@@ -69,12 +69,22 @@ def table_ranges(text: str, extraction: Extraction | None = None) -> list[tuple[
 
 @lru_cache(maxsize=8)
 def _row_like_ranges(text: str) -> tuple[tuple[int, int], ...]:
-    """The line-shape part of table_ranges, cached: claims and facts both ask for the same text."""
+    """The shape part of table_ranges, cached: claims and facts both ask for the same text.
+
+    Lines that look like rows or cells are tables whole. A line of prose (it ends a sentence, or
+    is longer than any printed row) is never masked whole: a crawler can put the whole report on
+    one line, so there only the runs of bare numbers themselves (0 1 1 0 2 …) are table.
+    """
     ranges: list[tuple[int, int]] = []
     lines: list[tuple[int, int, str]] = []
     pos = 0
     for line in text.split("\n"):
-        lines.append((pos, pos + len(line), _line_kind(line)))
+        if _prose_line(line):
+            ranges += [(pos + m.start(), pos + m.end()) for m in _NUMBER_RUN.finditer(line)]
+            kind = "text"
+        else:
+            kind = _line_kind(line)
+        lines.append((pos, pos + len(line), kind))
         pos += len(line) + 1
     solid = [i for i, (_, _, k) in enumerate(lines) if k != "blank"]
     kinds = [lines[i][2] for i in solid]
@@ -92,6 +102,12 @@ def _row_like_ranges(text: str) -> tuple[tuple[int, int], ...]:
         if table[j]:
             ranges.append((lines[i][0], lines[i][1]))
     return tuple(merge(ranges))
+
+
+def _prose_line(line: str) -> bool:
+    """A line that holds prose: it ends a sentence somewhere, or is longer than a table row."""
+    lex = lexicon()
+    return len(line) > lex["table_line_max"] or any(ch in line for ch in lex["prose_line_marks"])
 
 
 def merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -175,9 +175,30 @@ def test_a_part_in_another_unit_is_not_a_part() -> None:
 
 def test_approximations_and_multipliers() -> None:
     claims = extract_claims(_doc("市政府网站主动公开各类政府信息 5500 余条，转载信息 1.2万条，开展培训近 30 次。"))
-    assert [(c.value, c.unit) for c in claims] == [(5500, "条"), (12000, "条"), (30, "次")]
+    assert [(c.value, c.unit) for c in claims] == [(5500, "条"), (1.2, "万条"), (30, "次")]
     assert isinstance(claims[0].value, int)
     assert all(c.confidence < 1 for c in claims[:1] + claims[2:]) and claims[1].confidence == 1
+
+
+def test_a_multiplier_stays_in_the_unit_as_printed() -> None:
+    """The gold writes 5.1万余人 as 5.1 万人 and 阅读量达106万 as 106 万 (d06, d14, d16 of the dev set)."""
+    text = ("我厅微博、微信关注总量达5.1万余人，分享量达4万次，阅读量达106万，单篇阅读量最高达2万人次以上。"
+            "接听电话总时长为3.6万小时。投入资金 50 万元，新建道路 3 万平方米，须在24小时内答复。")
+    got = [(c.value, c.unit) for c in extract_claims(_doc(text))]
+    assert got == [(5.1, "万人"), (4, "万次"), (106, "万"), (2, "万人次"), (3.6, "万小时")]
+
+
+def test_a_clock_time_or_a_number_a_paragraph_away_from_its_unit_is_not_a_claim() -> None:
+    """d02: 时间：2023-02-20 15:07 on the line above 本报告根据… is not 7 本."""
+    text = "来源：平潭县人民政府 时间：2023-02-20 15:07\n本报告根据《条例》编制。全年发布信息 12 条。"
+    assert _values(text) == [12]
+
+
+def test_a_digit_run_is_never_a_count() -> None:
+    """A flattened table can leave hundreds of digits before a unit: not a claim, never Infinity."""
+    run = "1" * 500
+    assert _values(f"主动公开信息{run}条，另发布信息 5 条。") == [5]
+    assert _values("发布信息 1000000000001 条。") == []
 
 
 def test_full_width_digits_and_line_wraps() -> None:
