@@ -100,8 +100,12 @@ def _blocked(text: str, m: re.Match[str]) -> bool:
 
 
 def _extend(text: str, end: int) -> int:
-    """Carry the quote over a short noun phrase after the unit (设立 10 个服务窗口)."""
+    """Carry the quote over a short noun phrase after the unit (设立 10 个服务窗口), or over a
+    modified one that names what is counted (有 1 件涉及政府信息公开工作的行政复议)."""
     lex = lexicon()
+    modified = _modified_noun(text, end)
+    if modified is not None:
+        return modified
     stop = lex["clause_hard"] + lex["clause_soft"] + lex["extend_stop"]
     j = end
     while j < len(text) and j - end < lex["extend_max"]:
@@ -115,6 +119,20 @@ def _extend(text: str, end: int) -> int:
     while j > end and text[j - 1].isspace():
         j -= 1
     return j
+
+
+def _modified_noun(text: str, end: int) -> int | None:
+    """End of "涉及…的<noun>" right after the unit, when the rest of the clause is just that."""
+    lex = lexicon()
+    rest = text[end:end + lex["extend_modified_max"] + 1].lstrip()
+    if not any(rest.startswith(w) for w in lex["extend_modifiers"]):
+        return None
+    j = end
+    while j < len(text) and text[j] not in lex["clause_hard"].replace("\n", "") + lex["clause_soft"]:
+        if (text[j] == "\n" and not wrapped(text, j)) or text[j].isdigit() or j - end > lex["extend_modified_max"]:
+            return None
+        j += 1
+    return j if "的" in text[end:j] else None
 
 
 def _masked(context: str) -> str:

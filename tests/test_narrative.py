@@ -341,3 +341,12 @@ def test_a_bracket_after_a_count_breaks_it_down_unless_it_compares() -> None:
 def test_quotes_leave_out_a_leading_year() -> None:
     quotes = [c.quote for c in extract_claims(_doc("2023 年全区受理政府信息公开申请 21 件。\n2024年1-12月史庄镇发布信息 5 条。"))]
     assert quotes == ["全区受理政府信息公开申请 21 件", "史庄镇发布信息 5 条"]
+
+
+def test_a_count_of_a_modified_noun_keeps_the_noun() -> None:
+    """d15: 有 1 件涉及政府信息公开工作的行政复议 counts 行政复议, so the quote (and its subject) keeps it."""
+    text = "2024 年市科委有 1 件涉及政府信息公开工作的行政复\n议，该行政复议件未被复议审查机关纠错。涉及的行政诉讼数为\n0 件。\n"
+    claims = extract_claims(_doc(text))
+    assert [(c.value, c.subject) for c in claims] == [(1, "review"), (0, "suit")]
+    assert claims[0].quote.endswith("行政复\n议")
+    assert [c.quote for c in extract_claims(_doc("发布信息 5 条涉及民生领域，另有 3 条。"))][0] == "发布信息 5 条"
