@@ -161,8 +161,8 @@ def clause_start(text: str, pos: int, *, floor: int = 0) -> int:
         if ch == "\n":
             if not wrapped(text, i):
                 break
-        elif ch in hard:
-            break
+        elif ch in hard or ch == "\t" or (ch in " \u3000" and text[i - 1: i] in (" ", "\u3000")):
+            break  # a tab or an indent of two spaces (often 　　) opens a paragraph in crawler text
         i -= 1
     start = max(i + 1, floor)
     cap = lex["quote_max_before"]
