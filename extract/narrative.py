@@ -110,6 +110,10 @@ def _extend(text: str, end: int) -> int:
     j = end
     while j < len(text) and j - end < lex["extend_max"]:
         ch = text[j]
+        through = next((w for w in lex["extend_through"] if text.startswith(w, j)), None)
+        if through:  # 予以废止: 以 stops a phrase, not inside 予以
+            j += len(through)
+            continue
         if ch == "\n":
             if not wrapped(text, j):
                 break
@@ -295,9 +299,28 @@ def _link_parents(text: str, hits: list[_Hit]) -> None:
             stack = []
 
 
+@cache
+def _part_subject_patterns() -> list[tuple[str, re.Pattern[str], re.Pattern[str]]]:
+    return [(name, re.compile(part), re.compile(whole)) for name, part, whole in lexicon()["part_subjects"]]
+
+
+def _part_subjects(text: str, hits: list[_Hit]) -> None:
+    """A part names its cell through its whole: 对53件规范性文件进行清理，其中…1件予以废止 → 废止 of 规范性文件."""
+    for h in hits:
+        if h.subject is not None or h.parent is None:
+            continue
+        part = re.sub(r"\s+", "", text[h.start:h.end])
+        whole = re.sub(r"\s+", "", text[hits[h.parent].start:hits[h.parent].end])
+        for name, part_pat, whole_pat in _part_subject_patterns():
+            if part_pat.search(part) and whole_pat.search(whole):
+                h.subject = name
+                break
+
+
 def _claims(doc: Document, extraction: Extraction | None) -> list[_Hit]:
     hits = _scan(doc, extraction)
     _link_parents(doc.text, hits)
+    _part_subjects(doc.text, hits)
     ends = lexicon()["sentence_end"]
     for i, h in enumerate(hits):
         # a part is of its whole's kind unless its subject says otherwise

@@ -350,3 +350,62 @@ def test_a_count_of_a_modified_noun_keeps_the_noun() -> None:
     assert [(c.value, c.subject) for c in claims] == [(1, "review"), (0, "suit")]
     assert claims[0].quote.endswith("行政复\n议")
     assert [c.quote for c in extract_claims(_doc("发布信息 5 条涉及民生领域，另有 3 条。"))][0] == "发布信息 5 条"
+
+
+# --- the prose settles table-二 digit runs (extract/disambiguate.py) ---------------------------
+
+_T2_ROW = ["t2.normative_doc.issued", "t2.normative_doc.repealed", "t2.normative_doc.in_force"]
+
+
+def _cuts(run: str, parts: int = 3) -> list[list[int]]:
+    """Every reading of a digit run as `parts` cells (no leading zeros), as the parser offers them."""
+    if parts == 1:
+        return [[int(run)]] if run and (run == "0" or run[0] != "0") else []
+    return [[int(run[:i]), *rest] for i in range(1, len(run)) if run[:i] == "0" or run[0] != "0"
+            for rest in _cuts(run[i:], parts - 1)]
+
+
+def _settle(prose: str, run: str):
+    from nianbao.extract.disambiguate import settle_with_narrative
+    from nianbao.models import CellReading, Meta, ParseIssue
+
+    doc = _doc(prose)
+    options = _cuts(run)
+    ex = Extraction(report="t", meta=Meta(year=2022, template="2021"))
+    ex.cells = {k: CellReading(key=k, value=v) for k, v in zip(_T2_ROW, options[0], strict=True)}
+    ex.uncertain = list(_T2_ROW)
+    ex.issues = [ParseIssue(kind="ambiguous_split", keys=list(_T2_ROW), detail="行政规范性文件",
+                            data={"row_keys": list(_T2_ROW), "options": options})]
+    ex.narrative = extract_claims(doc, ex)
+    ex.facts = extract_facts(doc, ex)
+    settle_with_narrative(ex)
+    return [ex.cells[k].value for k in _T2_ROW], ex.uncertain
+
+
+def test_the_prose_settles_a_table_two_run_d01() -> None:
+    """d01: '8855698' has 15 cuts; 现行有效行政规范性文件698件 and 制发的规范性文件88件 leave 88/55/698."""
+    prose = "设立规范性文件库，集中公开现行有效行政规范性文件698件，动态更新本年度制发的规范性文件88件。"
+    assert _settle(prose, "8855698") == ([88, 55, 698], [])
+
+
+def test_a_claim_no_reading_agrees_with_settles_nothing_but_the_others_still_do_d03() -> None:
+    """d03: the prose says 现行有效 393 (no cut of '77132470' gives it) and 制发 77: 77 is settled, the rest stays open."""
+    prose = "清理并集中发布现行有效行政规范性文件393件，动态更新本年度制发的规范性文件77件。"
+    values, uncertain = _settle(prose, "77132470")
+    assert values[0] == 77 and uncertain == _T2_ROW[1:]
+
+
+def test_a_part_of_a_cleanup_list_settles_the_repealed_cell_d09() -> None:
+    """d09: '1153' with 对53件规范性文件进行清理，其中…1件予以废止或宣布失效 → 1/1/53."""
+    prose = "对53件文件规范性文件进行清理，其中49件保留、3件列入限期修改、1件予以废止或宣布失效。"
+    assert _settle(prose, "1153") == ([1, 1, 53], [])
+
+
+@pytest.mark.parametrize("prose", [
+    "本年制发政策性文件 8 件，现行有效政策性文件 11 件。",  # 政策性文件 is not 行政规范性文件
+    "全年更新科技法律法规、政策解读、规范性文件20余件。",  # an approximate figure pins nothing
+    "清理党内规范性文件 8 件。",
+])
+def test_words_that_are_not_the_cell_settle_nothing(prose: str) -> None:
+    values, uncertain = _settle(prose, "81153")
+    assert uncertain == _T2_ROW
