@@ -166,15 +166,37 @@ def _subject_patterns() -> list[tuple[str, re.Pattern[str], str | None, list[str
 
 
 def _subject(quote: str, unit: str) -> tuple[str | None, str | None]:
-    """Which table cell the claim counts (and the kind that implies), from its own quote's words."""
+    """Which table cell the claim counts (and the kind that implies), from its own quote's words.
+
+    Two subjects joined by a conjunction count together (予以公开及部分公开 208 件 →
+    "granted+partially_granted", the sum of both); otherwise the first pattern that matches wins.
+    """
     q = re.sub(r"\s+", "", quote)
     money = unit in lexicon()["money_units"]
+    found: list[tuple[int, int, str, str | None]] = []
+    first: tuple[str, str | None] | None = None
     for name, pat, kind, unless in _subject_patterns():
-        if (name == "fee") != money:
+        if (name == "fee") != money or any(w in q for w in unless):
             continue
-        if pat.search(q) and not any(w in q for w in unless):
-            return name, kind
-    return None, None
+        for m in pat.finditer(q):
+            first = first or (name, kind)
+            found.append((m.start(), m.end(), name, kind))
+    if first is None:
+        return None, None
+    joined = _joined_subjects(q, found)
+    return joined or first
+
+
+def _joined_subjects(q: str, found: list[tuple[int, int, str, str | None]]) -> tuple[str, str | None] | None:
+    """"a+b" when the quote names subject a, a conjunction, then subject b (and nothing else between)."""
+    outer = [f for f in found if not any(g != f and g[0] <= f[0] and f[1] <= g[1] and g[1] - g[0] > f[1] - f[0]
+                                         for g in found)]
+    outer.sort()
+    joins = lexicon()["subject_joins"]
+    for a, b in zip(outer, outer[1:], strict=False):
+        if a[2] != b[2] and q[a[1]:b[0]] in joins:
+            return f"{a[2]}+{b[2]}", a[3] if a[3] == b[3] else None
+    return None
 
 
 def _part_unit(part: str, whole: str) -> bool:

@@ -17,7 +17,7 @@ from fnmatch import fnmatchcase
 
 from nianbao.models import Claim, Finding
 from nianbao.rules.common import cell_label
-from nianbao.rules.narrative import comparable, subject_keys, subjects
+from nianbao.rules.narrative import comparable, known_subject, subject_keys, subjects
 from nianbao.rules.registry import RuleContext, rule
 from nianbao.spec import keys as spec_keys
 
@@ -50,7 +50,7 @@ def _stated_nonzero(ctx: RuleContext) -> set[str]:
     """Cells the prose gives a non-zero count for (受理申请 64 件 → t3.new_received.total)."""
     out: set[str] = set()
     for c in [*ctx.extraction.narrative, *ctx.extraction.facts]:
-        if c.subject and c.subject in subjects() and c.unit != "%" and c.value:
+        if known_subject(c.subject) and c.unit != "%" and c.value:
             out.update(subject_keys(c.subject, ctx.template))
     return out
 

@@ -409,3 +409,18 @@ def test_a_part_of_a_cleanup_list_settles_the_repealed_cell_d09() -> None:
 def test_words_that_are_not_the_cell_settle_nothing(prose: str) -> None:
     values, uncertain = _settle(prose, "81153")
     assert uncertain == _T2_ROW
+
+
+def test_two_subjects_joined_by_及_are_one_claim_about_both() -> None:
+    """d03/d16: 予以公开及部分公开 42 件 counts 予以公开 + 部分公开 (the table's two rows)."""
+    text = "办结依申请公开81件，其中予以公开及部分公开42件，不予公开5件，无法提供31件。"
+    got = [(c.value, c.subject) for c in extract_claims(_doc(text))]
+    assert got == [(81, "total_processed"), (42, "granted+partially_granted"), (5, "denied"), (31, "unable")]
+
+
+def test_a_statement_about_outcomes_is_not_a_zero_count() -> None:
+    """d16: 全年未发生因依申请公开被行政复议纠错或行政诉讼败诉情形 — there were 55 reviews, none lost."""
+    text = "其他处理 319 件。全年未发生因依申请公开被行政复议纠错或\n行政诉讼败诉情形。"
+    assert [c for c in extract_facts(_doc(text)) if c.value == 0] == []
+    zero = extract_facts(_doc("2019年未发生涉及政府信息公开的行政复议、行政诉讼案件。"))
+    assert sorted(c.subject for c in zero) == ["review", "suit"]
