@@ -424,3 +424,32 @@ def test_a_statement_about_outcomes_is_not_a_zero_count() -> None:
     assert [c for c in extract_facts(_doc(text)) if c.value == 0] == []
     zero = extract_facts(_doc("2019年未发生涉及政府信息公开的行政复议、行政诉讼案件。"))
     assert sorted(c.subject for c in zero) == ["review", "suit"]
+
+
+# --- one-line reports: tables are character spans, not lines ------------------------------------
+
+ONE_LINE = ("一、总体情况 2022年全区共主动公开政府信息14571条。收到政府信息公开申请75件，涉及自然人72件、商业企业3件。"
+            " 二、主动公开政府信息情况第二十条第（一）项 信息内容 本年制发件数 规章000行政规范性文件8855698"
+            "第二十条第（八）项行政事业性收费9116.36 三、收到和处理政府信息公开申请情况 一、本年新收政府信息公开申请数量"
+            " 713000074 四、行政复议 0 1 1 0 2 1 0 0 0 1 0 0 0 0 0 五、存在的主要问题及改进情况 全年共组织4次检查通报，"
+            "推进3轮督促整改工作。")
+
+
+def test_a_one_line_report_is_read_around_its_table_spans() -> None:
+    """d01/d03: the whole body is one line; the parser's table span (set by hand here) is skipped, the rest read."""
+    start = ONE_LINE.index("二、主动公开")
+    end = ONE_LINE.index(" 五、")
+    ex = Extraction(report="t", sections={"table:t2": (start, ONE_LINE.index(" 三、")),
+                                          "table:t3": (ONE_LINE.index(" 三、") + 1, ONE_LINE.index(" 四、")),
+                                          "table:t4": (ONE_LINE.index(" 四、") + 1, end)})
+    claims = extract_claims(_doc(ONE_LINE), ex)
+    assert [c.value for c in claims] == [14571, 75, 72, 3, 4, 3]
+    assert all(not (start <= c.span.start < end) for c in claims if c.span)
+
+
+def test_without_the_parser_only_the_number_runs_of_a_prose_line_are_table() -> None:
+    """A prose line is never masked whole: the claims before and after a spaced number run survive."""
+    values = _values(ONE_LINE)
+    assert values[:4] == [14571, 75, 72, 3] and values[-2:] == [4, 3]
+    text = "全年发布信息 12 条，行政复议 0 1 1 0 2 1 0 0 0 1 0 0 0 0 0 件，另发布通知 3 条。"
+    assert _values(text) == [12, 3]
