@@ -21,6 +21,7 @@ from nianbao.extract.prose import (
     crosses_break,
     lexicon,
     repair_digits,
+    sentence_ends,
     table_ranges,
     to_number,
     wrapped,
@@ -252,10 +253,8 @@ def _opens_on(text: str, start: int, marker_end: int) -> bool:
     and either in the same sentence or opening the very next one (……1359 条。其中……)."""
     if crosses_break(text, start, marker_end):
         return False
-    ends = lexicon()["sentence_end"]
-    between = text[start:marker_end]
-    cuts = [k for k, ch in enumerate(between) if ch in ends]
-    return not cuts or (len(cuts) == 1 and _marker_first(between[cuts[0] + 1:]))
+    cuts = sentence_ends(text, start, marker_end)
+    return not cuts or (len(cuts) == 1 and _marker_first(text[cuts[0] + 1:marker_end]))
 
 
 def _marker_first(rest: str) -> bool:
@@ -268,16 +267,29 @@ def _link_parents(text: str, hits: list[_Hit]) -> None:
     """共 N … 其中 a, b …: parts point at their whole; a list may run on past the sentence while
     its items still fit in what the whole leaves, as long as the paragraph goes on."""
     lex = lexicon()
-    opener = re.compile(r"(?:^|[\s，,。；;（(：:])(?:" + "|".join(lex["breakdown_open"]) + ")")
+    opener = re.compile(r"(?:^|[\s，,。；;（(：:])(?:" + "|".join(lex["breakdown_open"]) + ")"
+                        r"|[，,；;：:（(]\s*(?:" + "|".join(lex["breakdown_open_same_sentence"]) + ")")
     closer = re.compile(r"^[\s，,。；;（(]*(?:" + "|".join(lex["breakdown_close"]) + ")")
-    colon = re.compile(r"^\s*[:：（(]")  # 共 100 条：…  /  不予公开 1 件（属于…1 件）
+    # 共 100 条：…  /  不予公开 1 件（属于…1 件）; not 208 件（17.46%），不予公开 20 件: that bracket closed
+    colon = re.compile(r"^\s*(?:[:：]|[（(][^）)]*$)")
     stack: list[int] = []
     taken: dict[int, float] = {}
     in_paren = False  # the open list began inside （…）, so the closing bracket ends it
 
+    bracketed: dict[int, list[int]] = {}  # whole → parts a （含…） list gave it
+
     def attach(i: int, p: int) -> None:
         hits[i].parent = p
         taken[p] = taken.get(p, 0) + hits[i].value
+        if in_paren:
+            bracketed.setdefault(p, []).append(i)
+
+    def restart(p: int) -> None:
+        """办结 1191 件（含上年结转 189 件）…其中予以公开 208 件…: the 其中 list is the breakdown; the
+        bracket named an overlapping part, not one of its items."""
+        for k in bracketed.pop(p, []):
+            hits[k].parent = None
+            taken[p] -= hits[k].value
 
     for i, h in enumerate(hits):
         if i == 0:
@@ -298,13 +310,15 @@ def _link_parents(text: str, hits: list[_Hit]) -> None:
                     _part_unit(h.unit, hits[j].unit) and hits[j].value >= h.value):
                 j -= 1
             if j >= 0 and _opens_on(text, hits[j].unit_end, marker) and _part_unit(h.unit, hits[j].unit):
+                in_paren = bool(re.search(r"[（(]", gap[: opened.end()]))
+                if not in_paren:
+                    restart(j)
                 attach(i, j)
                 stack = _chain(hits, j)
-                in_paren = bool(re.search(r"[（(]", gap[: opened.end()]))
             continue
         if not stack:
             continue
-        if not any(ch in lex["sentence_end"] for ch in gap):
+        if not sentence_ends(text, prev.unit_end, h.num_start):
             top = stack[-1]
             if _part_unit(h.unit, hits[top].unit):
                 attach(i, top)
@@ -343,7 +357,6 @@ def _claims(doc: Document, extraction: Extraction | None) -> list[_Hit]:
     hits = _scan(doc, extraction)
     _link_parents(doc.text, hits)
     _part_subjects(doc.text, hits)
-    ends = lexicon()["sentence_end"]
     for i, h in enumerate(hits):
         # a part is of its whole's kind unless its subject says otherwise
         inherited = hits[h.parent].kind if h.parent is not None else None
@@ -353,8 +366,7 @@ def _claims(doc: Document, extraction: Extraction | None) -> list[_Hit]:
         if i > 0:
             # a list under one verb: 主动公开规范性文件 42 件，人事任免文件 106 件，其他文件 113 件
             prev = hits[i - 1]
-            gap = doc.text[prev.unit_end:h.num_start]
-            if _part_unit(h.unit, prev.unit) and not any(ch in ends for ch in gap):
+            if _part_unit(h.unit, prev.unit) and not sentence_ends(doc.text, prev.unit_end, h.num_start):
                 inherited = prev.kind
         h.kind = h.own_kind or inherited or "other"
     return hits

@@ -178,6 +178,12 @@ def clause_start(text: str, pos: int, *, floor: int = 0) -> int:
     return start
 
 
+def sentence_ends(text: str, start: int, end: int) -> list[int]:
+    """Positions in text[start:end] that end a sentence: 。；！？ and newlines that are not wraps."""
+    ends = lexicon()["sentence_end"]
+    return [k for k in range(start, end) if text[k] in ends and not (text[k] == "\n" and wrapped(text, k))]
+
+
 def crosses_break(text: str, start: int, end: int) -> bool:
     """Whether text[start:end] contains a paragraph break (a newline that is not a wrap)."""
     i = text.find("\n", start, end)

@@ -453,3 +453,21 @@ def test_without_the_parser_only_the_number_runs_of_a_prose_line_are_table() -> 
     assert values[:4] == [14571, 75, 72, 3] and values[-2:] == [4, 3]
     text = "全年发布信息 12 条，行政复议 0 1 1 0 2 1 0 0 0 1 0 0 0 0 0 件，另发布通知 3 条。"
     assert _values(text) == [12, 3]
+
+
+def test_parts_after_涉及_and_after_a_closed_percentage_bracket() -> None:
+    """d01: 收到申请75件，涉及自然人72件、商业企业3件; d15: …纠错。涉及的行政诉讼数为 0 件 opens nothing."""
+    got = [(c.value, c.parent) for c in extract_claims(_doc("全区收到政府信息公开申请75件，涉及自然人72件、商业企业3件。"))]
+    assert got == [(75, None), (72, 0), (3, 0)]
+    text = "有 1 件涉及政府信息公开工作的行政复议，该复议件未被纠错。涉及的行政诉讼数为 0 件。"
+    assert [(c.value, c.parent) for c in extract_claims(_doc(text))] == [(1, None), (0, None)]
+
+
+def test_a_其中_list_after_a_bracketed_含_part_and_a_hard_wrap_d16() -> None:
+    """d16 (PDF text): 办结 1191 件（含上年结转 189 件）…其中，予以公开及部\\n分公开 208 件（17.46%），不予公开 20 件…
+    The 其中 list is the breakdown of 1191 (208 + 20 + 564 + 80 + 319 = 1191); 189 overlaps it."""
+    text = ("市政府共受理政府信息公开申请 1295 件，办结 1191 件（含\n上年结转 189 件），均在法定期限内答复。其中，予以公开及部\n"
+            "分公开 208 件（17.46%），不予公开 20 件（1.68%），因本机关\n不掌握等原因无法提供 564 件（47.36%），属信访、重复申请等\n"
+            "不予处理 80 件（6.72%），其他处理 319 件（26.78%）。\n")
+    got = [(c.value, c.parent) for c in extract_claims(_doc(text))]
+    assert got == [(1295, None), (1191, None), (189, None), (208, 1), (20, 1), (564, 1), (80, 1), (319, 1)]
