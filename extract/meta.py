@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
+from itertools import chain
 
 from nianbao.document import Document
 from nianbao.extract.tokens import layout
@@ -35,8 +36,11 @@ def _re(name: str) -> re.Pattern[str]:
     return re.compile(_words()[name])
 
 
+_SPACE = re.compile(r"[\s#*>\u3000]+")
+
+
 def _squash(s: str) -> str:
-    return re.sub(r"[\s#*>\u3000]+", "", s)
+    return _SPACE.sub("", s)
 
 
 def _year_of(text: str) -> int | None:
@@ -64,29 +68,54 @@ def _is_titleish(s: str) -> bool:
     return bool(s) and len(s) <= _words()["title_line_max"] and not _re("title_not").search(s)
 
 
-def _head_titles(text: str) -> Iterator[str]:
-    """Titles near the top of the text, best first: the fewest lines that hold the whole title."""
+def _head_lines(text: str) -> Iterator[str]:
+    """The first non-empty lines of the text, cleaned of header prefixes and breadcrumbs, lazily."""
     w = _words()
-    head = text[: w["head_chars"]]
-    lines = [_clean_line(x) for x in head.split("\n")]
-    lines = [x for x in lines if x][: w["head_lines"]]
-    found: list[tuple[int, int, str]] = []
-    for size in range(1, w["title_window_lines"] + 1):
-        for i in range(len(lines) - size + 1):
+    n = 0
+    for raw in text[: w["head_chars"]].split("\n"):
+        line = _clean_line(raw) if raw.strip() else ""
+        if line:
+            yield line
+            n += 1
+            if n >= w["head_lines"]:
+                return
+
+
+def _head_titles(text: str) -> Iterator[str]:
+    """Titles near the top of the text, in reading order: at each line, the fewest lines holding a
+    whole title. A title split over lines starts with a line that holds its year or its cue's first
+    word (so `正文` above a split title is not part of it)."""
+    w = _words()
+    cue, year = _re("title_cue"), _re("year")
+    starts = tuple(w["agency_cut"])
+    lines: list[str] = []
+    more = _head_lines(text)
+    for i in range(w["head_lines"]):
+        while len(lines) < i + w["title_window_lines"]:
+            nxt = next(more, None)
+            if nxt is None:
+                break
+            lines.append(nxt)
+        if i >= len(lines):
+            return
+        for size in range(1, w["title_window_lines"] + 1):
             window = lines[i:i + size]
-            if not all(_is_titleish(x) for x in window):
-                continue
+            if len(window) < size or not all(_is_titleish(x) for x in window):
+                break
+            if size > 1 and not (year.search(window[0]) or _re("cn_year").search(window[0])
+                                 or any(c in window[0] for c in starts)):
+                break
             joined = "".join(window)
-            if len(joined) > w["title_line_max"] or not _re("title_cue").search(joined):
+            if len(joined) > w["title_line_max"]:
+                break
+            if not cue.search(joined):
                 continue
-            found.append((size, i, joined))
-    found.sort(key=lambda f: (f[0], f[1]))
-    for _size, i, joined in found:
-        # a title printed without its agency: the agency often stands on the line above it
-        if read_agency_from_title(joined) is None and i > 0 and _is_titleish(lines[i - 1]) \
-                and _ends_like_agency(lines[i - 1]) and _year_of(lines[i - 1]) is None:
-            yield lines[i - 1] + joined
-        yield joined
+            # a title printed without its agency: the agency often stands on the line above it
+            if read_agency_from_title(joined) is None and i > 0 and _is_titleish(lines[i - 1]) \
+                    and _ends_like_agency(lines[i - 1]) and _year_of(lines[i - 1]) is None:
+                yield lines[i - 1] + joined
+            yield joined
+            break
 
 
 def _html_titles(doc: Document) -> Iterator[str]:
@@ -103,10 +132,13 @@ def _html_titles(doc: Document) -> Iterator[str]:
 
 
 def read_title(doc: Document) -> str | None:
-    """The report's title as printed (whitespace removed); the one naming a year if several are found."""
-    titles = list(_head_titles(doc.text)) + list(_html_titles(doc))
-    dated = [t for t in titles if _year_of(t) is not None]
-    return (dated or titles or [None])[0]
+    """The report's title as printed (whitespace removed); the first naming a year, else the first."""
+    first = None
+    for title in chain(_head_titles(doc.text), _html_titles(doc)):
+        if _year_of(title) is not None:
+            return title
+        first = first or title
+    return first
 
 
 def read_year(text: str, title: str | None) -> int | None:

@@ -57,7 +57,7 @@ class _Hit:
 def _number_re() -> re.Pattern[str]:
     """A number and what it counts: 12 件, 5.1万余人, 106万, 3.6万小时, 20余篇, 1,234 条左右.
 
-    The unit is optional in the pattern so that a bare 万 can stand as one; `_unit` decides.
+    A multiplier or a unit must follow; the unit itself is optional after 万/亿 (106万), `_unit` decides.
     A clock time (15:07) and digits glued to letters, dots or hyphens are not counts.
     """
     lex = lexicon()
@@ -66,6 +66,7 @@ def _number_re() -> re.Pattern[str]:
     return re.compile(
         rf"(?<![{d}.．A-Za-z\-])(?<![{d}][:：])"
         rf"(?P<num>[{d}]+(?:,[{d}]{{3}}(?![{d}]))*(?:[.．][{d}]+)?)\s*"
+        rf"(?=[{''.join(lex['multipliers'])}]|(?:{'|'.join(lex['approx_after'])})?\s*(?:{'|'.join(map(re.escape, units))}))"
         rf"(?P<mult>[{''.join(lex['multipliers'])}](?!元))?\s*"
         rf"(?P<plus>{'|'.join(lex['approx_after'])})?\s*"
         rf"(?P<unit>{'|'.join(map(re.escape, units))})?"
@@ -177,7 +178,7 @@ def _subject(quote: str, unit: str) -> tuple[str | None, str | None]:
     found: list[tuple[int, int, str, str | None]] = []
     first: tuple[str, str | None] | None = None
     for name, pat, kind, unless in _subject_patterns():
-        if (name == "fee") != money or any(w in q for w in unless):
+        if (name == "fee") != money or not pat.search(q) or any(w in q for w in unless):
             continue
         for m in pat.finditer(q):
             first = first or (name, kind)

@@ -104,10 +104,14 @@ def _row_like_ranges(text: str) -> tuple[tuple[int, int], ...]:
     return tuple(merge(ranges))
 
 
+@cache
+def _prose_marks() -> re.Pattern[str]:
+    return re.compile("[" + re.escape(lexicon()["prose_line_marks"]) + "]")
+
+
 def _prose_line(line: str) -> bool:
     """A line that holds prose: it ends a sentence somewhere, or is longer than a table row."""
-    lex = lexicon()
-    return len(line) > lex["table_line_max"] or any(ch in line for ch in lex["prose_line_marks"])
+    return len(line) > lexicon()["table_line_max"] or _prose_marks().search(line) is not None
 
 
 def merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
