@@ -3,8 +3,11 @@
 Each claim carries the exact quote (from the start of the clause that names what is counted to
 the unit), its span, what kind of thing it counts (published, application, other), the claim it
 is a part of (共 N … 其中 a … b …) and, where a table cell holds the same count, its subject
-(nianbao/data/subjects.json). Dates, deadlines, document numbers, ordinals, percentages and money
-are not claims; table regions are skipped. Word lists: nianbao/data/narrative.json.
+(nianbao/data/subjects.json). The value is the number as printed and a multiplier stays in the
+unit (5.1万余人 → 5.1 万人). Dates, clock times, deadlines, document numbers, ordinals, percentages,
+money and digit runs beyond any real count are not claims. Table regions are skipped as character
+spans (the parser's table spans, and runs of bare numbers), never as whole lines, since a crawler
+may put a whole report on one line. Word lists: nianbao/data/narrative.json.
 """
 
 from __future__ import annotations
