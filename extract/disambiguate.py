@@ -1,8 +1,12 @@
 """Settle readings the identities left open with what the prose says.
 
-A digit run such as `1001` for a row can split several ways that all satisfy the table's sums;
-when the narrative says 本年新收申请 10 件, only one split agrees. Claims carry a subject
-(nianbao/data/subjects.json) naming the cells they should equal.
+A digit run such as `8855698` for table 二's 行政规范性文件 row (本年制发 / 本年废止 / 现行有效) splits
+many ways, and table 二 has no identity to choose; when the prose says 现行有效行政规范性文件698件 and
+本年度制发的规范性文件88件, only 88/55/698 agrees. A claim settles a cell when its subject
+(nianbao/data/subjects.json) names exactly that one cell in the report's template and its figure is
+exact (not 20余件, not 1.2万). Options that disagree with such a claim are dropped, unless none agrees:
+then the claim contradicts the table (a finding for the rules), and is no evidence about the split.
+A cell is settled when every remaining option gives it the same value; the others stay uncertain.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ import json
 from functools import cache
 from importlib import resources
 
+from nianbao.extract.prose import lexicon
 from nianbao.models import Claim, Extraction
+from nianbao.spec import keys as spec_keys
 
 
 @cache
@@ -20,41 +26,58 @@ def subject_cells() -> dict[str, list[str]]:
     return {k: v["cells"] for k, v in data["subjects"].items()}
 
 
-def _expected(claims: list[Claim], key: str) -> set[float]:
-    out = set()
+def _exact(c: Claim) -> bool:
+    """A figure that can pin a cell: exact, a count (not %, not money), printed without 万/亿."""
+    lex = lexicon()
+    return (c.confidence >= 1.0 and c.unit != "%" and c.unit not in lex["money_units"]
+            and not any(c.unit.startswith(m) for m in lex["multipliers"]))
+
+
+def stated_cells(claims: list[Claim], template: str) -> dict[str, set[float]]:
+    """Cell key → the values the prose states for exactly that cell."""
+    present = set(spec_keys(template))
+    out: dict[str, set[float]] = {}
     for c in claims:
-        cells = subject_cells().get(c.subject or "", [])
-        if cells == [key] and c.unit != "%":
-            out.add(float(c.value))
+        cells = [k for k in subject_cells().get(c.subject or "", []) if k in present]
+        if len(cells) == 1 and _exact(c):
+            out.setdefault(cells[0], set()).add(float(c.value))
     return out
 
 
+def _narrow(keys: list[str], options: list[list], stated: dict[str, set[float]]) -> list[list]:
+    for j, key in enumerate(keys):
+        values = stated.get(key)
+        if not values:
+            continue
+        kept = [o for o in options if j < len(o) and o[j] is not None and float(o[j]) in values]
+        if kept:  # no option agrees: the prose contradicts the table, which says nothing about the split
+            options = kept
+    return options
+
+
 def settle_with_narrative(ex: Extraction) -> None:
-    """Pick the reading of an ambiguous row that the narrative confirms, when exactly one does."""
-    claims = list(ex.narrative) + list(ex.facts)
+    """Narrow each ambiguous row to the readings the prose confirms; write the cells they agree on."""
+    stated = stated_cells(list(ex.narrative) + list(ex.facts), ex.meta.template or "2021")
+    if not stated:
+        return
     for issue in ex.issues:
         if issue.kind != "ambiguous_split" or "row_keys" not in issue.data:
             continue
         keys = issue.data["row_keys"]
-        options = issue.data.get("options") or []
-        agreeing = []
-        for opt in options:
-            ok = True
-            checked = False
-            for k, v in zip(keys, opt, strict=False):
-                exp = _expected(claims, k)
-                if exp and v is not None:
-                    checked = True
-                    ok = ok and float(v) in exp
-            if checked and ok:
-                agreeing.append(opt)
-        if len({tuple(o) for o in agreeing}) != 1:
+        options = [list(o) for o in issue.data.get("options") or []]
+        narrowed = _narrow(keys, options, stated)
+        if not options or len(narrowed) == len(options):
             continue
-        for k, v in zip(keys, agreeing[0], strict=False):
-            cell = ex.cells.get(k)
-            if cell is not None:
-                cell.value = v
+        settled = []
+        for j, key in enumerate(keys):
+            values = {o[j] for o in narrowed if j < len(o)}
+            cell = ex.cells.get(key)
+            if len(values) == 1 and cell is not None and None not in values:
+                cell.value = values.pop()
                 cell.note = "split decided by the narrative"
-        ex.uncertain = [k for k in ex.uncertain if k not in keys]
-        issue.detail += "；正文的数字确定了拆分"
+                settled.append(key)
+        ex.uncertain = [k for k in ex.uncertain if k not in settled]
+        issue.data["options"] = narrowed
         issue.data["settled_by"] = "narrative"
+        issue.data["settled_keys"] = settled
+        issue.detail += "；正文的数字确定了拆分" if len(narrowed) == 1 else "；正文的数字排除了部分读法"

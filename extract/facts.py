@@ -1,7 +1,7 @@
 """Statements the rules check that are not count claims of the output contract.
 
 - zero statements: 未收到政府信息公开申请 → new_received 0; 未发生行政复议、行政诉讼 → review 0 and
-  suit 0; 未收取信息处理费 → fee 0 (the quote keeps the fee's own name, since 信息处理费 is not the
+  suit 0 (but 未发生被行政复议纠错或行政诉讼败诉 speaks of outcomes, not of cases: no fact); 未收取信息处理费 → fee 0 (the quote keeps the fee's own name, since 信息处理费 is not the
   行政事业性收费 of table 二, and a rule must be able to tell them apart);
 - handled claims: 全部按期办结 / 均已办结 / 均按时答复 → claims_handled 1, when the text around is
   about applications;
@@ -28,10 +28,14 @@ def _zero_patterns() -> list[tuple[list[str] | str, str, re.Pattern[str]]]:
 def _zero_statements(doc: Document, skip: Ranges) -> list[Claim]:
     text = doc.text
     out: list[Claim] = []
+    outcome = lexicon()["facts"]["zero_outcome_words"]
     for subjects, kind, pat in _zero_patterns():
         for m in pat.finditer(text):
             if m.start() in skip:
                 continue
+            clause = re.match(r"[^，,。；;！!？?]*", text[m.start():]).group(0)  # type: ignore[union-attr]
+            if any(w in clause for w in outcome):
+                continue  # 未发生…被行政复议纠错或行政诉讼败诉: no bad outcome, not no case
             names = subjects if isinstance(subjects, list) else [
                 s for s, noun in lexicon()["facts"]["by_noun"] if noun in m.group(0)]
             start = clause_start(text, m.start())

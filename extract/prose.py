@@ -69,12 +69,22 @@ def table_ranges(text: str, extraction: Extraction | None = None) -> list[tuple[
 
 @lru_cache(maxsize=8)
 def _row_like_ranges(text: str) -> tuple[tuple[int, int], ...]:
-    """The line-shape part of table_ranges, cached: claims and facts both ask for the same text."""
+    """The shape part of table_ranges, cached: claims and facts both ask for the same text.
+
+    Lines that look like rows or cells are tables whole. A line of prose (it ends a sentence, or
+    is longer than any printed row) is never masked whole: a crawler can put the whole report on
+    one line, so there only the runs of bare numbers themselves (0 1 1 0 2 …) are table.
+    """
     ranges: list[tuple[int, int]] = []
     lines: list[tuple[int, int, str]] = []
     pos = 0
     for line in text.split("\n"):
-        lines.append((pos, pos + len(line), _line_kind(line)))
+        if _prose_line(line):
+            ranges += [(pos + m.start(), pos + m.end()) for m in _NUMBER_RUN.finditer(line)]
+            kind = "text"
+        else:
+            kind = _line_kind(line)
+        lines.append((pos, pos + len(line), kind))
         pos += len(line) + 1
     solid = [i for i, (_, _, k) in enumerate(lines) if k != "blank"]
     kinds = [lines[i][2] for i in solid]
@@ -92,6 +102,16 @@ def _row_like_ranges(text: str) -> tuple[tuple[int, int], ...]:
         if table[j]:
             ranges.append((lines[i][0], lines[i][1]))
     return tuple(merge(ranges))
+
+
+@cache
+def _prose_marks() -> re.Pattern[str]:
+    return re.compile("[" + re.escape(lexicon()["prose_line_marks"]) + "]")
+
+
+def _prose_line(line: str) -> bool:
+    """A line that holds prose: it ends a sentence somewhere, or is longer than a table row."""
+    return len(line) > lexicon()["table_line_max"] or _prose_marks().search(line) is not None
 
 
 def merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -145,8 +165,8 @@ def clause_start(text: str, pos: int, *, floor: int = 0) -> int:
         if ch == "\n":
             if not wrapped(text, i):
                 break
-        elif ch in hard:
-            break
+        elif ch in hard or ch == "\t" or (ch in " \u3000" and text[i - 1: i] in (" ", "\u3000")):
+            break  # a tab or an indent of two spaces (often 　　) opens a paragraph in crawler text
         i -= 1
     start = max(i + 1, floor)
     cap = lex["quote_max_before"]
@@ -160,6 +180,12 @@ def clause_start(text: str, pos: int, *, floor: int = 0) -> int:
     if lead and lead.end() < pos - start:
         start += lead.end()
     return start
+
+
+def sentence_ends(text: str, start: int, end: int) -> list[int]:
+    """Positions in text[start:end] that end a sentence: 。；！？ and newlines that are not wraps."""
+    ends = lexicon()["sentence_end"]
+    return [k for k in range(start, end) if text[k] in ends and not (text[k] == "\n" and wrapped(text, k))]
 
 
 def crosses_break(text: str, start: int, end: int) -> bool:

@@ -18,7 +18,8 @@ from nianbao.rules.registry import RuleContext, rule
 from nianbao.spec import fields
 
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*年\s*")
-_CLAUSE_START = set("。；;！!？?\n，,：:、）)】]")
+# where a clause opens; not 、, whose items are nouns (2024 年度部门预算、2023 年度部门决算), not periods
+_CLAUSE_START = set("。；;！!？?\n，,：:）)】]")
 _SENTENCE_END = re.compile(r"[。；;！!？?\n]")
 # 统计期限自2024年1月1日起至2024年12月31日止: the period the report's figures cover
 _PERIOD = re.compile(r"统计期限[^。；;\n]{0,12}?((?:19|20)\d\d)\s*年\s*1\s*月\s*1\s*日")

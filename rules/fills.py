@@ -151,6 +151,7 @@ def fill_kept(ctx: RuleContext) -> Iterator[Finding]:
     t = ctx.template
     for key, cell in ctx.extraction.cells.items():
         if cell.value is not None and (cell.note or "").startswith("filled by "):
+            how = "按正文的文字说明" if cell.note == "filled by fill.prose" else "按勾稽关系"
             yield Finding(category="structure", rule="fill.kept", severity="info", keys=[key],
-                          message=f"{cell_label(key, t)}：报告未印此数，{fmt(cell.value)} 是按勾稽关系补入的值",
+                          message=f"{cell_label(key, t)}：报告未印此数，{fmt(cell.value)} 是{how}补入的值",
                           expected=cell.value, spans=spans_of(ctx, [key]))

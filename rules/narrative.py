@@ -25,18 +25,33 @@ def subjects() -> dict[str, dict]:
     return json.loads(text)["subjects"]
 
 
+def subject_parts(subject: str | None) -> list[str]:
+    """A claim may count two subjects at once (予以公开及部分公开 208 件): "granted+partially_granted"."""
+    return subject.split("+") if subject else []
+
+
+def known_subject(subject: str | None) -> bool:
+    parts = subject_parts(subject)
+    return bool(parts) and all(p in subjects() for p in parts)
+
+
+def subject_label(subject: str) -> str:
+    return "及".join(subjects()[p]["label"] for p in subject_parts(subject))
+
+
 def subject_keys(subject: str, template: str) -> list[str]:
     """The cells a subject sums, in the report's template; '*' patterns expand over the spec's keys."""
-    spec = subjects().get(subject)
-    if not spec:
-        return []
     out: list[str] = []
     all_keys = spec_keys(template)
-    for pattern in spec["cells"]:
-        if "*" in pattern:
-            out.extend(k for k in all_keys if fnmatchcase(k, pattern) and k not in out)
-        elif pattern in all_keys and pattern not in out:
-            out.append(pattern)
+    for part in subject_parts(subject):
+        spec = subjects().get(part)
+        if not spec:
+            return []
+        for pattern in spec["cells"]:
+            if "*" in pattern:
+                out.extend(k for k in all_keys if fnmatchcase(k, pattern) and k not in out)
+            elif pattern in all_keys and pattern not in out:
+                out.append(pattern)
     return out
 
 
@@ -79,7 +94,7 @@ def comparable(claim: Claim) -> bool:
 def _claims(ctx: RuleContext) -> Iterator[Claim]:
     for group in (ctx.extraction.narrative, ctx.extraction.facts):
         for c in group:
-            if not (c.subject and c.subject in subjects() and c.unit != "%" and comparable(c)):
+            if not (known_subject(c.subject) and c.unit != "%" and comparable(c)):
                 continue
             parent = group[c.parent] if c.parent is not None and 0 <= c.parent < len(group) else None
             if parent is not None and parent.subject == c.subject:
@@ -87,17 +102,34 @@ def _claims(ctx: RuleContext) -> Iterator[Claim]:
             yield c
 
 
+@cache
+def _multipliers() -> dict[str, int]:
+    text = resources.files("nianbao").joinpath("data", "narrative.json").read_text(encoding="utf-8")
+    return json.loads(text)["multipliers"]
+
+
 def in_cell_unit(c: Claim, keys: list[str]) -> Number:
-    """A money claim in 元 compared with a 万元 column is converted first (386000元 = 38.6 万元)."""
+    """The claim in the cells' unit: 386000元 against a 万元 column is 38.6; 1.2 万件 is 12000 件."""
     if c.unit == "元" and keys and all(k.endswith("_wan") for k in keys):
         return c.value / 10000
-    return c.value
+    if c.unit == "万元" or not c.unit:
+        return c.value
+    scale = _multipliers().get(c.unit[0], 1)
+    return c.value * scale if scale != 1 else c.value
 
 
 def _where(keys: list[str], ctx: RuleContext) -> str:
     if len(keys) == 1:
         return cell_label(keys[0], ctx.template)
     return "、".join(cell_label(k, ctx.template) for k in keys) + " 之和"
+
+
+def _rounding(c: Claim, scaled: Number) -> float:
+    """How far a figure printed with 万/亿 may be from the exact count: half its last printed digit."""
+    if scaled == c.value or not c.value:
+        return 0.0
+    decimals = len(str(c.value).split(".")[1]) if isinstance(c.value, float) else 0
+    return 0.5 * (scaled / c.value) * 10 ** -decimals
 
 
 @rule("narrative.table", "narrative_mismatch", "warning")
@@ -108,12 +140,12 @@ def claim_vs_table(ctx: RuleContext) -> Iterator[Finding]:
         keys = subject_keys(c.subject or "", ctx.template)
         table = table_value(ctx, keys)
         claimed = in_cell_unit(c, keys)
-        if table is None or agrees(claimed, table, c.quote):
+        if table is None or agrees(claimed, table, c.quote) or abs(table - claimed) <= _rounding(c, claimed):
             continue
         if (c.subject or "", float(c.value)) in seen:
             continue
         seen.add((c.subject or "", float(c.value)))
-        label = subjects()[c.subject or ""]["label"]
+        label = subject_label(c.subject or "")
         said = "未发生/没有" if c.value == 0 else f"{fmt(c.value)}{c.unit}"
         yield Finding(
             category="narrative_mismatch", rule="narrative.table", severity="warning", keys=keys,
@@ -130,9 +162,9 @@ def percent_vs_table(ctx: RuleContext) -> Iterator[Finding]:
     """N% of a row against the table: the row's cells over the applications handled (or received)."""
     tol = float(words()["narrative"]["percent_tolerance"])
     for c in ctx.extraction.facts:
-        if c.unit != "%" or not c.subject:
+        if c.unit != "%" or not known_subject(c.subject):
             continue
-        keys = subject_keys(c.subject, ctx.template)
+        keys = subject_keys(c.subject or "", ctx.template)
         part = table_value(ctx, keys)
         if part is None:
             continue
@@ -147,7 +179,7 @@ def percent_vs_table(ctx: RuleContext) -> Iterator[Finding]:
         yield Finding(
             category="narrative_mismatch", rule="narrative.percent", severity="warning",
             keys=[*keys, *base_keys],
-            message=(f"正文“{c.quote}”称{subjects()[c.subject]['label']}占 {fmt(c.value)}%，按表三为 "
+            message=(f"正文“{c.quote}”称{subject_label(c.subject or '')}占 {fmt(c.value)}%，按表三为 "
                      f"{fmt(part)} / {fmt(base)} = {share:.1f}%"),
             expected=round(share, 1), found=c.value, spans=[c.span] if c.span else [])
 

@@ -14,7 +14,11 @@ from nianbao.document import Document
 from nianbao.models import Category, Extraction, Finding, Number, Severity
 
 # modules of nianbao.rules, imported in this order; rules run in registration order
-RULE_MODULES: list[str] = ["arithmetic", "fills", "bounds", "structure", "ocr", "narrative", "consistency"]
+RULE_MODULES: list[str] = ["arithmetic", "fills", "bounds", "structure", "ocr", "narrative", "prose_fills",
+                           "consistency"]
+# fills that rest on what the prose states rather than on an identity: the report prints no value,
+# so the cell is marked as read from the prose and listed as uncertain
+PROSE_FILLS: frozenset[str] = frozenset({"fill.prose"})
 
 
 @dataclass(frozen=True)
@@ -84,11 +88,14 @@ def _hedge(f: Finding, uncertain: set[str]) -> Finding:
 
 
 def apply_fills(extraction: Extraction, findings: list[Finding]) -> None:
-    """Write the values an identity forced into cells that were missing, noting who filled them."""
+    """Write the values an identity forced, or the prose settled, into cells that were missing,
+    noting who filled them."""
     for f in findings:
         for key, value in (f.fill or {}).items():
             cell = extraction.cells.get(key)
             if cell is not None and cell.value is None:
                 cell.value = value
                 cell.note = f"filled by {f.rule}"
-                cell.reader = "identity"
+                cell.reader = "prose" if f.rule in PROSE_FILLS else "identity"
+                if f.rule in PROSE_FILLS and key not in extraction.uncertain:
+                    extraction.uncertain.append(key)

@@ -175,9 +175,30 @@ def test_a_part_in_another_unit_is_not_a_part() -> None:
 
 def test_approximations_and_multipliers() -> None:
     claims = extract_claims(_doc("市政府网站主动公开各类政府信息 5500 余条，转载信息 1.2万条，开展培训近 30 次。"))
-    assert [(c.value, c.unit) for c in claims] == [(5500, "条"), (12000, "条"), (30, "次")]
+    assert [(c.value, c.unit) for c in claims] == [(5500, "条"), (1.2, "万条"), (30, "次")]
     assert isinstance(claims[0].value, int)
     assert all(c.confidence < 1 for c in claims[:1] + claims[2:]) and claims[1].confidence == 1
+
+
+def test_a_multiplier_stays_in_the_unit_as_printed() -> None:
+    """The gold writes 5.1万余人 as 5.1 万人 and 阅读量达106万 as 106 万 (d06, d14, d16 of the dev set)."""
+    text = ("我厅微博、微信关注总量达5.1万余人，分享量达4万次，阅读量达106万，单篇阅读量最高达2万人次以上。"
+            "接听电话总时长为3.6万小时。投入资金 50 万元，新建道路 3 万平方米，须在24小时内答复。")
+    got = [(c.value, c.unit) for c in extract_claims(_doc(text))]
+    assert got == [(5.1, "万人"), (4, "万次"), (106, "万"), (2, "万人次"), (3.6, "万小时")]
+
+
+def test_a_clock_time_or_a_number_a_paragraph_away_from_its_unit_is_not_a_claim() -> None:
+    """d02: 时间：2023-02-20 15:07 on the line above 本报告根据… is not 7 本."""
+    text = "来源：平潭县人民政府 时间：2023-02-20 15:07\n本报告根据《条例》编制。全年发布信息 12 条。"
+    assert _values(text) == [12]
+
+
+def test_a_digit_run_is_never_a_count() -> None:
+    """A flattened table can leave hundreds of digits before a unit: not a claim, never Infinity."""
+    run = "1" * 500
+    assert _values(f"主动公开信息{run}条，另发布信息 5 条。") == [5]
+    assert _values("发布信息 1000000000001 条。") == []
 
 
 def test_full_width_digits_and_line_wraps() -> None:
@@ -320,3 +341,133 @@ def test_a_bracket_after_a_count_breaks_it_down_unless_it_compares() -> None:
 def test_quotes_leave_out_a_leading_year() -> None:
     quotes = [c.quote for c in extract_claims(_doc("2023 年全区受理政府信息公开申请 21 件。\n2024年1-12月史庄镇发布信息 5 条。"))]
     assert quotes == ["全区受理政府信息公开申请 21 件", "史庄镇发布信息 5 条"]
+
+
+def test_a_count_of_a_modified_noun_keeps_the_noun() -> None:
+    """d15: 有 1 件涉及政府信息公开工作的行政复议 counts 行政复议, so the quote (and its subject) keeps it."""
+    text = "2024 年市科委有 1 件涉及政府信息公开工作的行政复\n议，该行政复议件未被复议审查机关纠错。涉及的行政诉讼数为\n0 件。\n"
+    claims = extract_claims(_doc(text))
+    assert [(c.value, c.subject) for c in claims] == [(1, "review"), (0, "suit")]
+    assert claims[0].quote.endswith("行政复\n议")
+    assert [c.quote for c in extract_claims(_doc("发布信息 5 条涉及民生领域，另有 3 条。"))][0] == "发布信息 5 条"
+
+
+# --- the prose settles table-二 digit runs (extract/disambiguate.py) ---------------------------
+
+_T2_ROW = ["t2.normative_doc.issued", "t2.normative_doc.repealed", "t2.normative_doc.in_force"]
+
+
+def _cuts(run: str, parts: int = 3) -> list[list[int]]:
+    """Every reading of a digit run as `parts` cells (no leading zeros), as the parser offers them."""
+    if parts == 1:
+        return [[int(run)]] if run and (run == "0" or run[0] != "0") else []
+    return [[int(run[:i]), *rest] for i in range(1, len(run)) if run[:i] == "0" or run[0] != "0"
+            for rest in _cuts(run[i:], parts - 1)]
+
+
+def _settle(prose: str, run: str):
+    from nianbao.extract.disambiguate import settle_with_narrative
+    from nianbao.models import CellReading, Meta, ParseIssue
+
+    doc = _doc(prose)
+    options = _cuts(run)
+    ex = Extraction(report="t", meta=Meta(year=2022, template="2021"))
+    ex.cells = {k: CellReading(key=k, value=v) for k, v in zip(_T2_ROW, options[0], strict=True)}
+    ex.uncertain = list(_T2_ROW)
+    ex.issues = [ParseIssue(kind="ambiguous_split", keys=list(_T2_ROW), detail="行政规范性文件",
+                            data={"row_keys": list(_T2_ROW), "options": options})]
+    ex.narrative = extract_claims(doc, ex)
+    ex.facts = extract_facts(doc, ex)
+    settle_with_narrative(ex)
+    return [ex.cells[k].value for k in _T2_ROW], ex.uncertain
+
+
+def test_the_prose_settles_a_table_two_run_d01() -> None:
+    """d01: '8855698' has 15 cuts; 现行有效行政规范性文件698件 and 制发的规范性文件88件 leave 88/55/698."""
+    prose = "设立规范性文件库，集中公开现行有效行政规范性文件698件，动态更新本年度制发的规范性文件88件。"
+    assert _settle(prose, "8855698") == ([88, 55, 698], [])
+
+
+def test_a_claim_no_reading_agrees_with_settles_nothing_but_the_others_still_do_d03() -> None:
+    """d03: the prose says 现行有效 393 (no cut of '77132470' gives it) and 制发 77: 77 is settled, the rest stays open."""
+    prose = "清理并集中发布现行有效行政规范性文件393件，动态更新本年度制发的规范性文件77件。"
+    values, uncertain = _settle(prose, "77132470")
+    assert values[0] == 77 and uncertain == _T2_ROW[1:]
+
+
+def test_a_part_of_a_cleanup_list_settles_the_repealed_cell_d09() -> None:
+    """d09: '1153' with 对53件规范性文件进行清理，其中…1件予以废止或宣布失效 → 1/1/53."""
+    prose = "对53件文件规范性文件进行清理，其中49件保留、3件列入限期修改、1件予以废止或宣布失效。"
+    assert _settle(prose, "1153") == ([1, 1, 53], [])
+
+
+@pytest.mark.parametrize("prose", [
+    "本年制发政策性文件 8 件，现行有效政策性文件 11 件。",  # 政策性文件 is not 行政规范性文件
+    "全年更新科技法律法规、政策解读、规范性文件20余件。",  # an approximate figure pins nothing
+    "清理党内规范性文件 8 件。",
+])
+def test_words_that_are_not_the_cell_settle_nothing(prose: str) -> None:
+    values, uncertain = _settle(prose, "81153")
+    assert uncertain == _T2_ROW
+
+
+def test_two_subjects_joined_by_及_are_one_claim_about_both() -> None:
+    """d03/d16: 予以公开及部分公开 42 件 counts 予以公开 + 部分公开 (the table's two rows)."""
+    text = "办结依申请公开81件，其中予以公开及部分公开42件，不予公开5件，无法提供31件。"
+    got = [(c.value, c.subject) for c in extract_claims(_doc(text))]
+    assert got == [(81, "total_processed"), (42, "granted+partially_granted"), (5, "denied"), (31, "unable")]
+
+
+def test_a_statement_about_outcomes_is_not_a_zero_count() -> None:
+    """d16: 全年未发生因依申请公开被行政复议纠错或行政诉讼败诉情形 — there were 55 reviews, none lost."""
+    text = "其他处理 319 件。全年未发生因依申请公开被行政复议纠错或\n行政诉讼败诉情形。"
+    assert [c for c in extract_facts(_doc(text)) if c.value == 0] == []
+    zero = extract_facts(_doc("2019年未发生涉及政府信息公开的行政复议、行政诉讼案件。"))
+    assert sorted(c.subject for c in zero) == ["review", "suit"]
+
+
+# --- one-line reports: tables are character spans, not lines ------------------------------------
+
+ONE_LINE = ("一、总体情况 2022年全区共主动公开政府信息14571条。收到政府信息公开申请75件，涉及自然人72件、商业企业3件。"
+            " 二、主动公开政府信息情况第二十条第（一）项 信息内容 本年制发件数 规章000行政规范性文件8855698"
+            "第二十条第（八）项行政事业性收费9116.36 三、收到和处理政府信息公开申请情况 一、本年新收政府信息公开申请数量"
+            " 713000074 四、行政复议 0 1 1 0 2 1 0 0 0 1 0 0 0 0 0 五、存在的主要问题及改进情况 全年共组织4次检查通报，"
+            "推进3轮督促整改工作。")
+
+
+def test_a_one_line_report_is_read_around_its_table_spans() -> None:
+    """d01/d03: the whole body is one line; the parser's table span (set by hand here) is skipped, the rest read."""
+    start = ONE_LINE.index("二、主动公开")
+    end = ONE_LINE.index(" 五、")
+    ex = Extraction(report="t", sections={"table:t2": (start, ONE_LINE.index(" 三、")),
+                                          "table:t3": (ONE_LINE.index(" 三、") + 1, ONE_LINE.index(" 四、")),
+                                          "table:t4": (ONE_LINE.index(" 四、") + 1, end)})
+    claims = extract_claims(_doc(ONE_LINE), ex)
+    assert [c.value for c in claims] == [14571, 75, 72, 3, 4, 3]
+    assert all(not (start <= c.span.start < end) for c in claims if c.span)
+
+
+def test_without_the_parser_only_the_number_runs_of_a_prose_line_are_table() -> None:
+    """A prose line is never masked whole: the claims before and after a spaced number run survive."""
+    values = _values(ONE_LINE)
+    assert values[:4] == [14571, 75, 72, 3] and values[-2:] == [4, 3]
+    text = "全年发布信息 12 条，行政复议 0 1 1 0 2 1 0 0 0 1 0 0 0 0 0 件，另发布通知 3 条。"
+    assert _values(text) == [12, 3]
+
+
+def test_parts_after_涉及_and_after_a_closed_percentage_bracket() -> None:
+    """d01: 收到申请75件，涉及自然人72件、商业企业3件; d15: …纠错。涉及的行政诉讼数为 0 件 opens nothing."""
+    got = [(c.value, c.parent) for c in extract_claims(_doc("全区收到政府信息公开申请75件，涉及自然人72件、商业企业3件。"))]
+    assert got == [(75, None), (72, 0), (3, 0)]
+    text = "有 1 件涉及政府信息公开工作的行政复议，该复议件未被纠错。涉及的行政诉讼数为 0 件。"
+    assert [(c.value, c.parent) for c in extract_claims(_doc(text))] == [(1, None), (0, None)]
+
+
+def test_a_其中_list_after_a_bracketed_含_part_and_a_hard_wrap_d16() -> None:
+    """d16 (PDF text): 办结 1191 件（含上年结转 189 件）…其中，予以公开及部\\n分公开 208 件（17.46%），不予公开 20 件…
+    The 其中 list is the breakdown of 1191 (208 + 20 + 564 + 80 + 319 = 1191); 189 overlaps it."""
+    text = ("市政府共受理政府信息公开申请 1295 件，办结 1191 件（含\n上年结转 189 件），均在法定期限内答复。其中，予以公开及部\n"
+            "分公开 208 件（17.46%），不予公开 20 件（1.68%），因本机关\n不掌握等原因无法提供 564 件（47.36%），属信访、重复申请等\n"
+            "不予处理 80 件（6.72%），其他处理 319 件（26.78%）。\n")
+    got = [(c.value, c.parent) for c in extract_claims(_doc(text))]
+    assert got == [(1295, None), (1191, None), (189, None), (208, 1), (20, 1), (564, 1), (80, 1), (319, 1)]

@@ -112,3 +112,8 @@ def test_fee_table_against_section_six_compares_like_with_like():
     assert not _six(0, "本年度未收取行政事业性收费。")
     assert _six(0, "本年度收取行政事业性收费3.2万元。")
     assert not _six(3.2, "本年度收取行政事业性收费3.2万元。")
+
+
+def test_a_year_heading_an_item_of_a_list_is_not_the_period():
+    """d15 (2024): 公开 2024 年度部门预算、2023 年度部门决算 — last year's accounts are this year's news."""
+    assert _stale(2024, "其中包括：行政规范性文件 13 件；2024 年度部门\n预算、2023 年度部门决算以及 2023 年上海市科技计划资金分配结果信息。") == []

@@ -155,3 +155,29 @@ def test_fee_claim_in_yuan_is_compared_in_wan():
     ex.cells["t2.admin_fee.amount_wan"].value = 40
     fs = [f for f in run(ex) if f.category == "narrative_mismatch"]
     assert len(fs) == 1 and fs[0].found == 38.6
+
+
+def test_two_subjects_joined_count_together():
+    """d16: 予以公开及部分公开 208 件 is 予以公开 + 部分公开, not 部分公开 alone."""
+    ex = extraction(gold("004_6f1ea477f42cf686"))
+    granted = ex.cells["t3.granted.total"].value
+    ex.cells["t3.partially_granted.total"].value = 2
+    both = granted + 2
+    ex.narrative.append(_claim(both, "granted+partially_granted", f"予以公开及部分公开 {both} 件"))
+    assert not [f for f in run(ex) if f.category == "narrative_mismatch"]
+    ex.narrative[-1] = _claim(both + 5, "granted+partially_granted", f"予以公开及部分公开 {both + 5} 件")
+    fs = [f for f in run(ex) if f.category == "narrative_mismatch"]
+    assert len(fs) == 1 and fs[0].keys == ["t3.granted.total", "t3.partially_granted.total"]
+    assert "予以公开及部分公开" in fs[0].message and fs[0].expected == both
+
+
+def test_a_multiplied_claim_is_not_compared_unscaled():
+    """1.2万件 (value 1.2, unit 万件) against a table of 12000 agrees."""
+    ex = extraction(gold("004_6f1ea477f42cf686"))
+    ex.cells["t2.punishment.decisions"].value = 12000
+    ex.narrative.append(_claim(1.2, "punishment", "行政处罚1.2万件", unit="万件", kind="published"))
+    assert not [f for f in run(ex) if f.category == "narrative_mismatch"]
+    ex.cells["t2.punishment.decisions"].value = 12345  # 1.2万 is a rounded figure: ±500
+    assert not [f for f in run(ex) if f.category == "narrative_mismatch"]
+    ex.cells["t2.punishment.decisions"].value = 1200
+    assert [f.found for f in run(ex) if f.category == "narrative_mismatch"] == [12000]
