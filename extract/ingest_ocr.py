@@ -342,10 +342,9 @@ def ocr_pages(pages: Iterable[tuple[int, Callable[[], Image.Image]]],
                 on_page(number)
             yield number, page
         return
-    pool = _pool()
     pending: deque[tuple[int, Future[PageInput]]] = deque()
-    for number, render in pages:
-        pending.append((number, pool.submit(ocr_page, (_png(render()), number))))
+    for number, render in pages:  # the pool starts with the first page that needs it
+        pending.append((number, _pool().submit(ocr_page, (_png(render()), number))))
         while len(pending) > workers:
             done_number, future = pending.popleft()
             result = future.result()

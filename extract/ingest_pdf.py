@@ -123,8 +123,10 @@ def read(path: Path, data: bytes, on_page: PageProgress | None = None) -> Docume
     offset = 0
     pages: list[PageInput | None] = [None] * total
     scans: list[int] = []
+    sizes: list[tuple[float, float]] = []
     with pdf:
         for i, page in enumerate(plumber_pages):
+            sizes.append((float(page.width), float(page.height)))
             try:
                 visible = sum(1 for ch in page.chars if (ch.get("text") or "").strip())
                 if visible < MIN_TEXT_CHARS:
@@ -154,7 +156,8 @@ def read(path: Path, data: bytes, on_page: PageProgress | None = None) -> Docume
                                 f"第 {i + 1} 页尺寸 {_mm(w)}×{_mm(h)} 毫米，超过文字识别的页面上限"
                                 f"（{LIMITS.min_ocr_dpi} dpi 下 {LIMITS.max_render_pixels // 1_000_000} 百万像素），"
                                 "未做文字识别；该页上的数值没有读取，请对照原件核对"))
-    ready = [p for p in pages if p is not None]
+    # pages that gave nothing (blank, oversized, beyond the OCR limit) keep their place, empty
+    ready = [p if p is not None else PageInput(i + 1, *sizes[i], []) for i, p in enumerate(pages)]
     if not any(p.tokens for p in ready):
         raise IngestError(path, _no_text(total, blank, oversized, len(scans)))
     kind = "scan" if len(scans) == total else "pdf"
