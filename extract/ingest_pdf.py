@@ -39,8 +39,12 @@ PageProgress = Callable[[int, int], None]  # on_page(pages done, pages in the do
 
 
 def _finite(*values: float) -> bool:
-    """Coordinates a hostile PDF can make infinite or absurd are not layout."""
-    return all(math.isfinite(v) and abs(v) < 1e7 for v in values)
+    """Coordinates a hostile PDF can make infinite or absurd (or integers too big for a float)
+    are not layout."""
+    try:
+        return all(math.isfinite(v) and abs(v) < 1e7 for v in values)
+    except (OverflowError, TypeError):
+        return False
 
 
 def _edges(page) -> list[BBox]:
@@ -64,10 +68,10 @@ def _is_white(color) -> bool:
     if color is None:
         return False
     if isinstance(color, (int, float)):
-        return color >= 0.95
+        return _finite(color) and color >= 0.95
     try:
         vals = [float(c) for c in color]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return False
     if len(vals) == 4:  # CMYK: white is no ink
         return max(vals) <= 0.05
@@ -122,11 +126,13 @@ def read(path: Path, data: bytes, on_page: PageProgress | None = None) -> Docume
     source: list[str] = []
     offset = 0
     pages: list[PageInput | None] = [None] * total
+    notes: list[ReaderNote] = []
     scans: list[int] = []
     sizes: list[tuple[float, float]] = []
     with pdf:
         for i, page in enumerate(plumber_pages):
-            sizes.append((float(page.width), float(page.height)))
+            width, height = float(page.width), float(page.height)
+            sizes.append((width, height) if _finite(width, height) else (595.0, 842.0))
             try:
                 visible = sum(1 for ch in page.chars if (ch.get("text") or "").strip())
                 if visible < MIN_TEXT_CHARS:
@@ -134,9 +140,12 @@ def read(path: Path, data: bytes, on_page: PageProgress | None = None) -> Docume
                     continue
                 pages[i], offset = _text_page(page, i + 1, source, offset)
                 page_done()
+            except Exception as e:  # one broken page (a damaged content stream) is not the whole report
+                notes.append(ReaderNote("page_not_read", "structure",
+                                        f"第 {i + 1} 页无法读取（{type(e).__name__}），该页上的文字和数值没有读取，请对照原件核对"))
+                page_done()
             finally:
                 page.close()  # its characters and layout objects are not needed any more
-    notes: list[ReaderNote] = []
     blank: list[int] = []
     oversized: list[tuple[int, float, float]] = []
     if scans:

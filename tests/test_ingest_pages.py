@@ -119,3 +119,24 @@ def _alive(pid: int) -> bool:
         return False
     stat = Path(f"/proc/{pid}/stat")
     return not stat.exists() or stat.read_text().split(") ")[-1][:1] != "Z"
+
+
+def test_a_page_that_cannot_be_read_is_a_note_not_a_refused_report(monkeypatch):
+    from nianbao.extract import ingest_pdf
+
+    src = DOCS / "004_6f1ea477f42cf686.pdf"
+    whole = read_document(src)
+    real = ingest_pdf._text_page
+
+    def broken_second_page(page, number, source, offset):
+        if number == 2:
+            raise OverflowError("int too large to convert to float")  # as pdfminer does on hostile numbers
+        return real(page, number, source, offset)
+
+    monkeypatch.setattr(ingest_pdf, "_text_page", broken_second_page)
+    doc = read_document(src)
+    (note,) = doc.notes
+    assert note.kind == "page_not_read" and "第 2 页无法读取（OverflowError）" in note.message
+    first_page = whole.text[whole.pages[0][0]:whole.pages[0][1]]
+    assert doc.text.startswith(first_page) and len(doc.pages) == len(whole.pages)
+    assert doc.pages[1][0] == doc.pages[1][1]  # page 2 is empty, in its place
