@@ -13,8 +13,8 @@ go to a pool of one process per core (SETTINGS.workers), started once and reused
 document of the run, each process loading the models once. Thread pools inside processes on the
 same cores only fight each other (scripts/bench_ocr.py measures it). Pages are rendered lazily and
 at most one per worker waits in the queue, so memory does not grow with the page count. Inside a
-batch worker that already has its own core, set NIANBAO_OCR_WORKERS=1 (or configure(workers=1)):
-pages are then read in that process.
+worker process (a batch runner's, which already has its core) pages are read in that process;
+NIANBAO_OCR_WORKERS / NIANBAO_OCR_THREADS (or configure()) set the shape explicitly.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from nianbao.extract.textjoin import unify_ideographs
 class OcrSettings:
     """How OCR uses the machine: processes, and onnxruntime threads in each."""
 
-    workers: int = 0  # OCR processes; 0: one per core. 1: read pages in the calling process
+    workers: int = 0  # OCR processes; 0: one per core (1 inside a worker process). 1: in this process
     threads: int = 1  # onnxruntime intra-op threads per process
 
 
@@ -93,8 +93,18 @@ def configure(workers: int | None = None, threads: int | None = None) -> None:
         shutdown()
 
 
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def _shape() -> tuple[int, int]:
-    return (SETTINGS.workers or os.cpu_count() or 1), SETTINGS.threads
+    """(processes, threads) OCR uses now. By default one process per core, except inside a worker
+    process (a batch runner's): that worker already has its core, so its pages are read in it."""
+    workers = SETTINGS.workers or (1 if multiprocessing.parent_process() is not None else _cores())
+    return workers, SETTINGS.threads
 
 
 def shutdown() -> None:

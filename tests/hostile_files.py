@@ -192,6 +192,35 @@ def pdf_200_blank(tmp: Path) -> Path:
     return path
 
 
+def _pdf_with_content(content: bytes) -> bytes:
+    """A one-page PDF written by hand around a content stream (Helvetica, no embedding)."""
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> >>",
+            b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for i, obj in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+
+
+def pdf_huge_numbers(tmp: Path) -> Path:
+    """Text, rulings and colours placed with numbers of 400 and 5,000 digits."""
+    big, huge = b"9" * 400, b"9" * 5000
+    content = (b"BT /F1 12 Tf " + huge + b" 0 0 1 72 700 Tm (2023 annual report line) Tj ET "
+               b"BT /F1 12 Tf 1 0 0 1 " + big + b".5 650 Tm (more text here) Tj ET "
+               + big + b" 0 0 rg 10 10 1 400 re f 1 w " + big + b" 100 m 200 100 l S "
+               b"BT /F1 12 Tf 72 600 Td (A line of the report with enough characters) Tj ET")
+    path = tmp / "numbers.pdf"
+    path.write_bytes(_pdf_with_content(content))
+    return path
+
+
 # ---------------------------------------------------------------- text
 
 def _flip(data: bytes, n: int, seed: int) -> bytes:
@@ -260,6 +289,7 @@ CASES: list[Case] = [
     Case("pdf 14400x14400 pt page", pdf_huge_page, 2,
          stderr=r"huge-page\.pdf: has no text: page 1 \(5080×5080 mm\) is larger than"),
     Case("pdf 500 blank pages", pdf_500_blank, 2, stderr=r"blank-500\.pdf: has 500 pages, more than the 300"),
+    Case("pdf placed with 5000-digit numbers", pdf_huge_numbers, 0),
     Case("pdf 200 blank pages", pdf_200_blank, 2, stderr=r"blank-200\.pdf: has no text \(200 blank pages\)",
          cpu_seconds=40.0),
     Case("utf-8 text with 3 damaged bytes", text_flipped_utf8, 0, finding="ingest.damaged_bytes"),
