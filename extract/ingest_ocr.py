@@ -298,13 +298,13 @@ def _fill_empty_cells(rgb: np.ndarray, gray: np.ndarray, tokens: list[Token], ed
                 tokens.append(Token(text, float(cx0 + 6), float(cy0 + 6), float(cx1 - 7), float(cy1 - 7), score))
 
 
-def ocr_page(args: tuple[bytes | Image.Image, int]) -> PageInput:
-    """OCR one page image (PNG bytes, or an image) into tokens and rulings, in pixels of the
-    deskewed page."""
+def ocr_page(args: tuple[np.ndarray | bytes | Image.Image, int]) -> PageInput:
+    """OCR one page image (an RGB array, PNG bytes, or an image) into tokens and rulings, in
+    pixels of the deskewed page."""
     image, number = args
     if isinstance(image, bytes):
         image = Image.open(io.BytesIO(image))
-    rgb = np.array(image.convert("RGB"))
+    rgb = image if isinstance(image, np.ndarray) else np.array(image.convert("RGB"))
     rgb = remove_red(rgb)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     angle = deskew_angle(gray)
@@ -320,12 +320,6 @@ def ocr_page(args: tuple[bytes | Image.Image, int]) -> PageInput:
     _fill_empty_cells(rgb, gray, tokens, edges, tol)
     h, w = gray.shape
     return PageInput(number, float(w), float(h), tokens, edges, tol=tol)
-
-
-def _png(image: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    image.convert("RGB").save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def is_blank(image: Image.Image) -> bool:
@@ -354,7 +348,8 @@ def ocr_pages(pages: Iterable[tuple[int, Callable[[], Image.Image]]],
         return
     pending: deque[tuple[int, Future[PageInput]]] = deque()
     for number, render in pages:  # the pool starts with the first page that needs it
-        pending.append((number, _pool().submit(ocr_page, (_png(render()), number))))
+        # the raw pixels: pickling an array is a copy, encoding a PNG costs more CPU than it saves
+        pending.append((number, _pool().submit(ocr_page, (np.asarray(render().convert("RGB")), number))))
         while len(pending) > workers:
             done_number, future = pending.popleft()
             result = future.result()
