@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
 from nianbao.document import Document
+from nianbao.extract.ingest_limits import LIMITS
 
 # kind → reader module (relative to nianbao.extract)
 READERS: dict[str, str] = {
@@ -77,6 +79,14 @@ def read_document(path: str | Path, on_page: Callable[[int, int], None] | None =
     """
     p = Path(path)
     try:
+        info = p.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise IngestError(p, "is a directory, not a report file")
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read forever, a device never end
+            raise IngestError(p, "is not a regular file (a pipe, device or socket); not read")
+        if info.st_size > LIMITS.max_file_bytes:
+            raise IngestError(p, f"is {info.st_size / (1 << 20):,.0f} MB, more than the "
+                                 f"{LIMITS.max_file_bytes >> 20} MB one report file may be; not read")
         data = p.read_bytes()
     except IsADirectoryError:
         raise IngestError(p, "is a directory, not a report file") from None

@@ -22,6 +22,11 @@ from dataclasses import dataclass
 class ReaderLimits:
     """The readers' limits. Each field says what it bounds and why its default is safe."""
 
+    # --- files ---
+    max_file_bytes: int = 512 << 20
+    """Size of one report file. Scanned reports run to tens of MB; a file beyond this is refused
+    before it is read into memory."""
+
     # --- tables (HTML <table>, Word w:tbl) ---
     max_span: int = 1000
     """Largest colspan/gridSpan taken as written (the HTML standard clamps colspan at 1000). A span

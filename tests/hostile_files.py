@@ -274,6 +274,32 @@ def text_tool_line(tmp: Path) -> Path:
     return path
 
 
+# ---------------------------------------------------------------- not files
+
+def fifo(tmp: Path) -> Path:
+    """A named pipe nobody writes to (reading it would block forever)."""
+    import os
+
+    path = tmp / "pipe.txt"
+    os.mkfifo(path)
+    return path
+
+
+def endless_device(tmp: Path) -> Path:
+    """A report name that is a link to /dev/zero (endless bytes)."""
+    path = tmp / "zero.txt"
+    path.symlink_to("/dev/zero")
+    return path
+
+
+def sparse_giant(tmp: Path) -> Path:
+    """A 600 MB file (sparse: nothing written to disk)."""
+    path = tmp / "giant.txt"
+    with path.open("wb") as f:
+        f.truncate(600 << 20)
+    return path
+
+
 CASES: list[Case] = [
     Case("docx gridSpan=2000000000", docx_grid_span, 0),
     Case("docx gridSpan of 5000 digits", docx_grid_span_digits, 0),
@@ -296,6 +322,9 @@ CASES: list[Case] = [
     Case("gbk text with 5 damaged bytes", text_flipped_gbk, 0, finding="ingest.damaged_bytes"),
     Case("text with a NUL byte", text_nul_byte, 0, finding="ingest.damaged_bytes"),
     Case("a line of 40 page tools", text_tool_line, 0),
+    Case("a named pipe", fifo, 2, stderr=r"pipe\.txt: is not a regular file"),
+    Case("a link to /dev/zero", endless_device, 2, stderr=r"zero\.txt: is not a regular file"),
+    Case("a 600 MB file", sparse_giant, 2, stderr=r"giant\.txt: is 600 MB, more than the 512 MB"),
 ]
 
 
