@@ -3,6 +3,11 @@
 Government reports come as UTF-8 (with or without BOM), GB2312/GBK/GB18030, and UTF-16 from
 Windows tools (often without a BOM). Binary files and bytes no encoding explains are refused
 with a one-line reason rather than decoded into mojibake the extractor would read as text.
+
+A handful of damaged bytes (a crawler cut a character, a flipped bit, a stray NUL) do not refuse a
+report: the encoding that explains the bytes with the fewest errors is used, each undecodable
+byte sequence becomes U+FFFD, and the byte offsets are kept (Decoded.damaged) so the reader can
+report them. How many are tolerated is extract.ingest_limits (max_damaged_fraction).
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ import unicodedata
 from pathlib import Path
 
 from charset_normalizer import from_bytes
+
+from nianbao.extract.decode_damage import Decoded, damage_message, damage_note, decode_damaged
+from nianbao.extract.ingest_limits import damage_allowance
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE: it starts with the same two bytes
@@ -39,23 +47,30 @@ def _bom(data: bytes) -> tuple[str, int] | None:
     return None
 
 
-def _utf16_by_nuls(data: bytes) -> tuple[str, str] | None:
+def _strict(data: bytes, encoding: str) -> str | None:
+    try:
+        return data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _utf16_by_nuls(data: bytes, limit: int) -> Decoded | None:
     """UTF-16 without a BOM: text has NUL bytes (the high byte of every ASCII character, and
     of CJK characters such as 一 U+4E00); read both byte orders and keep the one that reads as
     text, so a report of mostly Chinese with few ASCII characters is still recognised."""
     if data[:_SAMPLE].count(0) < 2:
         return None
     even = data[: len(data) - len(data) % 2]
-    best: tuple[float, str, str] | None = None
+    best: tuple[float, Decoded] | None = None
     for enc in ("utf-16-le", "utf-16-be"):
-        text = _strict(even, enc)
-        if text is None or not _plausible(text):
+        got = decode_damaged(even, enc, limit)
+        if got is None or not _plausible(got.text):
             continue
-        sample = text[:_SAMPLE]
+        sample = got.text[:_SAMPLE]
         score = sum(1 for ch in sample if (" " <= ch <= "~") or ch in "\t\n\r" or _is_chinese_text(ch)) / max(1, len(sample))
-        if score >= 0.9 and (best is None or score > best[0]):
-            best = (score, text, enc)
-    return (best[1], best[2]) if best else None
+        if score >= 0.9 and (best is None or (len(got.damaged), -score) < (len(best[1].damaged), -best[0])):
+            best = (score, got)
+    return best[1] if best else None
 
 
 def _is_chinese_text(ch: str) -> bool:
@@ -92,28 +107,14 @@ def _plausible(text: str) -> bool:
 
 
 def _looks_binary(data: bytes) -> str | None:
+    """A reason when the bytes are not text. A few NULs are damage (a flipped byte), not binary."""
     sample = data[:_SAMPLE]
-    if 0 in sample:
+    if sample.count(0) > 8:
         return "looks binary (contains NUL bytes), not a text report"
     controls = sum(1 for b in sample if (b < 32 and b not in _TEXT_CONTROLS) or b == 127)
     if controls > max(4, len(sample) // 20):
         return "looks binary (mostly control bytes), not a text report"
     return None
-
-
-def _strict(data: bytes, encoding: str) -> str | None:
-    try:
-        return data.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
-        return None
-
-
-def _nearly(data: bytes, encoding: str) -> str | None:
-    """Text with a handful of broken bytes (a crawler cut a character, one bad sector):
-    decoded with U+FFFD in their place rather than refused."""
-    text = data.decode(encoding, errors="replace")
-    errors = text.count("\ufffd")
-    return text if errors <= max(1, len(data) // 5000) else None
 
 
 def normalise_label(label: str | None) -> str | None:
@@ -128,23 +129,41 @@ def normalise_label(label: str | None) -> str | None:
         return None
 
 
-def decode(data: bytes, declared: str | None = None) -> tuple[str, str]:
-    """(text, encoding used). BOM first, then UTF-16 and UTF-8 (unmistakable when valid), then a
-    declared charset, then GB18030 and charset-normalizer's detection.
+def _nuls_as_damage(got: Decoded, data: bytes) -> Decoded:
+    """NUL bytes inside text (a flipped byte; never report text) become U+FFFD, reported as damage.
+
+    Only for encodings where a NUL byte is a NUL character (UTF-8, GB18030 and other ASCII
+    supersets), so the byte offset and the character are the same NUL."""
+    if "\x00" not in got.text:
+        return got
+    text = got.text
+    chars = [i for i, ch in enumerate(text) if ch == "\x00"]
+    nul_bytes = [i for i, b in enumerate(data) if b == 0]
+    damaged = sorted([*got.damaged, *nul_bytes])
+    replaced = sorted([*got.replaced, *chars])
+    encoding = got.encoding if got.encoding.endswith("replaced)") else f"{got.encoding} (damaged bytes replaced)"
+    return Decoded(text.replace("\x00", "\ufffd"), encoding, damaged, replaced)
+
+
+def decode(data: bytes, declared: str | None = None) -> Decoded:
+    """The text and the encoding used. BOM first, then UTF-16 and UTF-8 (unmistakable when
+    valid), then a declared charset, then GB18030 and charset-normalizer's detection; when no
+    encoding reads every byte, the one that explains all but the fewest (within the limit).
 
     Raises DecodeError with a one-line reason for binary or undecodable bytes.
     """
+    limit = damage_allowance(len(data))
     bom = _bom(data)
     if bom:
         enc, skip = bom
         text = _strict(data[skip:], enc)
         if text is not None:
-            return text, enc
-        text = _nearly(data[skip:], enc)
-        if text is not None and _plausible(text):
-            return text, f"{enc} (damaged bytes replaced)"
+            return Decoded(text, enc)
+        got = decode_damaged(data[skip:], enc, limit, base=skip)
+        if got is not None and _plausible(got.text):
+            return got
         raise DecodeError(f"starts with a {enc} byte-order mark but is not valid {enc}")
-    utf16 = _utf16_by_nuls(data)
+    utf16 = _utf16_by_nuls(data, limit)
     if utf16:
         return utf16
     if data.endswith(b"\x00") and 0 not in data.rstrip(b"\x00")[:_SAMPLE]:
@@ -154,30 +173,34 @@ def decode(data: bytes, declared: str | None = None) -> tuple[str, str]:
         raise DecodeError(reason)
     # Valid UTF-8 is all but never an accident, so it wins even over a page's declaration
     # (sites that moved to UTF-8 often kept their old <meta charset=gb2312>).
-    text = _strict(data, "utf-8")
-    if text is not None and _plausible(text):
-        return text, "utf-8"
+    candidates = ["utf-8"]
     declared = normalise_label(declared)
-    if declared:
-        text = _strict(data, declared)
+    if declared and declared not in candidates:
+        candidates.append(declared)
+    if "gb18030" not in candidates:
+        candidates.append("gb18030")
+    for enc in candidates:
+        text = _strict(data, enc)
         if text is not None and _plausible(text):
-            return text, declared
-    text = _strict(data, "gb18030")
-    if text is not None and _plausible(text):
-        return text, "gb18030"
+            return _nuls_as_damage(Decoded(text, enc), data)
     best = from_bytes(data[:_SAMPLE * 4]).best()
     if best is not None and best.encoding:
-        text = _strict(data, best.encoding)
+        enc = normalise_label(best.encoding) or best.encoding
+        text = _strict(data, enc)
         if text is not None and _plausible(text):
-            return text, best.encoding
-    for enc in ("utf-8", "gb18030"):
-        text = _nearly(data, enc)
-        if text is not None and _plausible(text):
-            return text, f"{enc} (damaged bytes replaced)"
-    raise DecodeError("cannot be decoded: not UTF-8, GB18030/GBK or UTF-16 text")
+            return _nuls_as_damage(Decoded(text, enc), data)
+        if enc not in candidates:
+            candidates.append(enc)
+    # Damaged bytes: the encoding that explains all but the fewest bytes (earlier ones win ties)
+    decoded = [got for enc in candidates if (got := decode_damaged(data, enc, limit)) is not None]
+    readings = [got for got in decoded if _plausible(got.text)]
+    if readings:
+        return _nuls_as_damage(min(readings, key=lambda g: len(g.damaged)), data)
+    why = "it reads only as mojibake" if decoded else f"more than {limit} of its bytes fit none of them"
+    raise DecodeError(f"cannot be decoded: not UTF-8, GB18030/GBK or UTF-16 text ({why})")
 
 
-def decode_file(path: Path, data: bytes, declared: str | None = None) -> tuple[str, str]:
+def decode_file(path: Path, data: bytes, declared: str | None = None) -> Decoded:
     """decode() that raises IngestError naming the file."""
     from nianbao.extract.ingest import IngestError
 
@@ -185,3 +208,6 @@ def decode_file(path: Path, data: bytes, declared: str | None = None) -> tuple[s
         return decode(data, declared)
     except DecodeError as e:
         raise IngestError(path, str(e)) from None
+
+
+__all__ = ["DecodeError", "Decoded", "damage_message", "damage_note", "decode", "decode_file"]

@@ -1,15 +1,21 @@
 """Choose a reader for a file by its content and extension, and return a Document.
 
-Each input kind has its own reader module exposing `read(path: Path, data: bytes) -> Document`;
-this module only sniffs and dispatches, so adding a kind touches one line here.
+Each input kind has its own reader module exposing `read(path: Path, data: bytes) -> Document`
+(readers of paged files also take `on_page(done, total)`, called as each page is read); this
+module only sniffs and dispatches, so adding a kind touches one line here. How far each reader
+goes before it stops is extract.ingest_limits.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
+import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from nianbao.document import Document
+from nianbao.extract.ingest_limits import LIMITS
 
 # kind → reader module (relative to nianbao.extract)
 READERS: dict[str, str] = {
@@ -65,10 +71,22 @@ def sniff(path: Path, data: bytes) -> str:
     return kind
 
 
-def read_document(path: str | Path) -> Document:
-    """Read any supported file into a Document, or raise IngestError with a one-line reason."""
+def read_document(path: str | Path, on_page: Callable[[int, int], None] | None = None) -> Document:
+    """Read any supported file into a Document, or raise IngestError with a one-line reason.
+
+    on_page(done, total) is called as each page of a PDF or multi-page image is read (OCR takes
+    seconds a page, so a batch runner can show progress); other kinds are read in one step.
+    """
     p = Path(path)
     try:
+        info = p.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise IngestError(p, "is a directory, not a report file")
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read forever, a device never end
+            raise IngestError(p, "is not a regular file (a pipe, device or socket); not read")
+        if info.st_size > LIMITS.max_file_bytes:
+            raise IngestError(p, f"is {info.st_size / (1 << 20):,.0f} MB, more than the "
+                                 f"{LIMITS.max_file_bytes >> 20} MB one report file may be; not read")
         data = p.read_bytes()
     except IsADirectoryError:
         raise IngestError(p, "is a directory, not a report file") from None
@@ -81,8 +99,9 @@ def read_document(path: str | Path) -> Document:
         module = importlib.import_module(f"nianbao.extract.{READERS[kind]}")
     except ModuleNotFoundError:  # a reader not built (or not installed) yet is still one line
         raise IngestError(p, f"looks like a {kind} file, which this installation cannot read") from None
+    paged = on_page is not None and "on_page" in inspect.signature(module.read).parameters
     try:
-        doc = module.read(p, data)
+        doc = module.read(p, data, on_page=on_page) if paged else module.read(p, data)
     except IngestError:
         raise
     except Exception as e:  # a reader's crash on a hostile file is still one line for the user

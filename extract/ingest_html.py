@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
 from lxml import html as lxml_html
 
-from nianbao.document import Document
-from nianbao.extract.decode import decode_file
+from nianbao.document import Document, Grid, GridRecorder, ReaderNote
+from nianbao.extract.decode import damage_note, decode_file
+from nianbao.extract.ingest_limits import LIMITS, read_span
 from nianbao.extract.normalise import normalise
 
 # Elements that are never report text.
@@ -40,7 +42,10 @@ _BLOCK = frozenset({
     "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "listing", "plaintext", "xmp",
 })
 _HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
-_MAX_SPAN = 1000
+# A start tag long enough to hold more attributes than LIMITS.max_html_attributes (each at least
+# two characters: " a"); shorter tags are never looked at, so ordinary pages cost nothing here.
+_LONG_TAG = re.compile(rf"""<([A-Za-z][^\s/>]*)((?:[^<>"']|"[^"]*"|'[^']*'){{{2 * LIMITS.max_html_attributes},}})>""")
+_ATTRIBUTE = re.compile(r"""\s*[^\s=/>]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]*))?""")
 
 _CHARSET = re.compile(
     rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)|<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""",
@@ -163,14 +168,22 @@ class _Out:
         if len(self.chars) < 2 or self.chars[-1] != "\n" or self.chars[-2] != "\n":
             self._put("\n", self.last)
 
-    def line(self, cells: list[tuple[str, list[int]]]) -> None:
+    def line(self, cells: list[tuple[str, list[int]]]) -> tuple[int, list[tuple[int, int]], int]:
+        """One table row: cells separated by TABs. Returns where the line starts, each cell's
+        (start, end) in the rendered text, and where the line ends (its newline)."""
         self.block()
+        start = len(self.chars)
+        spans = []
         for k, (text, offs) in enumerate(cells):
             if k:
                 self._put("\t", self.last)
+            begin = len(self.chars)
             for ch, off in zip(text, offs, strict=True):
                 self._put(ch, off)
+            spans.append((begin, len(self.chars)))
+        end = len(self.chars)
         self._put("\n", self.last)
+        return start, spans, end
 
 
 def _tag(el: etree._Element) -> str | None:
@@ -186,11 +199,51 @@ def _dropped(el: etree._Element, tag: str) -> bool:
 
 
 def _span(value: str | None, limit: int) -> int:
-    m = re.match(r"\s*(\d+)", value or "")
-    n = int(m.group(1)) if m else 1
+    """A rowspan/colspan as a count in [1, limit]; 0 means "to the end" (limit)."""
+    n = read_span(value)
+    if n is None:
+        return 1
     if n == 0:  # rowspan="0": to the end of the table
         return limit
     return max(1, min(n, limit))
+
+
+_Cell = tuple[str, list[int]]
+
+
+def _place(rows: list[list[tuple[_Cell, str | None, str | None]]]) -> tuple[dict[tuple[int, int], _Cell],
+                                                                             set[tuple[int, int]], int] | None:
+    """Expand a table's spans on its grid as a browser does: the cells by their first position, the
+    positions spans cover, and the width; None when the grid would exceed LIMITS.max_table_cells.
+
+    A colspan is clamped at LIMITS.max_span (the HTML standard's 1000), a rowspan at the rows the
+    table has, and the expansion's work is counted as it goes and stops at the budget, so 9.8 KB of
+    spans of 100000 costs no more than a table of LIMITS.max_table_cells positions.
+    """
+    n_rows = len(rows)
+    budget = LIMITS.max_table_cells
+    grid: dict[tuple[int, int], _Cell] = {}
+    taken: set[tuple[int, int]] = set()
+    work = 0
+    for r, row in enumerate(rows):
+        c = 0
+        for cell, rowspan, colspan in row:
+            while (r, c) in taken:
+                c += 1
+            rs = _span(rowspan, n_rows - r)
+            cs = 1 if (colspan or "").strip() == "0" else _span(colspan, LIMITS.max_span)
+            work += rs * cs
+            if work > budget:
+                return None
+            for dr in range(rs):
+                for dc in range(cs):
+                    taken.add((r + dr, c + dc))
+            grid[(r, c)] = cell
+            c += cs
+    width = max((c + 1 for _, c in taken), default=0)
+    if n_rows * width > budget:
+        return None
+    return grid, taken - grid.keys(), width
 
 
 class _Renderer:
@@ -199,6 +252,9 @@ class _Renderer:
     def __init__(self, source: str, keep_lines: bool = False) -> None:
         self.align = _Aligner(source)
         self.out = _Out(keep_lines)
+        self.grids: list[Grid] = []
+        self.notes: list[ReaderNote] = []
+        self.tables = 0
 
     def text(self, s: str | None, pre: bool = False) -> None:
         if s:
@@ -289,46 +345,91 @@ class _Renderer:
         self.out.block()
         for caption in table.xpath("./caption"):
             self.walk(caption)
+        self.tables += 1
         rows = [tr for tr in table.xpath("./tr | ./thead/tr | ./tbody/tr | ./tfoot/tr") if not _dropped(tr, "tr")]
-        grid: dict[tuple[int, int], tuple[str, list[int]]] = {}
-        taken: set[tuple[int, int]] = set()
-        for r, tr in enumerate(rows):
-            c = 0
-            for td in tr.xpath("./td | ./th"):
-                if _dropped(td, "td"):
-                    continue
-                while (r, c) in taken:
-                    c += 1
-                rs = _span(td.get("rowspan"), len(rows) - r)
-                cs = _span(td.get("colspan"), _MAX_SPAN)
-                if td.get("colspan", "").strip() == "0":
-                    cs = 1
-                for dr in range(rs):
-                    for dc in range(cs):
-                        taken.add((r + dr, c + dc))
-                grid[(r, c)] = self.cell(td)
-                c += cs
-        width = max((c + 1 for _, c in taken), default=0)
-        for r in range(len(rows)):
-            self.out.line([grid.get((r, c), ("", [])) for c in range(width)])
+        # cell texts first, in document order (the aligner only moves forward)
+        cells = [[(self.cell(td), td.get("rowspan"), td.get("colspan")) for td in tr.xpath("./td | ./th")
+                  if not _dropped(td, "td")] for tr in rows]
+        placed = _place(cells)
+        if placed is None:
+            self._rows_as_printed(cells)
+        else:
+            grid, covered, width = placed
+            recorder = GridRecorder()
+            for r in range(len(rows)):
+                start, spans, end = self.out.line([grid.get((r, c), ("", [])) for c in range(width)])
+                recorder.row(start)
+                for c, (a, b) in enumerate(spans):
+                    recorder.cell(a, b, (r, c) in covered)
+                recorder.end_row(end)
+            if width:
+                grid_found = recorder.grid()
+                if grid_found is not None:
+                    self.grids.append(grid_found)
         self.out.block()
 
+    def _rows_as_printed(self, cells: list[list[tuple[_Cell, str | None, str | None]]]) -> None:
+        """A table too big to expand: each row's own cells, TAB-separated, spans ignored."""
+        start = None
+        end = 0
+        for row in cells:
+            first, _, end = self.out.line([cell for cell, _, _ in row])
+            start = first if start is None else start
+        n_rows, n_cells = len(cells), sum(len(row) for row in cells)
+        self.notes.append(ReaderNote(
+            "table_not_expanded", "structure",
+            f"第 {self.tables} 个表格（{n_rows} 行，{n_cells} 个单元格）的合并单元格展开后超过 "
+            f"{LIMITS.max_table_cells} 格，已按各行自身的单元格读取，未展开合并单元格；表中数值的列位置需要核对",
+            ((start, end),) if start is not None else ()))
 
-def render(source: str, keep_lines: bool = False) -> tuple[str, list[int]]:
+
+def _bound_attributes(markup: str) -> str:
+    """Keep at most LIMITS.max_html_attributes attributes per element (libxml2 compares each new
+    attribute with all earlier ones: 100,000 of them cost minutes). Attributes never hold text."""
+    def cut(m: re.Match[str]) -> str:
+        kept = []
+        for k, a in enumerate(_ATTRIBUTE.finditer(m.group(2))):
+            if k >= LIMITS.max_html_attributes:
+                return f"<{m.group(1)}{''.join(kept)}>"
+            kept.append(a.group(0))
+        return m.group(0)  # within the limit: untouched
+
+    return _LONG_TAG.sub(cut, markup)
+
+
+@dataclass
+class Rendered:
+    """A page as text, with each character's index in the source, its tables' grids, and notes."""
+
+    text: str
+    offsets: list[int]
+    grids: list[Grid] = field(default_factory=list)
+    notes: list[ReaderNote] = field(default_factory=list)
+
+
+class TooDeep(ValueError):
+    """Markup nested deeper than the parser builds (LIMITS.max_html_depth)."""
+
+
+def render(source: str, keep_lines: bool = False) -> Rendered:
     """The page's text as a reader copies it, with each character's index in `source`.
 
     keep_lines: whitespace outside tables is kept as printed (a text file that holds a stray
     HTML table is still a text file, whose lines and tabs the template parser reads as printed).
+    Raises TooDeep when elements nest deeper than the parser goes (the rest would be lost).
     """
-    markup = _XML_DECL.sub("", source, count=1).replace("\x00", "")
+    markup = _bound_attributes(_XML_DECL.sub("", source, count=1).replace("\x00", ""))
     # huge_tree: Word's pages nest deeper and hold longer text runs than libxml2's defaults allow
     parser = lxml_html.HTMLParser(encoding="utf-8", remove_comments=False, remove_pis=False, huge_tree=True)
     try:
         root = etree.fromstring(markup.encode("utf-8", "replace"), parser)
     except etree.ParserError:
         root = None
+    if any(e.type_name == "ERR_RESOURCE_LIMIT" and "depth" in e.message for e in parser.error_log):
+        raise TooDeep(f"is HTML nested more than {LIMITS.max_html_depth} elements deep (the reader's limit); "
+                      "the text below that depth cannot be read")
     if root is None:
-        return "", []
+        return Rendered("", [])
     renderer = _Renderer(source, keep_lines)
     try:
         renderer.walk(root)
@@ -340,16 +441,27 @@ def render(source: str, keep_lines: bool = False) -> tuple[str, list[int]]:
                     renderer.text(s)
                     renderer.out.block()
     renderer.out.block()
-    return "".join(renderer.out.chars), renderer.out.offs
+    return Rendered("".join(renderer.out.chars), renderer.out.offs, renderer.grids, renderer.notes)
 
 
 def read(path: Path, data: bytes) -> Document:
     """Decode (BOM, declared charset, detection), render, normalise; offsets point into the HTML."""
-    source, encoding = decode_file(path, data, declared_charset(data))
+    decoded = decode_file(path, data, declared_charset(data))
+    source = decoded.text
     # a text file holding some markup, or a "page" with no block structure, keeps its lines
     keep_lines = path.suffix.lower() in _TEXT_SUFFIXES or not _BLOCK_TAG.search(source)
-    text, offs = render(source, keep_lines=keep_lines)
-    return normalise(text, offs, len(source)).document(path.name, "html", source, encoding)
+    try:
+        page = render(source, keep_lines=keep_lines)
+    except TooDeep as e:
+        from nianbao.extract.ingest import IngestError
+
+        raise IngestError(path, str(e)) from None
+    doc = normalise(page.text, page.offsets, len(source), grids=page.grids, notes=page.notes).document(
+        path.name, "html", source, decoded.encoding)
+    note = damage_note(decoded, doc)
+    if note:
+        doc.notes.append(note)
+    return doc
 
 
 __all__ = ["declared_charset", "read", "render"]

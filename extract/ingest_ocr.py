@@ -6,16 +6,30 @@ table rulings are found with morphology (long thin runs of dark pixels); extract
 rebuilds lines and TAB-separated table rows exactly as for a text PDF. A table cell with ink but
 no recognised text (a lone "0" the detector missed) is recognised on its own. Every box keeps its
 page, its bbox (image pixels of the deskewed page) and its OCR confidence, so a doubtful digit
-can become a review finding. Pages are read in parallel, one process per core.
+can become a review finding.
+
+Throughput: each process runs onnxruntime with one intra-op thread (SETTINGS.threads) and pages
+go to a pool of one process per core (SETTINGS.workers), started once and reused for every
+document of the run, each process loading the models once. Thread pools inside processes on the
+same cores only fight each other (scripts/bench_ocr.py measures it). Pages are rendered lazily and
+at most one per worker waits in the queue, so memory does not grow with the page count. Inside a
+worker process (a batch runner's, which already has its core) pages are read in that process;
+NIANBAO_OCR_WORKERS / NIANBAO_OCR_THREADS (or configure()) set the shape explicitly.
 """
 
 from __future__ import annotations
 
 import io
+import multiprocessing
 import os
 import re
+import threading
+import time
 import unicodedata
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -26,8 +40,27 @@ from nianbao.document import Document
 from nianbao.extract.layout import BBox, PageInput, Token, build, find_grids
 from nianbao.extract.textjoin import unify_ideographs
 
-MAX_WORKERS = 2
+
+@dataclass
+class OcrSettings:
+    """How OCR uses the machine: processes, and onnxruntime threads in each."""
+
+    workers: int = 0  # OCR processes; 0: one per core (1 inside a worker process). 1: in this process
+    threads: int = 1  # onnxruntime intra-op threads per process
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return max(0, int(os.environ.get(name, "")))
+    except ValueError:
+        return default
+
+
+SETTINGS = OcrSettings(workers=_env_int("NIANBAO_OCR_WORKERS", 0), threads=_env_int("NIANBAO_OCR_THREADS", 1) or 1)
 _ENGINE = None
+_POOL: ProcessPoolExecutor | None = None
+_POOL_SHAPE: tuple[int, int] | None = None
+PageProgress = Callable[[int, int], None]  # on_page(pages done, pages in the document)
 DIGITS = str.maketrans("０１２３４５６７８９．，", "0123456789.,")
 # a number with dust read as punctuation at its ends ("6.", ":0"); the dust is not part of the number
 DUSTY_NUMBER = re.compile(r"[.,:;'`·˙．°º˚\"~^_%：；，。、]*(\d+(?:\.\d+)?)[.,:;'`·˙．°º˚\"~^_：；，。、]*")
@@ -39,13 +72,71 @@ LOOKALIKE_CONFIDENCE = 0.5
 
 
 def _engine():
-    """One RapidOCR per process (loading the models takes a moment)."""
+    """One RapidOCR per process, loaded on first use and kept for every later page and document."""
     global _ENGINE
     if _ENGINE is None:
         from rapidocr_onnxruntime import RapidOCR
 
-        _ENGINE = RapidOCR(print_verbose=False)
+        _ENGINE = RapidOCR(print_verbose=False, intra_op_num_threads=SETTINGS.threads, inter_op_num_threads=1)
     return _ENGINE
+
+
+def configure(workers: int | None = None, threads: int | None = None) -> None:
+    """Change SETTINGS; a running pool of another shape is shut down (the next page starts one)."""
+    global _ENGINE
+    if workers is not None:
+        SETTINGS.workers = max(0, workers)
+    if threads is not None and threads != SETTINGS.threads:
+        SETTINGS.threads = max(1, threads)
+        _ENGINE = None
+    if _POOL is not None and _POOL_SHAPE != _shape():
+        shutdown()
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _shape() -> tuple[int, int]:
+    """(processes, threads) OCR uses now. By default one process per core, except inside a worker
+    process (a batch runner's): that worker already has its core, so its pages are read in it."""
+    workers = SETTINGS.workers or (1 if multiprocessing.parent_process() is not None else _cores())
+    return workers, SETTINGS.threads
+
+
+def shutdown() -> None:
+    """Stop the OCR processes (they also stop with the process that started them)."""
+    global _POOL, _POOL_SHAPE
+    if _POOL is not None:
+        _POOL.shutdown(wait=True, cancel_futures=True)
+    _POOL, _POOL_SHAPE = None, None
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)  # the run that started this worker is gone: never outlive it
+
+
+def _worker_start(threads: int, parent: int) -> None:
+    """In each OCR process: its thread count, a watch on its parent, and the models, once."""
+    SETTINGS.workers, SETTINGS.threads = 1, threads
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    _engine()
+
+
+def _pool() -> ProcessPoolExecutor:
+    global _POOL, _POOL_SHAPE
+    if _POOL is None:
+        workers, threads = _shape()
+        # spawn: a fresh interpreter per worker, safe whatever threads the caller runs
+        _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=_worker_start, initargs=(threads, os.getpid()))
+        _POOL_SHAPE = (workers, threads)
+    return _POOL
 
 
 # ---------------------------------------------------------------- image clean-up
@@ -207,10 +298,13 @@ def _fill_empty_cells(rgb: np.ndarray, gray: np.ndarray, tokens: list[Token], ed
                 tokens.append(Token(text, float(cx0 + 6), float(cy0 + 6), float(cx1 - 7), float(cy1 - 7), score))
 
 
-def ocr_page(args: tuple[bytes, int]) -> PageInput:
-    """OCR one page image (PNG bytes) into tokens and rulings, in pixels of the deskewed page."""
-    png, number = args
-    rgb = np.array(Image.open(io.BytesIO(png)).convert("RGB"))
+def ocr_page(args: tuple[np.ndarray | bytes | Image.Image, int]) -> PageInput:
+    """OCR one page image (an RGB array, PNG bytes, or an image) into tokens and rulings, in
+    pixels of the deskewed page."""
+    image, number = args
+    if isinstance(image, bytes):
+        image = Image.open(io.BytesIO(image))
+    rgb = image if isinstance(image, np.ndarray) else np.array(image.convert("RGB"))
     rgb = remove_red(rgb)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     angle = deskew_angle(gray)
@@ -228,34 +322,103 @@ def ocr_page(args: tuple[bytes, int]) -> PageInput:
     return PageInput(number, float(w), float(h), tokens, edges, tol=tol)
 
 
-def _png(image: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    image.convert("RGB").save(buf, format="PNG")
-    return buf.getvalue()
+def is_blank(image: Image.Image) -> bool:
+    """A page with no ink at all (judged on a small copy): nothing for OCR to read."""
+    small = image.convert("L")
+    small.thumbnail((300, 300))
+    dark = np.asarray(small) < 160
+    return int(dark.sum()) <= max(3, dark.size // 5000)
+
+
+def ocr_pages(pages: Iterable[tuple[int, Callable[[], Image.Image]]],
+              on_page: Callable[[int], None] | None = None) -> Iterator[tuple[int, PageInput]]:
+    """OCR pages given as (number, render) in order, yielding (number, page) in the same order.
+
+    Each page is rendered only when a worker is about to be free (at most one waits per worker),
+    so a long scan never sits in memory whole. With one worker, pages are read here, in order.
+    on_page(number) is called as each page is done.
+    """
+    workers, _ = _shape()
+    if workers <= 1:
+        for number, render in pages:
+            page = ocr_page((render(), number))
+            if on_page:
+                on_page(number)
+            yield number, page
+        return
+    pending: deque[tuple[int, Future[PageInput]]] = deque()
+    for number, render in pages:  # the pool starts with the first page that needs it
+        # the raw pixels: pickling an array is a copy, encoding a PNG costs more CPU than it saves
+        pending.append((number, _pool().submit(ocr_page, (np.asarray(render().convert("RGB")), number))))
+        while len(pending) > workers:
+            done_number, future = pending.popleft()
+            result = future.result()
+            if on_page:
+                on_page(done_number)
+            yield done_number, result
+    while pending:
+        done_number, future = pending.popleft()
+        result = future.result()
+        if on_page:
+            on_page(done_number)
+        yield done_number, result
 
 
 def ocr_images(images: list[Image.Image], numbers: list[int]) -> list[PageInput]:
-    """OCR pages, in parallel processes when there are several (the models are per process)."""
-    jobs = [(_png(im), n) for im, n in zip(images, numbers, strict=True)]
-    workers = min(MAX_WORKERS, len(jobs), os.cpu_count() or 1)
-    if workers <= 1:
-        return [ocr_page(j) for j in jobs]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(ocr_page, jobs))
+    """OCR whole images (pages already in memory), in order."""
+    pairs = list(zip(numbers, images, strict=True))
+    return [page for _, page in ocr_pages((n, lambda im=im: im) for n, im in pairs)]
 
 
-def read(path: Path, data: bytes) -> Document:
+def read(path: Path, data: bytes, on_page: PageProgress | None = None) -> Document:
     """A Document from an image file (multi-page TIFFs give several pages)."""
     from nianbao.extract.ingest import IngestError
+    from nianbao.extract.ingest_limits import LIMITS
 
     try:
         image = Image.open(io.BytesIO(data))
-        frames = [f.copy() for f in ImageSequence.Iterator(image)]
+        n_frames = getattr(image, "n_frames", 1)
+    except Image.DecompressionBombError:
+        raise IngestError(path, f"is an image larger than {Image.MAX_IMAGE_PIXELS * 2 // 1_000_000} million pixels "
+                                "(a decompression bomb, or not a scan); not read") from None
     except Exception as e:  # PIL raises several kinds for broken or unknown images
         raise IngestError(path, f"is not a readable image ({type(e).__name__})") from None
-    pages = ocr_images(frames, list(range(1, len(frames) + 1)))
+    if n_frames > LIMITS.max_pdf_pages:
+        raise IngestError(path, f"has {n_frames} pages, more than the {LIMITS.max_pdf_pages} one report may have; not read")
+    blank = 0
+    done = 0
+
+    def frames() -> Iterator[tuple[int, Callable[[], Image.Image]]]:
+        nonlocal blank, done
+        for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
+            if is_blank(frame):
+                blank += 1
+                done += 1
+                if on_page:
+                    on_page(done, n_frames)
+                continue
+            page = frame.copy()
+            if page.width * page.height > LIMITS.max_render_pixels:  # a very fine scan: OCR needs less
+                scale = (LIMITS.max_render_pixels / (page.width * page.height)) ** 0.5
+                page = page.resize((max(1, int(page.width * scale)), max(1, int(page.height * scale))))
+            yield number, lambda page=page: page
+
+    def page_done(_: int) -> None:
+        nonlocal done
+        done += 1
+        if on_page:
+            on_page(done, n_frames)
+
+    try:
+        pages = [p for _, p in ocr_pages(frames(), page_done)]
+    except IngestError:
+        raise
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        raise IngestError(path, f"is not a readable image ({type(e).__name__})") from None
     if not any(p.tokens for p in pages):
-        raise IngestError(path, "no text found (OCR read nothing in this image)")
+        what = ("a blank page" if n_frames == 1 else f"{blank} blank pages") if blank == n_frames \
+            else "OCR read nothing in this image"
+        raise IngestError(path, f"no text found ({what})")
     source: list[str] = []
     offset = 0
     for p in pages:

@@ -4,7 +4,8 @@ A reader hands over each page as tokens (text with a box: a PDF character or an 
 ruling lines (a PDF's stroked lines, or lines found in a scanned image). Ruled tables become
 grids of cells (pdfplumber's edge → intersection → cell machinery), every token lands in the cell
 that holds its centre, and each grid row comes out as one line of TAB-separated cells (a merged
-cell's text once, the positions it covers empty). Text outside tables becomes lines by baseline,
+cell's text once, the positions it covers empty), recorded as a Grid of the Document with the covered
+positions marked. Text outside tables becomes lines by baseline,
 wrapped prose lines are joined into paragraphs, page numbers and repeated headers/footers go, and
 a table that runs across a page break is joined, including a label split by the break.
 """
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 
 from pdfplumber.table import cells_to_tables, edges_to_intersections, intersections_to_cells, merge_edges
 
-from nianbao.document import Document, TextBuilder
+from nianbao.document import Document, GridRecorder, TextBuilder
 
 BBox = tuple[float, float, float, float]
 
@@ -100,6 +101,8 @@ class Table:
     # cells touching the table's top / bottom edge: column → (row, column span, row span, no rule there)
     top_cells: dict[int, tuple[int, int, int, bool]] = field(default_factory=dict)
     bottom_cells: dict[int, tuple[int, int, int, bool]] = field(default_factory=dict)
+    # (row, column) positions another cell's column or row span covers (no text of their own)
+    covered: set[tuple[int, int]] = field(default_factory=set)
 
 
 NUMERIC = re.compile(r"^[\d.,，\s/\-—－无%]*$")
@@ -272,6 +275,8 @@ def page_items(page: PageInput) -> list[Line | Table]:
             r, col = _nearest(tops, c[1]), _nearest(lefts, c[0])
             span = sum(1 for x in lefts if c[0] - tol <= x < c[2] - tol)
             rowspan = sum(1 for y in tops if c[1] - tol <= y < c[3] - tol)
+            table.covered.update((r + dr, col + dc) for dr in range(max(1, rowspan)) for dc in range(max(1, span))
+                                 if dr or dc)
             if abs(c[1] - box[1]) <= tol:
                 table.top_cells[col] = (r, span, rowspan, not _ruled(c[1], c[0], c[2], rules, tol))
             if abs(c[3] - box[3]) <= tol:
@@ -362,6 +367,8 @@ def _join_tables(a: Table, b: Table) -> None:
         if not any(first):
             b.rows, dropped = b.rows[1:], dropped + 1
     base = len(a.rows)
+    a.covered = {(r, c) for r, c in a.covered if r >= base or not a.rows[r][c]} if a.rows else a.covered
+    a.covered |= {(base + r - dropped, c) for r, c in b.covered if r - dropped >= 0}
     a.rows.extend(b.rows)
     a.bottom, a.page = b.bottom, b.page
     a.bottom_cells = {col: (base + r - dropped, span, rows, op)
@@ -428,15 +435,24 @@ def build(pages: list[PageInput], name: str, kind: str, source: str) -> Document
         else:
             if len(tb):
                 sep("\n")
-            for row in it.rows:
+            recorder = GridRecorder()
+            for r, row in enumerate(it.rows):
                 width = max((c for c, cell in enumerate(row) if cell), default=-1) + 1
                 if not width:
                     continue
+                recorder.row(len(tb))
                 for c in range(width):
                     if c:
                         sep("\t")
+                    start = len(tb)
                     emit(row[c])
+                    recorder.cell(start, len(tb), not row[c] and (r, c) in it.covered)
+                line_end = len(tb)
+                for c in range(width, len(row)):  # trailing empty positions: at the line's end
+                    recorder.cell(line_end, line_end, (r, c) in it.covered)
+                recorder.end_row(line_end)
                 sep("\n")
+            tb.add_grid(recorder.grid())
             sep("\n")
     spans = []
     for p in pages:

@@ -13,27 +13,31 @@ start of the original run where a run became something of another length (an ent
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 import tomllib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-from nianbao.document import Document
+from nianbao.document import Document, Grid, ReaderNote
 
 
 @dataclass
 class Normalised:
-    """Normalised text and, per character, its index in the source (plus one end entry)."""
+    """Normalised text and, per character, its index in the source (plus one end entry), with the
+    reader's grids and notes moved to positions in the normalised text."""
 
     text: str
     offsets: list[int]
+    grids: list[Grid] = field(default_factory=list)
+    notes: list[ReaderNote] = field(default_factory=list)
 
     def document(self, name: str, kind: str, source: str, encoding: str | None = None) -> Document:
         return Document(name=name, kind=kind, text=self.text, source=source, offsets=self.offsets,
-                        encoding=encoding)
+                        encoding=encoding, grids=self.grids, notes=self.notes)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class _Config:
     cell_tags: frozenset[str]
     furniture: tuple[re.Pattern[str], ...]
     lone_number_run: int
+    furniture_max_line: int
 
 
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
@@ -82,6 +87,7 @@ def _config() -> _Config:
         cell_tags=frozenset(n.lower() for n in markup["cell"]),
         furniture=tuple(re.compile(p) for p in furniture["lines"]),
         lone_number_run=int(furniture["lone_number_run"]),
+        furniture_max_line=int(furniture["max_line"]),
     )
 
 
@@ -166,6 +172,8 @@ def _drop_furniture(text: str, offs: list[int], cfg: _Config) -> tuple[str, list
     lines = text.split("\n")
     drop: set[int] = set()
     for i, line in enumerate(lines):
+        if len(line) > cfg.furniture_max_line:
+            continue
         core = line.strip(" ")
         if core and any(p.fullmatch(core) for p in cfg.furniture):
             drop.add(i)
@@ -218,22 +226,35 @@ def _page_number_lines(lines: list[str], min_run: int) -> set[int]:
     return keep
 
 
-def normalise(text: str, offsets: list[int] | None = None, source_len: int | None = None) -> Normalised:
+def normalise(text: str, offsets: list[int] | None = None, source_len: int | None = None, *,
+              grids: Sequence[Grid] = (), notes: Sequence[ReaderNote] = ()) -> Normalised:
     """Normalise `text`; `offsets` (default: identity) maps it into a source of `source_len` chars.
 
     Readers that already moved away from the source (HTML rendering) pass their own map; the
     result's map is the composition, so it always points into the reader's source. With the
     default identity map, `offsets` gives each output character's index in the input text,
     which is what a reader with page boxes (PDF, OCR) needs to move its boxes along.
+
+    `grids` and `notes` hold positions in `text`; they come back at the same characters of the
+    normalised text (a position whose character was dropped moves to the next one kept).
     """
     cfg = _config()
-    offs = list(range(len(text))) if offsets is None else list(offsets[: len(text)])
-    if len(offs) != len(text):
+    if offsets is not None and len(offsets) < len(text):
         raise ValueError("offsets must have one entry per character of text")
     end = len(text) if source_len is None else source_len
-    text, offs = _rewrite(text, offs, re.compile(r"\r\n?|\f|\v|\u2028|\u2029"), lambda m: "\n")
-    text, offs = _rewrite(text, offs, cfg.invisible, lambda m: "")
-    text, offs = _strip_markup(text, offs, cfg)
+    # every step keeps idx[i] = the index in the input text of out[i]; it never decreases
+    n = len(text)
+    idx = list(range(n))
+    text, idx = _rewrite(text, idx, re.compile(r"\r\n?|\f|\v|\u2028|\u2029"), lambda m: "\n")
+    text, idx = _rewrite(text, idx, cfg.invisible, lambda m: "")
+    text, idx = _strip_markup(text, idx, cfg)
     text = text.translate(cfg.table)  # one char for one: the map is unchanged
-    text, offs = _drop_furniture(text, offs, cfg)
-    return Normalised(text=text, offsets=[*offs, end])
+    text, idx = _drop_furniture(text, idx, cfg)
+    offs = idx if offsets is None else [offsets[k] for k in idx]
+    offs.append(end)  # in place: a 50 MB text's map is not copied again
+
+    def new_pos(p: int) -> int:  # idx may now end with `end` (= len(input)): the answer is the same
+        return bisect.bisect_left(idx, p)
+
+    return Normalised(text=text, offsets=offs, grids=[g.moved(new_pos) for g in grids],
+                      notes=[note.moved(new_pos) for note in notes])

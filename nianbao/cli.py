@@ -128,18 +128,15 @@ def check(
     fail_on_error: bool = typer.Option(False, "--fail-on-error", help="Exit 1 when a finding is an error."),
 ) -> None:
     """Re-run the rules on extraction JSON (after a hand edit) and print the findings."""
-    from nianbao.models import Extraction
+    from nianbao.contract_input import ContractError, read_extraction
     from nianbao.pipeline import check as run_check
 
     bad = errors = 0
     for path in files:
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict) or "cells" not in data:
-                raise ValueError("not an extraction JSON (no 'cells')")
-            ex = Extraction.from_contract(data)
-        except (OSError, ValueError, TypeError) as e:
-            _bad(path, str(e).splitlines()[0])
+            ex = read_extraction(path)  # validated against the output contract: bad input is one line
+        except ContractError as e:
+            _bad(path, str(e))
             bad += 1
             continue
         ex = run_check(None, ex)

@@ -8,6 +8,7 @@ always be shown where a number came from.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nianbao.models import Span
@@ -55,6 +56,73 @@ class Grid:
     n_cols: int
     cells: list[GridCell] = field(default_factory=list)  # row-major
 
+    def cell(self, row: int, col: int) -> GridCell | None:
+        """The cell at (row, col), or None outside the grid."""
+        if 0 <= row < self.n_rows and 0 <= col < self.n_cols:
+            return self.cells[row * self.n_cols + col]
+        return None
+
+    def moved(self, new_pos: Callable[[int], int]) -> Grid:
+        """The same grid with every position passed through new_pos (a text was rewritten)."""
+        return Grid(new_pos(self.start), new_pos(self.end), self.n_rows, self.n_cols,
+                    [GridCell(c.row, c.col, new_pos(c.start), new_pos(c.end), c.covered) for c in self.cells])
+
+
+class GridRecorder:
+    """Collects a table's cells while a reader writes its rows, one line per row.
+
+    `row(line_start)` opens a row, `cell(start, end, covered)` records its positions left to right,
+    `end_row(line_end)` closes it (line_end: where the row's line ends, before its newline). Rows
+    with fewer positions than the widest are completed with empty cells at their line's end, so the
+    grid is rectangular.
+    """
+
+    def __init__(self) -> None:
+        self._rows: list[tuple[list[GridCell], int]] = []
+        self._open: list[GridCell] | None = None
+        self._start: int | None = None
+
+    def row(self, line_start: int) -> None:
+        if self._start is None:
+            self._start = line_start
+        self._open = []
+
+    def cell(self, start: int, end: int, covered: bool = False) -> None:
+        assert self._open is not None, "cell() outside a row"
+        self._open.append(GridCell(len(self._rows), len(self._open), start, end, covered))
+
+    def end_row(self, line_end: int) -> None:
+        assert self._open is not None, "end_row() outside a row"
+        self._rows.append((self._open, line_end))
+        self._open = None
+
+    def grid(self) -> Grid | None:
+        """The recorded grid, or None when no row was recorded."""
+        if not self._rows or self._start is None:
+            return None
+        width = max(len(cells) for cells, _ in self._rows)
+        out: list[GridCell] = []
+        for r, (cells, line_end) in enumerate(self._rows):
+            out.extend(cells)
+            out.extend(GridCell(r, c, line_end, line_end) for c in range(len(cells), width))
+        return Grid(self._start, self._rows[-1][1], len(self._rows), width, out)
+
+
+@dataclass(frozen=True)
+class ReaderNote:
+    """Something a reader did to a file that a reviewer must know about: damaged bytes replaced, a
+    table read without expanding its spans, a page not OCR'd. The pipeline makes each one a finding
+    (rule `ingest.<kind>`), so nothing a reader left out is lost silently."""
+
+    kind: str  # e.g. "damaged_bytes", "table_not_expanded", "page_not_read"
+    category: str  # the finding's category: "ocr" (characters not as printed) or "structure"
+    message: str  # for the reviewer, in Chinese; names the offsets or pages
+    spans: tuple[tuple[int, int], ...] = ()  # where in Document.text, when the place is known
+
+    def moved(self, new_pos: Callable[[int], int]) -> ReaderNote:
+        return ReaderNote(self.kind, self.category, self.message,
+                          tuple((new_pos(s), new_pos(e)) for s, e in self.spans))
+
 
 @dataclass
 class Document:
@@ -67,6 +135,7 @@ class Document:
     pages: list[tuple[int, int]] = field(default_factory=list)  # text span of each page
     encoding: str | None = None
     grids: list[Grid] = field(default_factory=list)  # tables with real cell boundaries, by start
+    notes: list[ReaderNote] = field(default_factory=list)  # what the reader changed or left out
 
     def __post_init__(self) -> None:
         if not self.offsets:
@@ -135,6 +204,7 @@ class TextBuilder:
         self._parts: list[str] = []
         self._offsets: list[int] = []
         self._boxes: list[Box] = []
+        self._grids: list[Grid] = []
         self._len = 0
 
     def add(self, text: str, source_start: int, source_end: int | None = None) -> None:
@@ -159,6 +229,11 @@ class TextBuilder:
         self.add(text, source_start, source_start + len(text))
         self._boxes.append(Box(start, self._len, page, bbox, confidence))
 
+    def add_grid(self, grid: Grid | None) -> None:
+        """Record a table whose cells were just written (positions in this builder's text)."""
+        if grid is not None:
+            self._grids.append(grid)
+
     def __len__(self) -> int:
         return self._len
 
@@ -167,8 +242,9 @@ class TextBuilder:
         return "".join(self._parts)
 
     def build(self, name: str, kind: str, source: str, *, pages: list[tuple[int, int]] | None = None,
-              encoding: str | None = None) -> Document:
+              encoding: str | None = None, notes: list[ReaderNote] | None = None) -> Document:
         offsets = self._offsets + [self._offsets[-1] + 1 if self._offsets else 0]
         return Document(name=name, kind=kind, text=self.text, source=source, offsets=offsets,
                         boxes=sorted(self._boxes, key=lambda b: b.start), pages=pages or [],
-                        encoding=encoding)
+                        encoding=encoding, grids=sorted(self._grids, key=lambda g: g.start),
+                        notes=list(notes or []))

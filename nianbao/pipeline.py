@@ -8,19 +8,29 @@ from pathlib import Path
 from nianbao.document import Document
 from nianbao.extract import get_backend, read_document
 from nianbao.extract.backends import Backend
-from nianbao.models import Extraction
+from nianbao.models import Extraction, Finding
 from nianbao.rules import apply_fills, run_rules
+
+
+def reader_findings(doc: Document) -> list[Finding]:
+    """What the reader changed or left out of the file (damaged bytes replaced, a page not OCR'd,
+    a table read without its spans), one finding each, rule `ingest.<kind>`."""
+    return [Finding(category=n.category, rule=f"ingest.{n.kind}", severity="warning", message=n.message,
+                    spans=[doc.span(s, e) for s, e in n.spans]) for n in doc.notes]
 
 
 def check(doc: Document | None, extraction: Extraction) -> Extraction:
     """Run the rules, apply the fills identities force, and attach the findings.
 
-    Findings a backend made itself (e.g. hybrid's disagreements) are kept ahead of the rules'.
+    The reader's findings come first, then findings a backend made itself (e.g. hybrid's
+    disagreements), then the rules'. Without a Document (a re-check), earlier reader findings stay.
     """
     own = [f for f in extraction.findings if f.rule.startswith(f"{extraction.backend}.")]
+    read = reader_findings(doc) if doc is not None else [
+        f for f in extraction.findings if f.rule.startswith("ingest.")]
     findings = run_rules(doc, extraction)
     apply_fills(extraction, findings)
-    extraction.findings = own + findings
+    extraction.findings = read + own + findings
     return extraction
 
 
