@@ -342,12 +342,13 @@ class LLMClient:
 
     def _on_request(self, request: Any) -> None:  # httpx event hook: every HTTP attempt of this thread
         acct = getattr(self._local, "acct", None)
-        if acct is not None:
+        if acct is not None and str(request.url.path).endswith("/chat/completions"):
             acct.requests += 1
 
     def _send(self, **kwargs: Any) -> Any:
         """One attempt, as instructor calls it: adapt, send (the client retries), account for the reply."""
         acct: _Account | None = getattr(self._local, "acct", None)
+        self.preflight()  # once per run, on the first request that is not answered from the cache
         self.limits.check_deadline()
         client = self._openai
         left = self.limits.remaining_seconds()
@@ -374,7 +375,8 @@ class LLMClient:
     # -- one structured call --------------------------------------------------------------------------
 
     def preflight(self) -> None:
-        """Once per run: GET /models, so a dead endpoint or a refused key is known before any report.
+        """Once per run, before the first request: GET /models, so a dead endpoint or a refused key is
+        known from one cheap request (and every later call fails at once instead of retrying).
 
         A server without /models (404, 405) is not an error: the first call will tell.
         """
@@ -399,10 +401,6 @@ class LLMClient:
         """Ask for `response_model`; `context` is the validation context (the source, the region)."""
         if self.limits.dead is not None:
             raise again(self.limits.dead)
-        try:
-            self.preflight()
-        except LLMError as e:
-            raise again(e) from None
         max_tokens = self.cfg.answer_tokens
         estimate = estimate_tokens(json.dumps(messages, ensure_ascii=False)) + estimate_tokens(
             json.dumps(response_model.model_json_schema(), ensure_ascii=False)) + min(

