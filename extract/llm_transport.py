@@ -235,7 +235,7 @@ def _raw_reply(completion: Any) -> dict[str, Any] | None:
         if start < 0:
             continue
         try:
-            data = json.loads(body[start:end + 1]) if end > start else None
+            data = json.loads(body[start:end + 1], strict=False) if end > start else None
         except ValueError:
             data = None
         if not isinstance(data, dict):
@@ -262,7 +262,7 @@ def _close_truncated(body: str) -> Any:
             elif ch in "}]" and stack:
                 stack.pop()
         try:
-            return json.loads(head + "".join(reversed(stack)))
+            return json.loads(head + "".join(reversed(stack)), strict=False)
         except ValueError:
             continue
     return None
