@@ -218,7 +218,10 @@ class CallResult:
 
 
 def _raw_reply(completion: Any) -> dict[str, Any] | None:
-    """The JSON object in a completion, whatever the mode (tool call arguments or message text)."""
+    """The JSON object in a completion, whatever the mode (tool call arguments or message text).
+
+    Lenient (`strict=False`): small models put raw newlines inside strings; grounding judges the rest.
+    """
     try:
         msg = completion.choices[0].message
     except (AttributeError, IndexError, TypeError):
