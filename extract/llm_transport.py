@@ -60,6 +60,7 @@ MODE_MAP = {
     "md_json": instructor.Mode.MD_JSON,
 }
 CACHE_FORMAT = "nianbao-reply-cache-1"
+PREFLIGHT_TIMEOUT, PREFLIGHT_RETRIES = 10.0, 1  # a cheap GET /models: a dead endpoint is known in seconds
 
 # instructor logs every failed attempt at ERROR; re-asks are expected here and reported in usage
 logging.getLogger("instructor").setLevel(logging.CRITICAL)
@@ -389,13 +390,17 @@ class LLMClient:
             if self._preflight_done:
                 return
             self._preflight_done = True
+            timeout = min(PREFLIGHT_TIMEOUT, self.cfg.timeout)
             try:
-                self._openai.with_options(timeout=min(10.0, self.cfg.timeout), max_retries=1).models.list()
+                self._openai.with_options(timeout=timeout, max_retries=PREFLIGHT_RETRIES).models.list()
             except openai.APIStatusError as e:
                 if e.status_code in (401, 403):
-                    self.limits.dead = self.classify(e)
+                    self.limits.dead = self.classify(e, PREFLIGHT_RETRIES)
             except (openai.APIConnectionError, openai.APITimeoutError) as e:
-                self.limits.dead = self.classify(e)
+                self.limits.dead = self.classify(e, PREFLIGHT_RETRIES)
+                if isinstance(e, openai.APITimeoutError):
+                    self.limits.dead = EndpointUnreachable(f"{self._where()}: GET /models got no reply within "
+                                                           f"{timeout:g}s ({PREFLIGHT_RETRIES} retry)")
         if self.limits.dead is not None:
             raise self.limits.dead
 
@@ -481,8 +486,12 @@ class LLMClient:
             self.limits.dead = e
         return e
 
-    def classify(self, e: BaseException) -> LLMError | None:
-        """The run-level meaning of an error instructor or the client raised (None: a reply problem)."""
+    def classify(self, e: BaseException, retries: int | None = None) -> LLMError | None:
+        """The run-level meaning of an error instructor or the client raised (None: a reply problem).
+
+        `retries`: how many times the client retried the failed request (default: transport_retries).
+        """
+        retries = self.cfg.transport_retries if retries is None else retries
         seen = 0
         while e is not None and seen < 6:
             if isinstance(e, LLMError):
@@ -490,7 +499,7 @@ class LLMClient:
             if isinstance(e, openai.APIStatusError):
                 if e.status_code == 429 or e.status_code >= 500 or e.status_code in (408, 409):
                     return EndpointUnreachable(
-                        f"{self._where()}: HTTP {e.status_code} after {self.cfg.transport_retries} retries: "
+                        f"{self._where()}: HTTP {e.status_code} after {retries} retries: "
                         f"{' '.join(provider_message(e).split())[:200]}")
                 return EndpointError(e.status_code, self.cfg.provider, self.cfg.model, self.cfg.base_url,
                                      provider_message(e))
@@ -500,12 +509,11 @@ class LLMClient:
                     return DeadlineExceeded(f"the run's deadline of {self.limits.deadline:g}s passed during a call "
                                             f"to {self._where()}")
                 return EndpointUnreachable(f"{self._where()}: no reply within {self.cfg.timeout:g}s "
-                                           f"({self.cfg.transport_retries} retries)")
+                                           f"({retries} retries)")
             if isinstance(e, openai.APIConnectionError):
                 why = e.__cause__ or e.__context__
                 detail = f": {why}" if why and str(why) else ""
-                return EndpointUnreachable(f"{self._where()} cannot be reached{detail} "
-                                           f"({self.cfg.transport_retries} retries)")
+                return EndpointUnreachable(f"{self._where()} cannot be reached{detail} ({retries} retries)")
             e = e.__cause__ or e.__context__  # type: ignore[assignment]
             seen += 1
         return None
