@@ -382,7 +382,8 @@ class LLMClient:
         """Once per run, before the first request: GET /models, so a dead endpoint or a refused key is
         known from one cheap request (and every later call fails at once instead of retrying).
 
-        A server without /models (404, 405) is not an error: the first call will tell.
+        A server without /models (404, 405), or one too busy to answer it in time, is not an error:
+        the first call will tell.
         """
         if self._preflight_done:
             return
@@ -396,11 +397,10 @@ class LLMClient:
             except openai.APIStatusError as e:
                 if e.status_code in (401, 403):
                     self.limits.dead = self.classify(e, PREFLIGHT_RETRIES)
-            except (openai.APIConnectionError, openai.APITimeoutError) as e:
+            except openai.APITimeoutError:
+                pass  # a busy single-stream server (llama.cpp) may hold /models: the call's own timeout tells
+            except openai.APIConnectionError as e:
                 self.limits.dead = self.classify(e, PREFLIGHT_RETRIES)
-                if isinstance(e, openai.APITimeoutError):
-                    self.limits.dead = EndpointUnreachable(f"{self._where()}: GET /models got no reply within "
-                                                           f"{timeout:g}s ({PREFLIGHT_RETRIES} retry)")
         if self.limits.dead is not None:
             raise self.limits.dead
 

@@ -4,9 +4,10 @@ The cassettes in tests/cassettes/test_llm_cassettes/ named test_weak_model_* and
 recorded from llama-cpp-python's server serving Gemma 3 270M with `--chat_format gemma`
 (scripts/record-cassettes). That model is weak: it rewrites evidence and makes numbers up, which is
 the point: these tests show validation re-asking, grounding rejecting what is not in its table, a
-reply cut off at max_tokens, and a cache shared by processes. The two named test_scripted_* were
-recorded from the scripted server (tests/llm_scripted.py), since no real endpoint here answers 401
-or 404 on demand. CI replays with record mode "none": it never touches the network.
+reply cut off at max_tokens, and a reply that never validated is not cached. Those named
+test_scripted_* were recorded from the scripted server (tests/llm_scripted.py): no real endpoint
+here answers 401 or 404 on demand, and Gemma never gave a reply that validates, which a cache hit
+across processes needs. CI replays with record mode "none": it never touches the network.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 
 import pytest
 from conftest import EXAMPLES, ROOT
-from llm_scripted import ScriptedServer, error
+from llm_scripted import ScriptedServer, completion, error
 
 from nianbao.document import Document
 from nianbao.extract.grounding import NUMBER, number_value
@@ -142,40 +143,69 @@ def test_real_reply_cut_off_at_max_tokens(vcr):
     window = section_spans(doc.text)["table:t2"]
     read = reader(max_tokens=48, max_retries=0).read_table(doc, Meta(year=2023), "2021", "t2", window)
     assert json.loads(posts(vcr)[0].body)["max_tokens"] == 48
-    assert read.usage.truncated == 1 and read.usage.fallbacks == 1 and read.usage.calls == 1
+    # two calls (the whole answer passes half of 48), each reply cut off, none cached or re-asked
+    assert read.usage.truncated == read.usage.fallbacks == read.usage.calls == len(posts(vcr)) == 2
     assert any("reply cut off at max_tokens=48" in i.detail for i in read.issues)
     assert_cells_in_table(doc, read, window)
 
 
-def test_real_cache_hit_across_processes(vcr, tmp_path):
-    doc = excerpt(REPORT, "一", 200)
+def one_sentence(name: str, needle: str) -> Document:
+    """The sentence of a real report that holds `needle` (one number: a reply even Gemma gets valid)."""
+    text = read_document(EXAMPLES / name).text
+    i = text.index(needle)
+    start = max(text.rfind("\n", 0, i), text.rfind("。", 0, i)) + 1
+    return Document(name=f"{name}:sentence", kind="txt", text=text[start:text.index("。", i) + 1])
+
+
+def test_real_unvalidated_reply_is_not_cached(vcr, tmp_path):
+    doc = one_sentence(REPORT, "扎实推进政府信息公开工作")
     cache = tmp_path / "cache"
-    r = reader(cache_dir=cache, max_tokens=256, max_retries=0)
-    text_piece = [(0, len(doc.text))]
-    _, first, _ = r.read_narrative(doc, Meta(agency="承留镇", year=2023), text_piece)
-    sent = len(posts(vcr))
-    assert sent == first.calls >= 1
-    if first.fallbacks:  # a reply that never validated is not cached: nothing to replay
-        assert not any(cache.rglob("*.json"))
-        return
-    code = f"""
+    claims, usage, _ = reader(cache_dir=cache, max_tokens=256, max_retries=0).read_narrative(
+        doc, Meta(agency="承留镇", year=2023), [(0, len(doc.text))])
+    assert usage.calls == len(posts(vcr)) == 1
+    if WEAK:  # Gemma answers with the whole paragraph as a unit and an invented 100: never valid
+        assert usage.fallbacks == 1 and claims == []
+    if usage.fallbacks:
+        assert not any(cache.rglob("*.json"))  # only validated replies are kept
+
+
+CACHED_CLAIMS = {"claims": [{"value": 1359, "unit": "条", "kind": "published", "quote": "全年共发布信息 1359 条",
+                             "parent": None}]}
+
+
+def test_scripted_cache_hit_across_processes(vcr, tmp_path):
+    """Recorded from the scripted server: Gemma 3 270M gave no reply that validates (English quotes,
+    invented numbers), so no reply of its can be cached; this shows another process using the cache."""
+    doc = one_sentence(REPORT, "全年共发布信息 1359 条")
+    cache = tmp_path / "cache"
+    with ScriptedServer([completion(CACHED_CLAIMS)]) as server:
+        url = server.base_url if RECORDING else BASE_URL
+        cfg = settings(base_url=url, provider="scripted", cache_dir=str(cache), max_tokens=256, max_retries=0)
+        claims, first, _ = LLMReader(LLMConfig(**{**cfg, "cache_dir": cache})).read_narrative(
+            doc, Meta(), [(0, len(doc.text))])
+        assert first.calls == len(posts(vcr)) == 1 and [c.value for c in claims] == [1359]
+        assert len(list(cache.rglob("*.json"))) == 1
+        code = f"""
 import json, sys
 from pathlib import Path
 sys.path.insert(0, {str(ROOT / "tests")!r})
-from test_llm_cassettes import excerpt, settings, REPORT
+from test_llm_cassettes import one_sentence, REPORT
 from nianbao.extract.llm_backend import LLMReader
 from nianbao.extract.llm_config import LLMConfig
 from nianbao.models import Meta
-doc = excerpt(REPORT, "一", 200)
-cfg = LLMConfig(**settings(cache_dir=Path({str(cache)!r}), max_tokens=256, max_retries=0))
-claims, usage, _ = LLMReader(cfg).read_narrative(doc, Meta(agency="承留镇", year=2023), [(0, len(doc.text))])
+cfg = json.loads({json.dumps(cfg)!r})
+cfg["cache_dir"] = Path(cfg["cache_dir"])
+doc = one_sentence(REPORT, "全年共发布信息 1359 条")
+claims, usage, _ = LLMReader(LLMConfig(**cfg)).read_narrative(doc, Meta(), [(0, len(doc.text))])
 print(json.dumps({{"calls": usage.calls, "cached": usage.cached_calls, "claims": [c.value for c in claims]}}))
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+        # another process, without the cassette: nothing listens on BASE_URL in CI, so it answers from
+        # the cache or fails; while recording, a miss would reach the scripted server
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+        requests_after = len(server.requests)
     assert out.returncode == 0, out.stderr[-2000:]
-    again = json.loads(out.stdout.strip().splitlines()[-1])
-    assert again["calls"] == 0 and again["cached"] == 1  # the other process asked nothing
-    assert len(posts(vcr)) == sent
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"calls": 0, "cached": 1, "claims": [1359]}
+    assert requests_after == (1 if RECORDING else 0)
 
 
 @pytest.mark.vcr("test_weak_model_narrative_keeps_only_grounded_claims.yaml")
