@@ -26,7 +26,8 @@ from nianbao.extract.llm_backend import (
     usage_dict,
 )
 from nianbao.extract.llm_config import LLMConfig
-from nianbao.extract.llm_transport import BudgetExceeded, LLMClient, LLMError, Usage
+from nianbao.extract.llm_errors import LLMError
+from nianbao.extract.llm_transport import LLMClient, Usage
 from nianbao.extract.rules_backend import RulesBackend
 from nianbao.identities import Identity, identities, identities_by_key
 from nianbao.models import CellReading, Claim, Extraction, Finding, Number
@@ -36,6 +37,8 @@ TABLES = ("t2", "t3", "t4")
 SURE = 0.8  # parser confidence below this sends the row to the model
 BENIGN_ISSUES = {"blank_cell", "fee_in_yuan", "template_mix"}  # noted by the parser, not doubts about values
 RULE = "hybrid.disagreement"
+NOT_CONSULTED = "hybrid.not_consulted"
+TABLE_NAMES = {"t2": "二", "t3": "三", "t4": "四"}
 
 
 def _failing(ids: tuple[Identity, ...], cells: Mapping[str, Number | None]) -> list[Identity]:
@@ -105,13 +108,47 @@ def row_lines(text: str, ex: Extraction, template: str, rows: set[str] | None) -
     return merged
 
 
+def row_spans_for(ex: Extraction, template: str, table: str) -> dict[str, tuple[int, int]]:
+    """Row → where the parser says that row is printed, so the model's values are taken only there.
+
+    The parser's own row span ("t3.granted") when it gives one; else the span of the cells it placed
+    in that row; else a printed row shared by several template rows ("t4": table 四 prints its three
+    groups on one line).
+    """
+    fmap = field_map(template)
+    text_spans: dict[str, list[tuple[int, int]]] = {}
+    for key, cell in ex.cells.items():
+        f = fmap.get(key)
+        if f is not None and f.table == table and cell.span is not None:
+            text_spans.setdefault(f.row, []).append((cell.span.start, cell.span.end))
+    out: dict[str, tuple[int, int]] = {}
+    for row in {f.row for f in fmap.values() if f.table == table}:
+        if f"{table}.{row}" in ex.row_spans:
+            out[row] = tuple(ex.row_spans[f"{table}.{row}"])  # type: ignore[assignment]
+        elif row in text_spans:
+            out[row] = (min(s for s, _ in text_spans[row]), max(e for _, e in text_spans[row]))
+        elif table in ex.row_spans:
+            out[row] = tuple(ex.row_spans[table])  # type: ignore[assignment]
+    return out
+
+
+def _line_end(text: str, pos: int) -> int:
+    nl = text.find("\n", pos)
+    return len(text) if nl < 0 else nl
+
+
 class HybridBackend:
+    """The parser's reading, checked by the model where the parser doubted it.
+
+    When the model cannot be consulted (endpoint down, key refused, budget or deadline spent) the
+    parser's reading is kept whole, with a `hybrid.not_consulted` finding and `usage.llm_error`.
+    """
+
     name = "hybrid"
 
     def __init__(self, *, config: LLMConfig | None = None, client: LLMClient | None = None,
-                 provider: str | None = None, model: str | None = None, base_url: str | None = None,
-                 mode: str | None = None, **_: object) -> None:
-        self.reader = LLMReader(resolve_config(config, client, provider, model, base_url, mode), client)
+                 **settings: object) -> None:
+        self.reader = LLMReader(resolve_config(config, client, **settings), client)
         self.rules = RulesBackend()
 
     def extract(self, doc: Document) -> Extraction:
@@ -122,35 +159,66 @@ class HybridBackend:
         sections = {**section_spans(doc.text), **ex.sections}
         todo = doubts(ex, template)
         usage = Usage()
+        covered = [(c.span.start, c.span.end) for c in ex.narrative + ex.facts if c.span]
+        prose = sentences_with_numbers(doc.text, narrative_pieces(doc.text, sections), covered)
+        reads: list[TableRead] = []
+        claims: list[Claim] = []
         rejected = 0
-        try:
-            with ThreadPoolExecutor(max_workers=max(1, self.reader.cfg.concurrency)) as pool:
-                table_jobs = [pool.submit(self.reader.read_table, doc, ex.meta, template, t,
-                                          table_window(doc.text, sections, t), rows,
-                                          row_lines(doc.text, ex, template, rows))
-                              for t, rows in todo.items()]
-                covered = [(c.span.start, c.span.end) for c in ex.narrative + ex.facts if c.span]
-                prose = sentences_with_numbers(doc.text, narrative_pieces(doc.text, sections), covered)
-                narrative_job = pool.submit(self.reader.read_narrative, doc, ex.meta, prose) if prose else None
-                reads = [j.result() for j in table_jobs]
-                claims, n_usage, n_rejected = narrative_job.result() if narrative_job else ([], Usage(), 0)
-        except BudgetExceeded:
-            raise
-        except LLMError as e:  # the model is unavailable: the parser's reading stands, and says so
-            ex.usage = usage_dict(usage, self.reader, time.perf_counter() - started)
-            ex.usage["llm_error"] = str(e)
-            return ex
+        failure: LLMError | None = None
+        with ThreadPoolExecutor(max_workers=max(1, self.reader.cfg.concurrency)) as pool:
+            table_jobs = [pool.submit(self.reader.read_table, doc, ex.meta, template, t,
+                                      table_window(doc.text, sections, t), rows,
+                                      row_lines(doc.text, ex, template, rows), self._row_spans(doc, ex, template, t))
+                          for t, rows in todo.items()]
+            narrative_job = pool.submit(self.reader.read_narrative, doc, ex.meta, prose) if prose else None
+            for job in table_jobs + ([narrative_job] if narrative_job else []):
+                try:
+                    result = job.result()
+                except LLMError as e:
+                    failure = failure or e
+                    if isinstance(e.usage, Usage):
+                        usage.add(e.usage)
+                    continue
+                if isinstance(result, TableRead):
+                    reads.append(result)
+                else:
+                    claims, n_usage, n_rejected = result
+                    usage.add(n_usage)
+                    rejected += n_rejected
         for read in reads:
             usage.add(read.usage)
+        if failure is not None:  # the parser's reading stands whole, and says the model was not asked
+            self._not_consulted(ex, failure, todo, len(prose))
+            ex.usage = usage_dict(usage, self.reader, time.perf_counter() - started)
+            ex.usage["llm_error"] = str(failure)
+            return ex
+        for read in reads:
             rejected += read.rejected
             self._merge_table(ex, template, read)
-        usage.add(n_usage)
-        rejected += n_rejected
         ex.narrative = merge_claims(ex.narrative, claims)
         ex.usage = usage_dict(usage, self.reader, time.perf_counter() - started)
         ex.usage.update({"rejected_values": rejected, "tables_sent": sorted(todo),
                          "rows_sent": sum(len(r) if r else 0 for r in todo.values())})
         return ex
+
+    @staticmethod
+    def _row_spans(doc: Document, ex: Extraction, template: str, table: str) -> dict[str, tuple[int, int]]:
+        """row_spans_for, where a span derived from placed cells runs on to its line's end (a last
+        cell the parser missed is still on the row)."""
+        return {row: span if f"{table}.{row}" in ex.row_spans else (span[0], _line_end(doc.text, span[1]))
+                for row, span in row_spans_for(ex, template, table).items()}
+
+    @staticmethod
+    def _not_consulted(ex: Extraction, failure: LLMError, todo: dict[str, set[str] | None], paragraphs: int) -> None:
+        """A finding of the hybrid check itself (category `disagreement`, the second reader's category:
+        it is about the cross-check, not about the report's structure or arithmetic)."""
+        asked = [f"表{TABLE_NAMES[t]}{'全表' if rows is None else f' {len(rows)} 行'}" for t, rows in sorted(todo.items())]
+        if paragraphs:
+            asked.append(f"正文 {paragraphs} 段")
+        ex.findings.append(Finding(
+            category="disagreement", rule=NOT_CONSULTED, severity="warning", keys=[],
+            message=f"未能请模型复核（{failure}），保留模板解析读数" + (
+                f"；本应复核：{'、'.join(asked)}" if asked else "") + "。"))
 
     def _merge_table(self, ex: Extraction, template: str, read: TableRead) -> None:
         model_vals = {k: c.value for k, c in read.cells.items() if c.value is not None and c.span is not None}

@@ -8,6 +8,7 @@ at a character span, or it is dropped and the cell says why.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import tomllib
@@ -22,8 +23,15 @@ from pydantic import ValidationError
 from nianbao.document import Document
 from nianbao.extract.grounding import ground_quote, ground_row, numbers_in
 from nianbao.extract.llm_config import LLMConfig, load_config
-from nianbao.extract.llm_schema import TABLE_TITLES, ClaimReading, NarrativeReading, RowReading, table_model
-from nianbao.extract.llm_transport import CallResult, LLMClient, Usage
+from nianbao.extract.llm_schema import (
+    TABLE_TITLES,
+    ClaimReading,
+    NarrativeReading,
+    RowReading,
+    answer_tokens,
+    table_model,
+)
+from nianbao.extract.llm_transport import LLMClient, Usage
 from nianbao.extract.meta import read_meta
 from nianbao.extract.prompts import DEFAULTS, load_prompt
 from nianbao.extract.sections import find_sections, table_regions
@@ -157,6 +165,36 @@ def _lenient_rows(model: type, raw: dict[str, Any] | None) -> tuple[dict[str, Ro
     return out, dropped
 
 
+def numbered_lines(text: str, pieces: list[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
+    """The pieces as the model sees them: each non-blank line prefixed with its number and "│".
+
+    Returns the shown text and each numbered line's (start, end) in `text`, so the line a model
+    names can be checked and used to place its evidence.
+    """
+    shown: list[str] = []
+    lines: list[tuple[int, int]] = []
+    for a, b in pieces:
+        pos = a
+        for seg in text[a:b].split("\n"):
+            start, pos = pos, pos + len(seg) + 1
+            if seg.strip():
+                lines.append((start, start + len(seg)))
+                shown.append(f"{len(lines)}│{seg.rstrip()}")
+    return "\n".join(shown), lines
+
+
+def split_rows(row_list: list, model_tokens: int, max_tokens: int) -> list[list]:
+    """The rows in two calls when the whole answer would pass half of max_tokens, else in one.
+
+    Two, not more: a reply cap too small for half a table is a setting to raise (the truncated reply
+    says so), not a reason to multiply calls.
+    """
+    if model_tokens <= max_tokens / 2 or len(row_list) < 2:
+        return [row_list]
+    half = math.ceil(len(row_list) / 2)
+    return [row_list[:half], row_list[half:]]
+
+
 class LLMReader:
     """Reads tables and narrative with a model; shared by the `llm` and `hybrid` backends."""
 
@@ -172,40 +210,66 @@ class LLMReader:
 
     def read_table(self, doc: Document, meta: Meta, template: str, table: str,
                    window: tuple[int, int], only_rows: set[str] | None = None,
-                   pieces: list[tuple[int, int]] | None = None) -> TableRead:
-        """Read one table (or `only_rows` of it) from text[window], or from just `pieces` of it."""
+                   pieces: list[tuple[int, int]] | None = None,
+                   row_spans: dict[str, tuple[int, int]] | None = None) -> TableRead:
+        """Read one table (or `only_rows` of it) from text[window], or from just `pieces` of it.
+
+        `row_spans` (row → span of the printed row, from the parser) confine each row's values.
+        A table whose full answer would pass half of max_tokens is asked for in several calls.
+        """
         row_list = [r for r in rows(template) if r.table == table]
         if only_rows:
             row_list = [r for r in row_list if r.row in only_rows] or row_list
-        subset = frozenset(r.row for r in row_list) if only_rows else None
-        model = table_model(template, table, subset)
+        pieces = pieces or [window]
+        region = (min([window[0]] + [a for a, _ in pieces]), max([window[1]] + [b for _, b in pieces]))
+        text, lines = numbered_lines(doc.text, pieces)
         prompt = load_prompt(self.prompts["table"])
-        text = "\n".join(doc.text[a:b].strip("\n") for a, b in pieces) if pieces else doc.text[window[0]:window[1]]
-        messages = prompt.messages(
-            agency=meta.agency, year=meta.year, template=template, title=TABLE_TITLES[table], text=text,
-            rows=[{"name": r.row.replace(".", "__"), "label": " ".join(p for p in (r.section, r.parent, r.label) if p),
-                   "columns": [f.label.split(" ")[-1] for f in r.fields]} for r in row_list])
-        result = self.client.structured(model, messages, source=doc.text, prompt_version=prompt.name)
-        if not result.cached:
-            result.usage.sent_chars += len(text)
-        return self._ground_table(doc, template, table, window, result, model)
+        context = {"source": doc.text, "region": list(region), "lines": [list(x) for x in lines]}
+        whole = table_model(template, table, frozenset(r.row for r in row_list) if only_rows else None)
+        parts = split_rows(row_list, answer_tokens(whole), self.cfg.answer_tokens)
+        out = TableRead(table)
+        readings: dict[str, RowReading] = {}
+        for part in parts:
+            subset = frozenset(r.row for r in part) if (only_rows or len(parts) > 1) else None
+            model = table_model(template, table, subset)
+            messages = prompt.messages(
+                agency=meta.agency, year=meta.year, template=template, title=TABLE_TITLES[table], text=text,
+                rows=[{"name": r.row.replace(".", "__"),
+                       "label": " ".join(p for p in (r.section, r.parent, r.label) if p),
+                       "columns": [f.label.split(" ")[-1] for f in r.fields]} for r in part])
+            result = self.client.structured(model, messages, context=context, prompt_version=prompt.name,
+                                            answer_tokens=answer_tokens(model))
+            if not result.cached:
+                result.usage.sent_chars += len(text)
+            out.usage.add(result.usage)
+            if result.parsed is not None:
+                readings.update(result.parsed.row_readings())  # type: ignore[attr-defined]
+            else:
+                lenient, dropped = _lenient_rows(model, result.raw)
+                readings.update(lenient)
+                out.rejected += dropped
+                out.issues.append(ParseIssue(
+                    kind="low_confidence", keys=[f.key for r in part for f in r.fields],
+                    detail=f"model reply for {table} never validated ({result.error}); its values were grounded "
+                           "one by one and unfound ones dropped",
+                    data={"reader": "llm"}))
+        order = [r.row for r in row_list]
+        self._ground_table(doc, template, table, region, lines, readings, order, row_spans or {}, out)
+        return out
 
-    def _ground_table(self, doc: Document, template: str, table: str, window: tuple[int, int],
-                      result: CallResult, model: type) -> TableRead:
-        out = TableRead(table, usage=result.usage)
-        if result.parsed is not None:
-            readings = result.parsed.row_readings()  # type: ignore[attr-defined]
-        else:
-            readings, out.rejected = _lenient_rows(model, result.raw)
-            out.issues.append(ParseIssue(
-                kind="low_confidence", keys=[f.key for f in fields(template) if f.table == table],
-                detail=f"model reply for {table} never validated ({result.error}); its values were grounded "
-                       "one by one and unfound ones dropped",
-                data={"reader": "llm"}))
-        for row, reading in readings.items():
+    def _ground_table(self, doc: Document, template: str, table: str, region: tuple[int, int],
+                      lines: list[tuple[int, int]], readings: dict[str, RowReading], order: list[str],
+                      row_spans: dict[str, tuple[int, int]], out: TableRead) -> None:
+        cursor: int | None = None
+        for row in sorted(readings, key=lambda r: order.index(r) if r in order else len(order)):
+            reading = readings[row]
             values = [(f"t{table[1:]}.{row}.{col}", v) for col, v in reading.cell_values().items()]
             values = [(k, v) for k, v in values if k in field_map(template)]
-            where, grounded = ground_row(doc.text, reading.evidence, values, window)
+            line = lines[reading.line - 1] if reading.line and 0 < reading.line <= len(lines) else None
+            where, grounded = ground_row(doc.text, reading.evidence, values, region,
+                                         row=row_spans.get(row), line=line, cursor=cursor)
+            if where is not None:
+                cursor = where.end
             for key, g in grounded.items():
                 if g.value is None:
                     out.cells[key] = CellReading(key=key, value=None, reader="llm", confidence=0.5,
@@ -220,13 +284,13 @@ class LLMReader:
                     out.rejected += 1
                     out.cells[key] = CellReading(key=key, value=None, reader="llm", confidence=0.0,
                                                  note=f"unverified: model said {g.value} ({g.how}); dropped")
-        return out
 
     def read_narrative(self, doc: Document, meta: Meta, pieces: list[tuple[int, int]]) -> tuple[list[Claim], Usage, int]:
         prompt = load_prompt(self.prompts["narrative"])
         text = "\n".join(doc.text[s:e].strip("\n") for s, e in pieces)
         messages = prompt.messages(agency=meta.agency, year=meta.year, text=text)
-        result = self.client.structured(NarrativeReading, messages, source=doc.text, prompt_version=prompt.name)
+        result = self.client.structured(NarrativeReading, messages, context={"source": doc.text},
+                                        prompt_version=prompt.name)
         if not result.cached:
             result.usage.sent_chars += len(text)
         if result.parsed is not None:
@@ -267,19 +331,28 @@ def usage_dict(usage: Usage, reader: LLMReader, seconds: float) -> dict[str, Any
     return usage.as_dict(model=reader.cfg.model, prompt_version=reader.prompt_version, seconds=seconds)
 
 
-def resolve_config(config: LLMConfig | None, client: LLMClient | None, provider: str | None,
-                   model: str | None, base_url: str | None, mode: str | None) -> LLMConfig:
-    """The endpoint settings a backend runs with: given, the client's, or from presets and env."""
-    return config or (client.cfg if client else load_config(provider, model=model, base_url=base_url, mode=mode))
+SETTINGS = ("provider", "model", "base_url", "mode", "max_tokens", "token_budget", "deadline", "no_cache")
+
+
+def resolve_config(config: LLMConfig | None, client: LLMClient | None, **settings: object) -> LLMConfig:
+    """The endpoint settings a backend runs with: given, the client's, or from presets, env and options.
+
+    `settings` are the command's options (SETTINGS); None means "not given".
+    """
+    if config or client:
+        return config or client.cfg  # type: ignore[union-attr]
+    given = {k: v for k, v in settings.items() if k in SETTINGS and v is not None}
+    return load_config(given.pop("provider", None), **given)  # type: ignore[arg-type]
 
 
 class LLMBackend:
+    """Every table and the narrative read by the model; a failed call fails the report (BackendError)."""
+
     name = "llm"
 
     def __init__(self, *, config: LLMConfig | None = None, client: LLMClient | None = None,
-                 provider: str | None = None, model: str | None = None, base_url: str | None = None,
-                 mode: str | None = None, **_: object) -> None:
-        self.reader = LLMReader(resolve_config(config, client, provider, model, base_url, mode), client)
+                 **settings: object) -> None:
+        self.reader = LLMReader(resolve_config(config, client, **settings), client)
 
     def extract(self, doc: Document) -> Extraction:
         started = time.perf_counter()
@@ -296,8 +369,12 @@ class LLMBackend:
                                       table_window(doc.text, sections, t)) for t in tables]
             narrative_job = pool.submit(self.reader.read_narrative, doc, meta,
                                         narrative_pieces(doc.text, sections))
-            reads = [j.result() for j in table_jobs]
-            claims, n_usage, n_rejected = narrative_job.result()
+            try:
+                reads = [j.result() for j in table_jobs]
+                claims, n_usage, n_rejected = narrative_job.result()
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)  # a failed report asks nothing more
+                raise
         for key in (f.key for f in fields(template)):
             ex.cells[key] = CellReading(key=key, value=None, reader="llm", confidence=0.0, note="not read")
         rejected = n_rejected

@@ -1,19 +1,23 @@
 """The contract with the model: pydantic response models built from the template spec.
 
 One model per table (a call asks only for the table it needs) with the template's own Chinese row
-and column labels in the field descriptions, and one for narrative claims. Validators need the
-source text in the validation context (`{"source": text}`): a quote or evidence that is not an exact
-substring of it fails, and instructor sends the reason back to the model as a re-ask.
+and column labels in the field descriptions, and one for narrative claims. Validators read the
+validation context `{"source": text, "region": (start, end), "lines": [(start, end), …]}`: a quote
+must be an exact substring of the source; a row's evidence must be printed inside the table shown,
+hold the row's values in order, and start on the line the model named. A failure goes back to the
+model as an instructor re-ask with the reason.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from functools import cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, create_model, field_validator, model_validator
 
+from nianbao.extract.grounding import find_folded, numbers_in
 from nianbao.spec import Row, rows
 
 TABLE_TITLES = {
@@ -23,12 +27,14 @@ TABLE_TITLES = {
 }
 
 
-def _source(info: ValidationInfo) -> str | None:
+def _context(info: ValidationInfo) -> dict[str, Any]:
     ctx = info.context
-    if isinstance(ctx, dict):
-        src = ctx.get("source")
-        return src if isinstance(src, str) else None
-    return None
+    return ctx if isinstance(ctx, dict) else {}
+
+
+def _source(info: ValidationInfo) -> str | None:
+    src = _context(info).get("source")
+    return src if isinstance(src, str) else None
 
 
 def _check_substring(text: str, info: ValidationInfo, what: str) -> str:
@@ -40,26 +46,54 @@ def _check_substring(text: str, info: ValidationInfo, what: str) -> str:
 
 
 class RowReading(BaseModel):
-    """One printed row: its evidence (the row as printed) and its cells."""
+    """One printed row: where its numbers are (line and the numbers as printed) and its cells.
 
-    evidence: str = Field(description="该行在原文中的原样文字，逐字摘录（含行名和数字），不得改写")
+    The evidence is what a correct reader can always copy: the row's numbers as printed, with the
+    label when it shares their line (table 四 prints its numbers on a line of their own). It must be
+    inside the table shown (validation context "region"), and `line` must be the line it starts on.
+    """
 
-    @field_validator("evidence")
-    @classmethod
-    def _evidence_in_source(cls, v: str, info: ValidationInfo) -> str:
-        if v.strip() and not any(ch.isalpha() for ch in v):
-            raise ValueError(f"evidence {v[:30]!r} 只有数字：必须摘录整行，包括行名（the row as printed, with its label）")
-        return _check_substring(v, info, "evidence")
+    line: int | None = Field(None, description="该行数字所在的行号（原文每行开头“数字│”中的数字）；原文没有这一行时为 null")
+    evidence: str = Field(description="该行的数字按原文逐字摘录（可连同同一行的行名；不含行号）")
 
     @model_validator(mode="after")
-    def _evidence_needed(self) -> RowReading:
-        values = [v for k, v in self.cell_values().items() if v is not None]
-        if values and not self.evidence.strip():
-            raise ValueError("evidence 为空：有数字的行必须给出原文摘录（a row with numbers needs its evidence）")
+    def _evidence_in_table(self, info: ValidationInfo) -> RowReading:
+        values = [v for v in self.cell_values().values() if v is not None]
+        if not values:
+            return self
+        if not self.evidence.strip():
+            raise ValueError("evidence 为空：有数字的行必须摘录原文中该行的数字（a row with numbers needs its evidence）")
+        ctx = _context(info)
+        src = _source(info)
+        if src is None:
+            return self
+        region = ctx.get("region") or (0, len(src))
+        places = find_folded(src, self.evidence, region[0], region[1])
+        if not places:
+            raise ValueError(f"evidence {self.evidence[:60]!r} 不在本表原文中（copy the row's numbers exactly as "
+                             "printed in the table shown, without the line number）")
+        printed = [v for _, _, v in numbers_in(src, places[0][0], places[0][1])]
+        if not _in_order(values, printed):
+            raise ValueError(f"evidence {self.evidence[:60]!r} 中没有按顺序出现所填的数字 {values}"
+                             "（the values must be the numbers printed in the evidence, in order）")
+        lines = ctx.get("lines") or []
+        if self.line is not None and lines:
+            if not 1 <= self.line <= len(lines):
+                raise ValueError(f"line {self.line} 超出范围（1..{len(lines)}）")
+            ls, le = lines[self.line - 1]
+            if not any(ls <= p[0] < le for p in places):
+                raise ValueError(f"第 {self.line} 行没有 evidence {self.evidence[:40]!r}（line is the number before "
+                                 "“│” on the line where the evidence starts）")
         return self
 
     def cell_values(self) -> dict[str, float | int | None]:
-        return {k: getattr(self, k) for k in type(self).model_fields if k != "evidence"}
+        return {k: getattr(self, k) for k in type(self).model_fields if k not in ("evidence", "line")}
+
+
+def _in_order(values: list[float | int], printed: list[float]) -> bool:
+    """`values` appear in `printed` as a subsequence (a label's ordinal or a skipped blank is fine)."""
+    it = iter(printed)
+    return all(any(abs(float(v) - p) < 1e-9 for p in it) for v in values)
 
 
 def field_name(row: str) -> str:
@@ -119,6 +153,21 @@ def table_model(template: str, table: str, only: frozenset[str] | None = None) -
     model = create_model(f"Table{table[1:]}_{template}{suffix}", __base__=TableReading, **fields)
     model.__doc__ = f"{TABLE_TITLES[table]}（{template} 版模板）：每一行按原文读出各栏数字。"
     return model
+
+
+def answer_tokens(model: type[TableReading]) -> int:
+    """About how many tokens a complete answer for `model` takes (every row printed, every cell 0).
+
+    Used to split a long table into several calls and to reserve budget before a call.
+    """
+    sample: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        row_model = next(a for a in getattr(info.annotation, "__args__", ()) if isinstance(a, type)
+                         and issubclass(a, RowReading))
+        cols = [c for c in row_model.model_fields if c not in ("evidence", "line")]
+        sample[name] = {"line": 10, "evidence": "\t".join("0" for _ in cols), **dict.fromkeys(cols, 0)}
+    # JSON of keys and small numbers runs about 2.5 characters a token
+    return len(json.dumps(sample, indent=1)) * 2 // 5
 
 
 class ClaimReading(BaseModel):

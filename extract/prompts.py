@@ -16,7 +16,7 @@ from typing import Any
 from jinja2 import Environment, StrictUndefined
 
 SEPARATOR = "\n=====\n"
-DEFAULTS = {"table": "table.v1", "narrative": "narrative.v1"}
+DEFAULTS = {"table": "table.v2", "narrative": "narrative.v1"}
 
 
 def prompts_dir() -> Path:

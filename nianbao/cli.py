@@ -1,6 +1,8 @@
 """The `nianbao` command.
 
-Exit codes: 0 ok; 1 findings of severity error (only with --fail-on-error); 2 bad input.
+Exit codes: 0 ok; 1 findings of severity error (only with --fail-on-error); 2 bad input (or, for
+`llm`, a model step that failed); 3 `hybrid` kept the rules reading because the model could not be
+consulted (unless --allow-fallback).
 A bad file gets one line on stderr and the batch goes on.
 """
 
@@ -68,14 +70,29 @@ def extract(
     provider: str | None = typer.Option(None, "--provider", help="LLM provider preset (nianbao/data/providers.toml)."),
     model: str | None = typer.Option(None, "--model", help="LLM model name sent to the endpoint."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint URL."),
+    # -- LLM backends (issue 10): request settings and what a failed model step does to the exit code --
+    mode: str | None = typer.Option(None, "--mode", help="How a structured reply is asked for: tools, "
+                                    "json_schema, json, json_object_schema or md_json."),
+    max_tokens: int | None = typer.Option(None, "--max-tokens", min=1, help="Reply length cap per call "
+                                          "(default: by model size, nianbao/data/llm.toml)."),
+    token_budget: int | None = typer.Option(None, "--token-budget", min=1, help="Tokens for the whole run."),
+    deadline: float | None = typer.Option(None, "--deadline", min=1, help="Seconds for the whole run's model calls."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the reply cache."),
+    allow_fallback: bool = typer.Option(False, "--allow-fallback", help="hybrid: exit 0 (not 3) when the "
+                                        "model could not be consulted and the rules reading was kept."),
 ) -> None:
     """Extract every cell and narrative count of each report and check them against the template."""
     from nianbao.extract import IngestError, get_backend
     from nianbao.extract.backends import default_backend
+    from nianbao.extract.llm_errors import BackendError
+    from nianbao.extract.llm_outcome import RunOutcome
     from nianbao.pipeline import process_file
 
     backend = backend or default_backend()
-    llm_options = {k: v for k, v in {"provider": provider, "model": model, "base_url": base_url}.items() if v}
+    llm_options = {k: v for k, v in {"provider": provider, "model": model, "base_url": base_url, "mode": mode,
+                                     "max_tokens": max_tokens, "token_budget": token_budget,
+                                     "deadline": deadline, "no_cache": no_cache or None}.items() if v}
+    outcome = RunOutcome(backend, allow_fallback=allow_fallback)
     try:
         be = get_backend(backend, **(llm_options if backend != "rules" else {}))
     except (ValueError, RuntimeError) as e:
@@ -87,19 +104,25 @@ def extract(
     bad = 0
     errors = 0
     results = []
-    for path in paths:
+    for i, path in enumerate(paths):
         try:
             ex = process_file(path, be)
         except IngestError as e:
             _bad(e.path, e.problem)
             bad += 1
             continue
+        except BackendError as e:  # the model step failed: one line naming why
+            _bad(path, str(e))
+            bad += 1
+            if e.stops_run:  # endpoint down, key refused, budget or deadline spent: later reports would fail too
+                outcome.stop(str(e), paths[i + 1:])
+                break
+            continue
         except Exception as e:  # one report's crash must not stop the batch
             _bad(path, f"extraction failed: {type(e).__name__}: {e}")
             bad += 1
-            if getattr(e, "stops_run", False):  # e.g. the token budget is spent: later reports would fail too
-                break
             continue
+        outcome.note(path, ex.usage)
         errors += sum(1 for f in ex.findings if f.severity == "error")
         doc = ex.to_contract()
         if output:
@@ -115,8 +138,12 @@ def extract(
         else:
             for doc in results:
                 sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    for line in outcome.lines():
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
     if bad:
         raise typer.Exit(2)
+    if outcome.exit_code() is not None:
+        raise typer.Exit(outcome.exit_code())
     if fail_on_error and errors:
         raise typer.Exit(1)
 

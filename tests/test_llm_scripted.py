@@ -1,7 +1,8 @@
-"""The llm/hybrid backends against a scripted OpenAI-compatible server on loopback (tests/llm_scripted.py).
+"""The llm/hybrid transport against a scripted OpenAI-compatible server on loopback (tests/llm_scripted.py).
 
-The scripted server produces what the weak local model cannot: a correct full table, a 429 with
-Retry-After, a 5xx, a reply slower than the timeout, exact token counts for the budget.
+The scripted server produces what the local model cannot be made to produce on demand: a 401, a 404,
+a 400, a 429 with Retry-After, a 5xx, a reply slower than the timeout, a reply cut off at max_tokens,
+exact token counts for the budget, a server that reports another model name.
 """
 
 from __future__ import annotations
@@ -12,19 +13,30 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
-from llm_scripted import Reply, ScriptedServer, completion, empty_answer, error, requested_schema
+from llm_scripted import (
+    ClosingServer,
+    Reply,
+    ScriptedServer,
+    completion,
+    empty_answer,
+    error,
+    free_port_url,
+    requested_schema,
+)
 from typer.testing import CliRunner
 
 from nianbao.cli import app
-from nianbao.extract.hybrid import HybridBackend
+from nianbao.extract.hybrid import NOT_CONSULTED, HybridBackend
 from nianbao.extract.ingest import read_document
 from nianbao.extract.llm_backend import LLMBackend, LLMReader, narrative_pieces, section_spans, table_window
 from nianbao.extract.llm_config import LLMConfig
+from nianbao.extract.llm_errors import BudgetExceeded, EndpointError, EndpointUnreachable
 from nianbao.extract.llm_schema import table_model
-from nianbao.extract.llm_transport import BudgetExceeded, LLMClient, LLMTransportError
+from nianbao.extract.llm_transport import LLMClient, RunLimits
 from nianbao.models import Meta
 
 REPORT = EXAMPLES / "004_6f1ea477f42cf686.txt"
+OTHER = EXAMPLES / "000_6ca0fa42e399edc3.txt"
 T2_2021 = {
     "regulation": {"evidence": "规章\t0\t0\t0", "issued": 0, "repealed": 0, "in_force": 0},
     "normative_doc": {"evidence": "行政规范性文件\t0\t0\t2", "issued": 0, "repealed": 0, "in_force": 2},
@@ -36,10 +48,10 @@ T2_2021 = {
 QUOTE = "全年共发布信息 1359 条"
 
 
-def config(server: ScriptedServer, tmp_path: Path, **kw: object) -> LLMConfig:
-    values: dict = {"provider": "scripted", "base_url": server.base_url, "model": "scripted-model", "mode": "json",
-                    "api_key": "sk-test", "cache_dir": tmp_path / "cache", "transport_retries": 3, "timeout": 10.0,
-                    "concurrency": 1, "max_retries": 2, "extra": {"backoff_initial": 0.01}}
+def config(server: ScriptedServer | str, tmp_path: Path, **kw: object) -> LLMConfig:
+    values: dict = {"provider": "scripted", "base_url": server if isinstance(server, str) else server.base_url,
+                    "model": "scripted-model", "mode": "json", "api_key": "sk-test", "cache_dir": tmp_path / "cache",
+                    "transport_retries": 2, "timeout": 10.0, "concurrency": 1, "max_retries": 2}
     values.update(kw)
     return LLMConfig(**values)
 
@@ -58,6 +70,30 @@ def read_narrative(reader: LLMReader, doc):
     return reader.read_narrative(doc, Meta(), narrative_pieces(doc.text, section_spans(doc.text)))
 
 
+@pytest.fixture
+def cli_env(tmp_path, monkeypatch):
+    """The command's environment: one request at a time, json mode, a cache of its own."""
+    cfg_file = tmp_path / "nianbao.toml"
+    cfg_file.write_text('[llm]\nconcurrency = 1\nmode = "json"\ntransport_retries = 1\n', encoding="utf-8")
+    monkeypatch.setenv("NIANBAO_CONFIG", str(cfg_file))
+    monkeypatch.setenv("NIANBAO_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("NIANBAO_MODEL", "scripted-model")
+    for k in ("NIANBAO_PROVIDER", "NIANBAO_TOKEN_BUDGET", "NIANBAO_DEADLINE", "NIANBAO_MAX_TOKENS"):
+        monkeypatch.delenv(k, raising=False)
+
+    def run(base_url: str, *args: str):
+        monkeypatch.setenv("NIANBAO_BASE_URL", base_url)
+        return CliRunner().invoke(app, ["extract", *args])
+
+    return run
+
+
+def stderr_lines(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.strip()]
+
+
+# replies -----------------------------------------------------------------------------------------------
+
 def test_clean_table_reply_is_grounded_with_spans(doc, tmp_path):
     with ScriptedServer([completion(T2_2021, prompt_tokens=300, completion_tokens=90)]) as server:
         read = read_t2(LLMReader(config(server, tmp_path)), doc)
@@ -71,6 +107,7 @@ def test_clean_table_reply_is_grounded_with_spans(doc, tmp_path):
     sent = server.requests[0]
     assert sent["response_format"] == {"type": "json_object"} and sent["temperature"] == 0
     assert "行政处罚" in json.dumps(sent["messages"], ensure_ascii=False)  # the template's own labels
+    assert server.gets == ["/v1/models"]  # one preflight
 
 
 def test_reply_failing_validation_is_reasked_with_the_reason(doc, tmp_path):
@@ -92,9 +129,9 @@ def test_invented_numbers_are_rejected_by_grounding(doc, tmp_path):
         {"value": 999, "unit": "条", "kind": "published", "quote": QUOTE},  # real quote, invented number
     ]}
     table = json.loads(json.dumps(T2_2021))
-    table["punishment"]["decisions"] = 7  # the evidence says 6
+    table["punishment"]["decisions"] = 7  # the evidence says 6: validation re-asks, then grounding drops it
     with ScriptedServer([completion(claims_reply), completion(table)]) as server:
-        reader = LLMReader(config(server, tmp_path))
+        reader = LLMReader(config(server, tmp_path, max_retries=0))
         claims, _, rejected = read_narrative(reader, doc)
         read = read_t2(reader, doc)
     assert [c.value for c in claims] == [1359] and rejected == 1
@@ -103,102 +140,157 @@ def test_invented_numbers_are_rejected_by_grounding(doc, tmp_path):
     assert read.rejected == 1 and read.cells["t2.normative_doc.in_force"].value == 2
 
 
-def test_never_valid_reply_falls_back_to_fuzzy_grounding(doc, tmp_path):
+def test_never_valid_reply_is_grounded_and_not_cached(doc, tmp_path):
     # the quote drops the spaces every time: validation fails twice, then the last reply is grounded
     # by alignment, and the claim carries the source's exact characters
     bad = {"claims": [{"value": 1359, "unit": "条", "kind": "published", "quote": "全年共发布信息1359条"}]}
     with ScriptedServer([completion(bad)]) as server:
         claims, usage, _ = read_narrative(LLMReader(config(server, tmp_path, max_retries=1)), doc)
-    assert len(server.requests) == 2 and usage.fallbacks == 1
-    assert [c.quote for c in claims] == [QUOTE] and claims[0].confidence < 0.9
-    with ScriptedServer([completion(bad)]) as server:  # a re-run replays the fallback from the cache
+        assert len(server.requests) == 2 and usage.fallbacks == 1
+        assert [c.quote for c in claims] == [QUOTE] and claims[0].confidence < 0.9
         again, usage, _ = read_narrative(LLMReader(config(server, tmp_path, max_retries=1)), doc)
-    assert server.requests == [] and usage.calls == 0 and usage.cached_calls == 1
+    assert len(server.requests) == 4 and usage.calls == 2 and usage.cached_calls == 0  # asked again
     assert [c.quote for c in again] == [QUOTE]
 
+
+def test_truncated_reply_is_kept_for_grounding_named_and_not_cached(doc, tmp_path):
+    cut = '{"regulation": {"line": 3, "evidence": "规章\\t0\\t0\\t0", "issued": 0, "repealed": 0, "in_force": 0}, ' \
+          '"normative_doc": {"line": 4, "evidence": "行政规范性文件\\t0\\t0'
+    with ScriptedServer([completion(cut, finish_reason="length")]) as server:
+        read = read_t2(LLMReader(config(server, tmp_path, max_tokens=400)), doc)
+        assert read.usage.truncated == 1 and read.usage.fallbacks == 1
+        assert read.cells["t2.regulation.in_force"].value == 0  # the complete part is grounded
+        assert "t2.normative_doc.in_force" not in read.cells
+        assert any("reply cut off at max_tokens=400" in i.detail for i in read.issues)
+        assert server.requests[0]["max_tokens"] == 400
+        read_t2(LLMReader(config(server, tmp_path, max_tokens=400)), doc)
+    assert len(server.requests) == 2  # a truncated reply is never replayed from the cache
+
+
+# transport ---------------------------------------------------------------------------------------------
 
 def test_429_then_success_honours_retry_after(doc, tmp_path):
     with ScriptedServer([error(429, retry_after="1"), completion(T2_2021)]) as server:
         started = time.perf_counter()
         read = read_t2(LLMReader(config(server, tmp_path)), doc)
         elapsed = time.perf_counter() - started
-    assert elapsed >= 1.0  # waited as asked, not the 0.01 s backoff
+    assert elapsed >= 1.0  # the openai client waited as asked
     assert read.usage.transport_retries == 1 and read.usage.calls == 1
     assert read.cells["t2.punishment.decisions"].value == 6
 
 
-def test_5xx_is_retried(doc, tmp_path):
+def test_5xx_is_retried_by_the_client(doc, tmp_path):
     with ScriptedServer([error(503), error(502), completion(T2_2021)]) as server:
         read = read_t2(LLMReader(config(server, tmp_path)), doc)
-    assert len(server.requests) == 3 and read.usage.transport_retries == 2
+    assert len(server.requests) == 3 and read.usage.transport_retries == 2 and read.usage.calls == 1
 
 
-def test_timeout_exhausting_retries_is_one_clear_error(doc, tmp_path):
+def test_timeout_exhausting_retries_is_one_clear_error_and_ends_the_run(doc, tmp_path):
     slow = Reply(body=completion(T2_2021).body, delay=1.5)
     with ScriptedServer([slow]) as server:
-        reader = LLMReader(config(server, tmp_path, timeout=0.3, transport_retries=2))
-        with pytest.raises(LLMTransportError) as caught:
+        reader = LLMReader(config(server, tmp_path, timeout=0.3, transport_retries=1))
+        with pytest.raises(EndpointUnreachable) as caught:
+            read_t2(reader, doc)
+        assert len(server.requests) == 2
+        assert caught.value.usage.transport_retries == 1  # what the failed call cost is kept
+        with pytest.raises(EndpointUnreachable):  # the run knows: no request for the next call
             read_t2(reader, doc)
         assert len(server.requests) == 2
     message = str(caught.value)
-    assert "\n" not in message and "no reply within 0.3s, 2 attempts" in message and server.base_url in message
+    assert "\n" not in message and "no reply within 0.3s" in message and server.base_url in message
 
 
-def test_hybrid_keeps_the_parser_reading_when_the_model_is_unreachable(tmp_path):
-    slow = Reply(body=completion({"claims": []}).body, delay=1.5)
-    with ScriptedServer([slow]) as server:
-        ex = HybridBackend(config=config(server, tmp_path, timeout=0.2, transport_retries=1)).extract(
-            read_document(EXAMPLES / "003_9e368bcf3916d1f1.txt"))
-    assert "no reply within" in ex.usage["llm_error"]
-    assert ex.cells["t3.new_received.total"].value is not None and ex.backend == "hybrid"
-
-
-def test_rerun_hits_the_cache_with_zero_tokens(doc, tmp_path):
-    with ScriptedServer([Reply(respond=empty_answer)]) as server:
-        first = LLMBackend(config=config(server, tmp_path)).extract(doc)
-        n = len(server.requests)
-        second = LLMBackend(config=config(server, tmp_path)).extract(doc)
-    assert n == 4 and len(server.requests) == 4  # 3 tables + narrative, once
-    assert first.usage["calls"] == 4 and first.usage["cached"] is False and first.usage["prompt_tokens"] == 400
-    assert second.usage["cached"] is True and second.usage["cached_calls"] == 4
-    assert second.usage["calls"] == second.usage["prompt_tokens"] == second.usage["completion_tokens"] == 0
-    assert first.usage["sent_chars"] > 0 and second.usage["sent_chars"] == 0
-    assert first.usage["prompt_version"] == second.usage["prompt_version"] == "narrative.v1+table.v1"
-
-
-def test_token_budget_stops_the_run(tmp_path, monkeypatch):
-    cfg_file = tmp_path / "nianbao.toml"
-    cfg_file.write_text('[llm]\nconcurrency = 1\nmode = "json"\n', encoding="utf-8")
-    reply = Reply(respond=lambda req: completion(empty_answer(req).body["choices"][0]["message"]["content"],
-                                                 prompt_tokens=100, completion_tokens=20))
-    with ScriptedServer([reply]) as server:
-        for k, v in {"NIANBAO_BASE_URL": server.base_url, "NIANBAO_MODEL": "scripted-model",
-                     "NIANBAO_TOKEN_BUDGET": "200", "NIANBAO_CONFIG": str(cfg_file),
-                     "NIANBAO_CACHE_DIR": str(tmp_path / "cache")}.items():
-            monkeypatch.setenv(k, v)
-        result = CliRunner().invoke(app, ["extract", "--backend", "llm", str(REPORT),
-                                          str(EXAMPLES / "000_6ca0fa42e399edc3.txt")])
-    assert result.exit_code == 2
-    assert "token budget of 200 exhausted (240 tokens used)" in result.output
-    assert len(server.requests) == 2  # the third call was never sent, and the second report never started
-    assert result.output.count("error") == 1
-
-
-def test_budget_is_shared_by_every_report_of_a_run(doc, tmp_path):
-    with ScriptedServer([completion(T2_2021, prompt_tokens=80, completion_tokens=30)]) as server:
-        client = LLMClient(config(server, tmp_path, token_budget=100, cache_dir=None))
-        reader = LLMReader(client=client)
-        read_t2(reader, doc)
-        with pytest.raises(BudgetExceeded):
+@pytest.mark.parametrize(("status", "message", "name"), [
+    (401, "Incorrect API key provided: sk-test", "Unauthorized"),
+    (404, "The model `scripted-model` does not exist or you do not have access to it.", "Not Found"),
+])
+def test_4xx_stops_the_call_with_status_provider_model_and_message(doc, tmp_path, status, message, name):
+    # the server has no /models (preflight passes): the first call meets the error, later calls do not go out
+    with ScriptedServer([error(status, message=message)], models=error(404)) as server:
+        reader = LLMReader(config(server, tmp_path))
+        with pytest.raises(EndpointError) as caught:
             read_t2(reader, doc)
+        with pytest.raises(EndpointError):
+            read_narrative(reader, doc)
+        assert len(server.requests) == 1  # not retried, and remembered for the run
+    e = caught.value
+    assert e.status == status and e.stops_run
+    assert str(e) == (f"HTTP {status} {name} from provider scripted, model scripted-model ({server.base_url}): "
+                      f"{message}")
+    assert not any((tmp_path / "cache").rglob("*.json"))  # nothing that failed is cached
 
 
-def test_tools_mode_reads_a_tool_call(doc, tmp_path):
+def test_400_fails_only_that_call(doc, tmp_path):
+    with ScriptedServer([error(400, message="max_tokens is too large"), completion(T2_2021)]) as server:
+        reader = LLMReader(config(server, tmp_path))
+        with pytest.raises(EndpointError) as caught:
+            read_t2(reader, doc)
+        assert not caught.value.stops_run
+        assert read_t2(reader, doc).cells["t2.punishment.decisions"].value == 6
+
+
+def test_preflight_finds_a_refused_key_before_any_model_call(doc, tmp_path):
+    with ScriptedServer([completion(T2_2021)], models=error(401, message="invalid api key")) as server:
+        reader = LLMReader(config(server, tmp_path))
+        with pytest.raises(EndpointError, match="HTTP 401 Unauthorized .*: invalid api key"):
+            read_t2(reader, doc)
+        with pytest.raises(EndpointError):
+            read_t2(reader, doc)
+    assert server.requests == [] and server.gets == ["/v1/models"]
+
+
+def test_a_dead_endpoint_is_tried_once_per_run_not_once_per_report(tmp_path):
+    with ClosingServer() as dead:
+        backend = HybridBackend(config=config(dead.base_url, tmp_path, transport_retries=1))
+        results = [backend.extract(read_document(p)) for p in sorted(EXAMPLES.glob("*.txt"))]
+    assert dead.connections == 2  # the preflight and its one retry, for five reports
+    asked = [ex for ex in results if ex.usage.get("llm_error")]  # reports with something to ask the model
+    assert len(asked) >= 2
+    for ex in asked:
+        assert "cannot be reached" in ex.usage["llm_error"]
+        assert [f.rule for f in ex.findings if f.rule == NOT_CONSULTED] == [NOT_CONSULTED]
+    for ex in results:
+        if ex not in asked:  # nothing the parser doubted: nothing was lost
+            assert not any(f.rule == NOT_CONSULTED for f in ex.findings) and ex.usage["calls"] == 0
+
+
+# settings ----------------------------------------------------------------------------------------------
+
+def test_cache_key_covers_max_tokens_and_base_url(doc, tmp_path):
+    with ScriptedServer([completion(T2_2021)]) as a, ScriptedServer([completion(T2_2021)]) as b:
+        read_t2(LLMReader(config(a, tmp_path, max_tokens=1000)), doc)
+        hit = read_t2(LLMReader(config(a, tmp_path, max_tokens=1000)), doc)
+        read_t2(LLMReader(config(a, tmp_path, max_tokens=2000)), doc)
+        read_t2(LLMReader(config(b, tmp_path, max_tokens=1000)), doc)
+    assert hit.usage.cached_calls == 1 and hit.usage.calls == 0
+    assert len(a.requests) == 2 and len(b.requests) == 1
+
+
+def test_reasoning_model_gets_no_temperature_and_its_token_parameter(doc, tmp_path):
+    with ScriptedServer([completion(T2_2021)]) as server:
+        read_t2(LLMReader(config(server, tmp_path, model="o3-mini", token_param="max_completion_tokens")), doc)
+    sent = server.requests[0]
+    assert "temperature" not in sent and "max_tokens" not in sent
+    assert sent["max_completion_tokens"] == 16384  # the reasoning size in llm.toml
+
+
+def test_tool_choice_auto_for_providers_that_refuse_a_forced_tool(doc, tmp_path):
     name = table_model("2021", "t2").__name__
     with ScriptedServer([completion(T2_2021, tool=name)]) as server:
-        read = read_t2(LLMReader(config(server, tmp_path, mode="tools")), doc)
+        read = read_t2(LLMReader(config(server, tmp_path, mode="tools", tool_choice="auto")), doc)
+    assert server.requests[0]["tool_choice"] == "auto"
     assert server.requests[0]["tools"][0]["function"]["name"] == name
     assert read.cells["t2.punishment.decisions"].value == 6
+
+
+def test_chat_format_without_system_role_gets_the_system_text_in_the_first_user_turn(doc, tmp_path):
+    with ScriptedServer([completion(T2_2021)]) as server:
+        read_t2(LLMReader(config(server, tmp_path, model="gemma3-270m")), doc)
+    messages = server.requests[0]["messages"]
+    assert [m["role"] for m in messages] == ["user"]
+    assert messages[0]["content"].startswith("你是政府信息公开工作年度报告的数据录入员")
+    assert '"properties"' in messages[0]["content"]  # the schema instructor adds reaches the model
+    assert server.requests[0]["max_tokens"] == 1024  # the tiny size in llm.toml
 
 
 def test_llamacpp_mode_puts_the_schema_in_response_format(doc, tmp_path):
@@ -206,6 +298,143 @@ def test_llamacpp_mode_puts_the_schema_in_response_format(doc, tmp_path):
         read_t2(LLMReader(config(server, tmp_path, mode="json_object_schema")), doc)
     fmt = server.requests[0]["response_format"]
     assert fmt["type"] == "json_object" and "punishment" in fmt["schema"]["properties"]
+
+
+def test_cost_is_priced_by_the_model_the_server_reports(doc, tmp_path):
+    with ScriptedServer([completion(T2_2021, prompt_tokens=1000, completion_tokens=1000, model="gpt-4o-mini")]) as s:
+        ex = LLMBackend(config=config(s, tmp_path)).extract(doc)
+    assert ex.usage["model"] == "gpt-4o-mini" and ex.usage["model_requested"] == "scripted-model"
+    calls = ex.usage["calls"]
+    assert ex.usage["cost_usd"] == pytest.approx(calls * 0.00075)  # prices.toml's gpt-4o-mini
+
+
+def test_table_three_goes_in_two_calls_when_its_answer_passes_half_of_max_tokens(tmp_path):
+    report = read_document(EXAMPLES / "003_9e368bcf3916d1f1.txt")
+    sections = section_spans(report.text)
+    window = table_window(report.text, sections, "t3")
+    with ScriptedServer([Reply(respond=empty_answer)]) as server:
+        LLMReader(config(server, tmp_path / "a", max_tokens=3000)).read_table(report, Meta(), "2021", "t3", window)
+        n_small = len(server.requests)
+        LLMReader(config(server, tmp_path / "b", max_tokens=8192)).read_table(report, Meta(), "2021", "t3", window)
+    asked = [set(requested_schema(r)["properties"]) for r in server.requests]
+    assert n_small == 2 and len(asked) == 3
+    assert asked[0].isdisjoint(asked[1]) and asked[0] | asked[1] == asked[2]  # every row once, in two parts
+
+
+def test_rerun_hits_the_cache_across_processes_with_zero_tokens(doc, tmp_path):
+    with ScriptedServer([Reply(respond=empty_answer)]) as server:
+        first = LLMBackend(config=config(server, tmp_path, max_tokens=8192)).extract(doc)
+        n = len(server.requests)
+        second = LLMBackend(config=config(server, tmp_path, max_tokens=8192)).extract(doc)
+    assert n == 4 and len(server.requests) == 4  # 3 tables + narrative, once
+    assert first.usage["calls"] == 4 and first.usage["cached"] is False and first.usage["prompt_tokens"] == 400
+    assert second.usage["cached"] is True and second.usage["cached_calls"] == 4
+    assert second.usage["calls"] == second.usage["prompt_tokens"] == second.usage["completion_tokens"] == 0
+    assert first.usage["sent_chars"] > 0 and second.usage["sent_chars"] == 0
+    assert first.usage["prompt_version"] == second.usage["prompt_version"] == "narrative.v1+table.v2"
+    offline = LLMBackend(config=config(server, tmp_path, max_tokens=8192)).extract(doc)  # the server is gone
+    assert offline.usage["cached_calls"] == 4 and offline.values() == first.values()
+
+
+def test_budget_is_checked_before_each_call_with_its_estimated_size(doc, tmp_path):
+    with ScriptedServer([completion(T2_2021, prompt_tokens=80, completion_tokens=30)]) as server:
+        client = LLMClient(config(server, tmp_path, cache_dir=None))
+        reader = LLMReader(client=client)
+        read_t2(reader, doc)
+        # far more than the 110 tokens spent, less than the 110 plus what the next call would need
+        client.limits.limit = 600
+        with pytest.raises(BudgetExceeded, match="token budget of 600 would be exceeded: 110 tokens used"):
+            read_t2(reader, doc)
+    assert len(server.requests) == 1 and client.limits.used == 110 <= client.limits.limit
+
+
+def test_budget_is_shared_by_every_report_of_a_run(doc, tmp_path):
+    limits = RunLimits(token_budget=10_000)
+    with ScriptedServer([completion(T2_2021, prompt_tokens=8000, completion_tokens=1000)]) as server:
+        reader = LLMReader(client=LLMClient(config(server, tmp_path, cache_dir=None), limits))
+        other = LLMReader(client=LLMClient(config(server, tmp_path, cache_dir=None), limits))
+        read_t2(reader, doc)
+        with pytest.raises(BudgetExceeded):
+            read_t2(other, doc)
+    assert limits.used == 9000
+
+
+# the command -------------------------------------------------------------------------------------------
+
+def test_llm_401_exits_2_with_one_named_error_and_the_next_run_sends_again(cli_env, tmp_path):
+    with ScriptedServer([error(401, message="Incorrect API key provided")], models=error(404)) as bad:
+        result = cli_env(bad.base_url, "--backend", "llm", str(REPORT), str(OTHER))
+    assert result.exit_code == 2
+    lines = stderr_lines(result)
+    assert len(lines) == 2, lines
+    assert "HTTP 401 Unauthorized from provider custom, model scripted-model" in lines[0]
+    assert "Incorrect API key provided" in lines[0] and REPORT.name in lines[0]
+    assert lines[1] == f"not attempted (1): {OTHER.name}"
+    assert len(bad.requests) == 1
+    with ScriptedServer([Reply(respond=empty_answer)]) as fixed:
+        again = cli_env(fixed.base_url, "--backend", "llm", str(REPORT), "-o", str(tmp_path / "out"))
+    assert again.exit_code == 0, again.output
+    assert len(fixed.requests) >= 4  # the failure was not cached
+
+
+def test_llm_400_fails_that_report_and_the_batch_goes_on(cli_env, tmp_path):
+    replies = [error(400, message="context length exceeded")] + [Reply(respond=empty_answer)]
+    with ScriptedServer(replies) as server:
+        result = cli_env(server.base_url, "--backend", "llm", "--max-tokens", "8192", str(REPORT), str(OTHER),
+                         "-o", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert "HTTP 400 Bad Request" in result.stderr and "context length exceeded" in result.stderr
+    assert not (tmp_path / "out" / f"{REPORT.stem}.json").exists()
+    assert (tmp_path / "out" / f"{OTHER.stem}.json").exists()
+
+
+def test_hybrid_with_the_model_server_stopped_exits_3_with_one_line(cli_env, tmp_path):
+    url = free_port_url()
+    reports = [str(p) for p in sorted(EXAMPLES.glob("*.txt"))]
+    result = cli_env(url, "--backend", "hybrid", *reports, "-o", str(tmp_path / "out"))
+    assert result.exit_code == 3
+    lines = stderr_lines(result)
+    assert len(lines) == 1 and "the model was not consulted for" in lines[0] and "cannot be reached" in lines[0]
+    allowed = cli_env(url, "--backend", "hybrid", "--allow-fallback", reports[3])
+    assert allowed.exit_code == 0
+    out = json.loads(allowed.stdout)
+    finding = next(f for f in out["findings"] if f["rule"] == NOT_CONSULTED)
+    assert finding["category"] == "disagreement" and finding["severity"] == "warning"
+    assert "cannot be reached" in finding["message"] and "cannot be reached" in out["usage"]["llm_error"]
+    rules = CliRunner().invoke(app, ["extract", "--backend", "rules", reports[3]])
+    assert out["cells"] == json.loads(rules.stdout)["cells"]  # the rules reading, kept whole
+
+
+def test_hybrid_401_keeps_the_rules_reading_and_says_so_once(cli_env):
+    doubted = [EXAMPLES / "002_17b0dc41428b3418.txt", EXAMPLES / "003_9e368bcf3916d1f1.txt"]  # parser doubts
+    with ScriptedServer([Reply(respond=empty_answer)], models=error(401, message="bad key")) as server:
+        result = cli_env(server.base_url, "--backend", "hybrid", *map(str, doubted))
+    assert result.exit_code == 3
+    lines = stderr_lines(result)
+    assert len(lines) == 1 and "HTTP 401" in lines[0] and "bad key" in lines[0]
+    assert "for 2 of 2 reports" in lines[0] and all(p.name in lines[0] for p in doubted)
+    assert server.requests == []
+
+
+def test_token_budget_ends_the_run_naming_the_reports_not_attempted(cli_env):
+    reply = Reply(respond=lambda req: completion(empty_answer(req).body["choices"][0]["message"]["content"],
+                                                 prompt_tokens=100, completion_tokens=20))
+    with ScriptedServer([reply]) as server:
+        result = cli_env(server.base_url, "--backend", "llm", "--token-budget", "4000", "--max-tokens", "256",
+                         str(REPORT), str(OTHER))
+    assert result.exit_code == 2
+    lines = stderr_lines(result)
+    assert "token budget of 4000 would be exceeded" in lines[0] and REPORT.name in lines[0]
+    assert lines[-1] == f"not attempted (1): {OTHER.name}"
+    assert len(server.requests) >= 1
+
+
+def test_deadline_ends_the_run(cli_env):
+    slow = Reply(respond=lambda req: Reply(body=empty_answer(req).body, delay=3))
+    with ScriptedServer([slow]) as server:
+        result = cli_env(server.base_url, "--backend", "llm", "--deadline", "1", str(REPORT), str(OTHER))
+    assert result.exit_code == 2
+    assert "deadline of 1s" in result.stderr and f"not attempted (1): {OTHER.name}" in result.stderr
 
 
 def test_hybrid_sends_a_fraction_of_what_llm_sends(tmp_path):
@@ -226,17 +455,13 @@ def test_hybrid_sends_a_fraction_of_what_llm_sends(tmp_path):
     assert hybrid.values() == rules_cells  # a model that reads nothing changes nothing
 
 
-def test_cli_defaults_to_hybrid_when_an_endpoint_is_configured(tmp_path, monkeypatch):
+def test_cli_defaults_to_hybrid_when_an_endpoint_is_configured(cli_env, monkeypatch):
     with ScriptedServer([Reply(respond=empty_answer)]) as server:
-        monkeypatch.setenv("NIANBAO_CONFIG", str(tmp_path / "absent.toml"))
-        monkeypatch.setenv("NIANBAO_CACHE_DIR", str(tmp_path / "cache"))
-        monkeypatch.delenv("NIANBAO_PROVIDER", raising=False)
-        monkeypatch.setenv("NIANBAO_BASE_URL", server.base_url)
-        monkeypatch.setenv("NIANBAO_MODEL", "scripted-model")
-        result = CliRunner().invoke(app, ["extract", str(EXAMPLES / "003_9e368bcf3916d1f1.txt")])
+        result = cli_env(server.base_url, str(EXAMPLES / "003_9e368bcf3916d1f1.txt"))
         monkeypatch.delenv("NIANBAO_BASE_URL")
         plain = CliRunner().invoke(app, ["extract", str(REPORT)])
     assert result.exit_code == 0, result.output
-    out = json.loads(result.output)
-    assert out["backend"] == "hybrid" and out["usage"]["calls"] >= 1 and out["usage"]["model"] == "scripted-model"
-    assert json.loads(plain.output)["backend"] == "rules"
+    out = json.loads(result.stdout)
+    assert out["backend"] == "hybrid" and out["usage"]["calls"] >= 1 and out["usage"]["model"] == "scripted"
+    assert out["usage"]["model_requested"] == "scripted-model"
+    assert json.loads(plain.stdout)["backend"] == "rules"

@@ -14,7 +14,7 @@ from nianbao.extract.ingest import read_document
 from nianbao.extract.llm_backend import TableRead, guess_template
 from nianbao.extract.llm_config import LLMConfig, LLMConfigError, load_config, presets
 from nianbao.extract.llm_schema import NarrativeReading, table_model
-from nianbao.extract.llm_transport import cost_usd, retry_after_seconds
+from nianbao.extract.llm_transport import cost_usd, fold_system
 from nianbao.extract.prompts import load_prompt
 from nianbao.extract.rules_backend import RulesBackend
 from nianbao.models import CellReading, Claim, Extraction, Meta, Span
@@ -36,7 +36,7 @@ def test_locate_exact_then_normalised_then_aligned():
 
 def test_ground_row_finds_values_in_order_and_rejects_invented_ones():
     where, got = ground_row(TEXT, "行政复议 1 0 0 0 2", [("upheld", 1), ("corrected", 0), ("total", 2), ("x", 5)])
-    assert where is not None and not where.exact
+    assert where is not None and not where.exact  # found with tabs folded to spaces
     assert TEXT[got["upheld"].span[0]:got["upheld"].span[1]] == "1"
     assert TEXT[got["total"].span[0]:got["total"].span[1]] == "2"
     assert got["x"].how == "invented" and not got["x"].verified and got["x"].span is None
@@ -108,13 +108,72 @@ def test_cost_from_the_price_table():
     assert cost_usd("unlisted-model", 10**6, 10**6) == 0
 
 
-def test_retry_after_forms():
-    class E:
-        def __init__(self, headers):
-            self.response = type("R", (), {"headers": headers})()
-    assert retry_after_seconds(E({"retry-after": "3"})) == 3
-    assert retry_after_seconds(E({"retry-after-ms": "250"})) == 0.25
-    assert retry_after_seconds(E({})) is None
+def test_settings_follow_the_model_not_the_server(clean_env):
+    tiny = load_config("llamacpp")
+    assert (tiny.model, tiny.answer_tokens, tiny.has_system_role) == ("gemma3-270m", 1024, False)
+    assert load_config("llamacpp", model="qwen2.5:7b").answer_tokens == 2048  # same server, another model
+    assert load_config("llamacpp", max_tokens=3000).answer_tokens == 3000  # --max-tokens wins
+    clean_env.setenv("NIANBAO_MAX_TOKENS", "777")
+    assert load_config("openai").answer_tokens == 777
+    clean_env.delenv("NIANBAO_MAX_TOKENS")
+    reasoning = load_config("openai", model="o3-mini")
+    assert "temperature" in reasoning.refused_params and reasoning.token_param == "max_completion_tokens"
+    assert "temperature" not in load_config("deepseek").refused_params
+    assert load_config("zhipu").tool_choice == "auto"
+    assert load_config("deepseek", no_cache=True).cache_dir is None
+    with pytest.raises(LLMConfigError, match="deadline must be positive"):
+        load_config("deepseek", deadline=0)
+    clean_env.setenv("NIANBAO_TOKEN_BUDGET", "lots")
+    with pytest.raises(LLMConfigError, match="NIANBAO_TOKEN_BUDGET='lots' is not a int"):
+        load_config("deepseek")
+
+
+def test_system_text_folds_into_the_first_user_turn():
+    msgs = [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}, {"role": "assistant", "content": "A"}]
+    assert fold_system(msgs) == [{"role": "user", "content": "S\n\nU"}, {"role": "assistant", "content": "A"}]
+    assert fold_system([{"role": "user", "content": "U"}]) == [{"role": "user", "content": "U"}]
+
+
+def test_grounding_never_takes_a_value_from_a_date_phone_or_document_number():
+    text = "表\n2024年1月1日\t电话 0371-63212345\t〔2023〕5号\t规章\t1\t5\t0\n"
+    _, got = ground_row(text, "2024年1月1日", [("a", 1)])
+    assert got["a"].how == "invented"  # the 1s of the date are not values
+    _, got = ground_row(text, "0371-63212345", [("a", 371)])
+    assert got["a"].how == "invented"
+    _, got = ground_row(text, "〔2023〕5号", [("a", 5)])
+    assert got["a"].how == "invented"
+    _, got = ground_row(text, "规章\t1\t5\t0", [("a", 1), ("b", 5), ("c", 0)])
+    assert [got[k].span for k in "abc"] == [(text.index("\t1\t") + 1, text.index("\t1\t") + 2),
+                                            (text.index("\t5\t") + 1, text.index("\t5\t") + 2),
+                                            (len(text) - 2, len(text) - 1)]
+
+
+def test_grounding_keeps_values_inside_the_region_and_the_row():
+    text = "全年共发布信息 6 条。\n表二\n规章\t0\t0\t6\n表三\n一、新收\t6\t0\t6\n二、结转\t0\t0\t0\n"
+    region = (text.index("表二"), text.index("表三"))
+    _, got = ground_row(text, "全年共发布信息 6 条", [("a", 6)], region)
+    assert got["a"].how == "evidence not found"  # printed, but not in the table
+    row = (text.index("二、结转"), len(text) - 1)
+    t3 = (text.index("表三"), len(text))
+    _, got = ground_row(text, "6\t0\t6", [("a", 6)], t3, row=row)
+    assert got["a"].how == "evidence not found"  # in the table, on another row
+    where, got = ground_row(text, "0\t0\t0", [("a", 0)], t3, row=row)
+    assert where.start >= row[0] and got["a"].verified
+
+
+def test_identical_evidence_is_told_apart_by_row_order_and_line():
+    text = "四\n0\t0\t0\t0\t0\t0\t0\t0\t0\t0\n"
+    first, _ = ground_row(text, "0\t0\t0\t0\t0", [("a", 0)])
+    second, _ = ground_row(text, "0\t0\t0\t0\t0", [("a", 0)], cursor=first.end)
+    assert first.end <= second.start
+
+
+def test_folded_evidence_matches_respaced_numbers_but_not_inside_longer_ones():
+    from nianbao.extract.grounding import find_folded
+    text = "行政复议\t10\t0\t0\n"
+    assert find_folded(text, "0 0") == [(text.index("0\t0\n"), len(text) - 1)]
+    assert find_folded(text, "行政复议 10  0") == [(0, text.index("\t0\n"))]
+    assert find_folded(text, "１０\t0") == [(text.index("10"), text.index("10") + 4)]
 
 
 # response models and prompts -------------------------------------------------------------------------
@@ -126,6 +185,27 @@ def test_table_models_carry_chinese_labels_and_reject_bad_cells():
     row = {"evidence": "行政复议\t1", "upheld": -1}
     with pytest.raises(ValidationError, match="greater than or equal to 0"):
         table_model("2021", "t4").model_validate({"review": row, "suit_direct": None, "suit_after_review": None})
+
+
+def test_row_evidence_may_be_numbers_alone_but_must_be_in_the_table_on_the_named_line():
+    source = "全年发布 1 条\n行政复议\n1\t0\t0\t0\t1\n"
+    t4 = table_model("2021", "t4")
+    ctx = {"source": source, "region": [source.index("行政复议"), len(source)],
+           "lines": [[source.index("行政复议"), source.index("\n1")], [source.index("1\t"), len(source) - 1]]}
+
+    def reading(**row):
+        return t4.model_validate({"review": row, "suit_direct": None, "suit_after_review": None}, context=ctx)
+
+    ok = reading(line=2, evidence="1 0 0 0 1", upheld=1, corrected=0, other=0, pending=0, total=1)
+    assert ok.review.total == 1  # digits only, re-spaced: a correct model's copy
+    with pytest.raises(ValidationError, match="不在本表原文中"):
+        reading(line=2, evidence="全年发布 1 条", upheld=1)
+    with pytest.raises(ValidationError, match="没有按顺序出现"):
+        reading(line=2, evidence="1\t0\t0\t0\t1", upheld=1, total=7)
+    with pytest.raises(ValidationError, match="第 1 行没有"):
+        reading(line=1, evidence="1\t0\t0\t0\t1", upheld=1)
+    with pytest.raises(ValidationError, match="evidence 为空"):
+        reading(line=None, evidence="", upheld=1)
     fee = table_model("2021", "t2").model_fields["admin_fee"]
     assert "万元" in str(fee.annotation.__args__[0].model_json_schema())
 
@@ -137,10 +217,11 @@ def test_narrative_parent_must_point_back():
 
 
 def test_prompts_are_versioned_files_in_chinese():
-    p = load_prompt("table.v1")
+    p = load_prompt("table.v2")
     msgs = p.messages(agency="某镇", year=2023, template="2021", title="四、行政复议", text="行政复议 0",
                       rows=[{"name": "review", "label": "行政复议", "columns": ["结果维持"]}])
-    assert p.name == "table.v1" and "逐字摘录" in msgs[-1]["content"] and "行政复议 0" in msgs[-1]["content"]
+    assert p.name == "table.v2" and "逐字摘录" in msgs[-1]["content"] and "行政复议 0" in msgs[-1]["content"]
+    assert "行号" in msgs[-1]["content"] and msgs[0]["role"] == "system"
     with pytest.raises(FileNotFoundError):
         load_prompt("table.v999")
 
