@@ -185,6 +185,9 @@ def _row_regions(b: _Builder, hits: list[Hit], specs: tuple[LabelSpec, ...], tab
         mine = [p for p in mine if p.end <= e or p.start == p.end]
         if i + 1 < len(hits) and table == "t3":
             mine = _without_glued_ordinal(b, h.spec, mine, hits[i + 1])
+        # empty cells after a row's last value and beyond its width belong to a wider row's columns
+        while len(mine) > h.spec.n and mine[-1].piece.blank and not mine[-1].raw:
+            mine = mine[:-1]
         out[h.spec.id] = _Row(h.spec, h, mine)
         _report_debris(b, h, debris[bisect.bisect_left(dstarts, s):bisect.bisect_left(dstarts, e)], table)
         if h.debris is not None:
