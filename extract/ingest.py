@@ -10,6 +10,7 @@ import importlib
 from pathlib import Path
 
 from nianbao.document import Document
+from nianbao.errors import InputError
 
 # kind → reader module (relative to nianbao.extract)
 READERS: dict[str, str] = {
@@ -31,7 +32,7 @@ EXTENSIONS: dict[str, str] = {
 }
 
 
-class IngestError(Exception):
+class IngestError(InputError):
     """A file that cannot be read as a report; str() is one line naming the file and the problem."""
 
     def __init__(self, path: str | Path, problem: str) -> None:

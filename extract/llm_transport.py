@@ -35,6 +35,7 @@ from tenacity import (
     wait_random,
 )
 
+from nianbao.errors import StopRun
 from nianbao.extract.llm_config import LLMConfig
 
 MODE_MAP = {
@@ -58,10 +59,8 @@ class LLMTransportError(LLMError):
     """The endpoint did not answer usefully after every transport retry."""
 
 
-class BudgetExceeded(LLMError):
+class BudgetExceeded(LLMError, StopRun):
     """The run's token budget is spent: the run stops rather than overspend."""
-
-    stops_run = True
 
 
 @dataclass
