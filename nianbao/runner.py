@@ -98,7 +98,7 @@ def _kind_of(mode: int) -> str | None:
     return None if stat.S_ISREG(mode) else "not a regular file"
 
 
-def _check_file(path: Path) -> str | None:
+def check_file(path: Path) -> str | None:
     """None when `path` is a regular file nianbao may open; else why not, in one line."""
     try:
         st = os.stat(path)  # follows symlinks; never opens (a FIFO would block on open)
@@ -136,7 +136,7 @@ def expand_inputs(paths: Iterable[str | os.PathLike[str]],
             out.refused.append((p, f"cannot be read ({e.strerror or e})"))
             continue
         if not is_dir:
-            problem = _check_file(p)
+            problem = check_file(p)
             if problem:
                 out.refused.append((p, problem))
             else:
@@ -153,7 +153,7 @@ def expand_inputs(paths: Iterable[str | os.PathLike[str]],
                 f = Path(root) / name
                 if os.path.isdir(f):  # a symlink to a folder: not followed
                     continue
-                problem = _check_file(f)
+                problem = check_file(f)
                 if problem:
                     out.refused.append((f, problem))
                 elif keep is None or keep(f):
@@ -297,12 +297,12 @@ class Runner:
     results, killing the workers; `on_page(index, done, total)` gets page progress.
     """
 
-    def __init__(self, task: Callable[[Path], Any], *, workers: int = 1, limits: Limits = Limits(),
+    def __init__(self, task: Callable[[Path], Any], *, workers: int = 1, limits: Limits | None = None,
                  isolate: bool = True, stop: threading.Event | None = None,
                  on_page: Callable[[int, int, int], None] | None = None, ahead: int | None = None) -> None:
         self.task = task
         self.workers = max(1, workers)
-        self.limits = limits
+        self.limits = limits or Limits()
         self.isolate = isolate
         self.stop = stop or threading.Event()
         self.on_page = on_page
