@@ -123,10 +123,6 @@ def limits_from(timeout: float, max_memory: str) -> Any:
     return Limits(timeout=timeout or None, max_memory=parse_size(max_memory))
 
 
-def default_workers(isolated: bool) -> int:
-    return (os.cpu_count() or 1) if isolated else 4
-
-
 # ---------------------------------------------------------------- extract
 
 
@@ -183,7 +179,7 @@ def extract(
     from functools import partial
 
     from nianbao.extract.backends import default_backend
-    from nianbao.pipeline import contract_task, isolates, make_backend, model_task
+    from nianbao.pipeline import contract_task, default_workers, isolates, make_backend, model_task
     from nianbao.progress import Bar
     from nianbao.runner import Runner, StopSignal, expand_inputs, nothing_matched
 
@@ -210,7 +206,7 @@ def extract(
     settled: set[int] = set()  # failed, or written to a file: nothing to print
     next_out = 0
     with StopSignal().installed() as stop, Bar("extract", len(paths)) as bar:
-        runner = Runner(task, workers=workers or default_workers(isolated), limits=limits, isolate=isolated,
+        runner = Runner(task, workers=workers or default_workers(be), limits=limits, isolate=isolated,
                         stop=stop, on_page=lambda i, d, n: bar.working_on(f"{paths[i].name} page {d}/{n}"))
         for out in runner.run(paths):
             finished += 1

@@ -47,6 +47,18 @@ def isolates(backend: str | Backend) -> bool:
     return name in LOCAL_BACKENDS
 
 
+def default_workers(backend: str | Backend) -> int:
+    """Every core for a local backend; for a network one, the endpoint's own concurrency (its client
+    never has more calls in flight, so more reports at once would only queue), else 4."""
+    import os
+
+    if isolates(backend):
+        return os.cpu_count() or 1
+    cfg = getattr(getattr(backend, "reader", None), "cfg", None) or getattr(backend, "cfg", None)
+    n = getattr(cfg, "concurrency", None)
+    return n if isinstance(n, int) and n > 0 else 4
+
+
 def process_document(doc: Document, backend: Backend | str = "rules") -> Extraction:
     be = get_backend(backend) if isinstance(backend, str) else backend
     started = time.perf_counter()

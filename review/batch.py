@@ -163,14 +163,15 @@ def _extract(store: Store, todo: list[tuple[Path, str]], settings: RunSettings, 
              workers: int | None, stop: Any, on_error: Callable[[str, str], None] | None,
              progress: Callable[[int, str], None] | None, limits: Limits,
              on_page: Callable[[str, int, int], None] | None, batch_size: int) -> None:
-    from nianbao.pipeline import isolates
+    from nianbao.pipeline import default_workers, isolates
 
     if not todo:
         return
     isolated = isolates(settings.backend)
-    n = workers or (_cpu_count() if isolated else 4)
+    backend = _backend(settings.backend, settings.options)
+    n = workers or default_workers(backend)
     hashes = {str(p): h for p, h in todo}
-    task = partial(work, backend=_backend(settings.backend, settings.options), hashes=hashes)
+    task = partial(work, backend=backend, hashes=hashes)
     paths = [p for p, _ in todo]
     runner = Runner(task, workers=n, limits=limits, isolate=isolated, stop=stop,
                     on_page=(lambda i, d, t: on_page(display(paths[i].name), d, t)) if on_page else None)
@@ -226,12 +227,6 @@ def _write(store: Store, res: BatchResult, settings: RunSettings, stored: list[d
                 on_error(item["path"], problem)
     with contextlib.suppress(Exception):
         store.write_batch(res.run_id, settings.key, [], failed)
-
-
-def _cpu_count() -> int:
-    import os
-
-    return os.cpu_count() or 1
 
 
 def store_has_many(store: Store) -> bool:
