@@ -13,7 +13,6 @@ from pathlib import Path
 import click
 import typer
 from rich.console import Console
-from rich.progress import Progress
 from typer.core import TyperGroup
 
 err = Console(stderr=True, highlight=False)
@@ -58,6 +57,7 @@ def run_cmd(
     from nianbao.eval.prices import load_prices
     from nianbao.eval.terminal import print_runs
     from nianbao.extract import get_backend
+    from nianbao.progress import Bar
 
     try:
         thresholds = parse_thresholds(fail_under) if fail_under else {}
@@ -73,16 +73,15 @@ def run_cmd(
         _bad("eval", f"no report with a gold fixture in {', '.join(map(str, dirs))}")
         raise typer.Exit(2)
     runs = []
-    with Progress(transient=True, console=err, disable=not err.is_terminal) as progress:
-        for name in backend:
-            try:
-                be = get_backend(name)
-            except (ValueError, RuntimeError) as e:
-                _bad("--backend", str(e))
-                raise typer.Exit(2) from None
-            task = progress.add_task(f"{name}", total=len(cases))
+    for name in backend:
+        try:
+            be = get_backend(name)
+        except (ValueError, RuntimeError) as e:
+            _bad("--backend", str(e))
+            raise typer.Exit(2) from None
+        with Bar(f"eval {name}", len(cases), console=err) as bar:
             runs.append(run_backend(name, cases, table, prefer_table=prices is not None, backend=be,
-                                    advance=lambda t=task: progress.advance(t)))
+                                    advance=bar.advance))
     if save_predictions:
         for r in runs:
             out = save_predictions / r.backend
