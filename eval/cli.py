@@ -157,6 +157,39 @@ def bench_cmd(
         err.print(f"wrote {doc}", markup=False)
 
 
+@eval_app.command("fuzz")
+def fuzz_cmd(
+    n: int = typer.Option(100, "--n", min=1, help="How many damaged variants."),
+    seed: int = typer.Option(0, "--seed", help="Same seed, same variants."),
+    keep: Path | None = typer.Option(None, "--keep", help="Write the variants here (default: a temporary folder)."),
+    workers: int | None = typer.Option(None, "--workers", "-w", min=1, help="Worker processes (default: every core)."),
+    timeout: float = typer.Option(60.0, "--timeout", help="Wall-time limit per file in seconds."),
+    max_memory: str = typer.Option("2G", "--max-memory", help="Memory limit per file, e.g. 2G."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+) -> None:
+    """Damage real reports (byte flips, truncations, shuffles, splices) and run them with the limits.
+
+    Exits 1 when any variant raised an unexpected exception or went past a limit.
+    """
+    import tempfile
+
+    from nianbao.cli import limits_from
+    from nianbao.eval.fuzz import render, run_fuzz
+    from nianbao.progress import Bar
+
+    root = Path(__file__).resolve().parent.parent
+    shared = root.parent / "shared"
+    with tempfile.TemporaryDirectory(prefix="nianbao-fuzz-") as tmp, Bar("fuzz", n, console=err) as bar:
+        report = run_fuzz(n, seed, keep or Path(tmp), root, shared, workers=workers,
+                          limits=limits_from(timeout, max_memory), advance=bar.advance)
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(render(report) + "\n")
+    if report.unexpected or report.overruns:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     """Add the eval commands to the main app."""
     app.add_typer(eval_app, name="eval")

@@ -60,6 +60,7 @@ class Outcome:
     limit: str | None = None  # "timeout" | "memory" | "crash"
     stop: bool = False  # the task raised StopRun: later files would fail the same way
     exit_code: int = 0
+    unexpected: bool = False  # an exception nianbao did not raise on purpose (a bug to fix)
 
     @property
     def ok(self) -> bool:
@@ -70,8 +71,8 @@ class Outcome:
 class RunStats:
     """What the watchdog saw: peak RSS of one worker, and of all workers and the parent together."""
 
-    peak_worker_rss: int = 0
-    peak_total_rss: int = 0
+    peak_worker_rss: int = 0  # memory one worker added since its fork (what the limit applies to)
+    peak_total_rss: int = 0  # the parent's RSS plus what every worker added
     replaced_workers: int = 0
 
 
@@ -222,7 +223,7 @@ def _call(index: int, path: Path, task: Callable[[Path], Any] | None = None) -> 
     except RecursionError:
         return ("error", "extraction failed: RecursionError (nesting too deep)", 2)
     except Exception as e:  # one report's crash must not stop the batch
-        return ("error", one_line(f"extraction failed: {type(e).__name__}: {e}"), 2)
+        return ("bug", one_line(f"extraction failed: {type(e).__name__}: {e}"), 2)
 
 
 def _send_page(done: int, total: int) -> None:
@@ -262,17 +263,10 @@ def _init_worker(parent: int, pages_fd: int) -> None:
 # ---------------------------------------------------------------- the parent
 
 
-def _rss_tree(pid: int) -> int:
-    import psutil
-
+def _rss(proc: Any) -> int:
     try:
-        proc = psutil.Process(pid)
-        total = proc.memory_info().rss
-        for child in proc.children(recursive=True):
-            with contextlib.suppress(psutil.Error):
-                total += child.memory_info().rss
-        return total
-    except psutil.Error:
+        return proc.memory_info().rss
+    except Exception:  # gone in the meantime
         return 0
 
 
@@ -432,7 +426,7 @@ class Runner:
         if kind == "ok":
             return Outcome(index, path, value=rest[0])
         line, code = rest
-        return Outcome(index, path, problem=line, exit_code=code, stop=kind == "stop",
+        return Outcome(index, path, problem=line, exit_code=code, stop=kind == "stop", unexpected=kind == "bug",
                        limit="memory" if kind == "memory" else None)
 
     def _failed(self, e: BaseException, index: int, path: Path, tries: int) -> Outcome | None:
@@ -496,23 +490,44 @@ class Runner:
                 self.on_page(int(parts[0]), int(parts[1]), int(parts[2]))
 
     def _watch(self) -> None:
-        """Kill (SIGKILL, whole process group) any worker whose resident memory passes the limit."""
+        """Kill (SIGKILL, whole process group) any worker whose memory passes the limit.
+
+        What counts is the resident memory a worker added since it was forked (its RSS less what
+        it inherited from the parent, copy-on-write) plus all of what its children hold: a fork of
+        a big parent is not over the limit before it has done anything.
+        """
         import psutil
 
         limit = self.limits.max_memory or 0
         me = psutil.Process()
+        base: dict[int, int] = {}
+        kids: dict[int, list[Any]] = {}
+        tick = 0
         while self._running:
             total = 0
-            for pid in self._worker_pids():
-                rss = _rss_tree(pid)
-                total += rss
-                self.stats.peak_worker_rss = max(self.stats.peak_worker_rss, rss)
-                if rss > limit and pid not in self._killed:
-                    self._killed[pid] = _size(rss)
+            parent_rss = _rss(me)
+            pids = self._worker_pids()
+            for pid in pids:
+                try:
+                    proc = psutil.Process(pid)
+                    rss = proc.memory_info().rss
+                    if pid not in kids or tick % 10 == 0:
+                        kids[pid] = proc.children(recursive=True)
+                except psutil.Error:
+                    continue
+                base.setdefault(pid, min(rss, parent_rss))
+                extra = sum(_rss(k) for k in kids[pid])
+                used = rss - base[pid] + extra
+                total += used
+                self.stats.peak_worker_rss = max(self.stats.peak_worker_rss, used)
+                if used > limit and pid not in self._killed:
+                    self._killed[pid] = _size(used)
                     _kill_group(pid)
-            with contextlib.suppress(psutil.Error):
-                total += me.memory_info().rss
-            self.stats.peak_total_rss = max(self.stats.peak_total_rss, total)
+            for gone in set(base) - set(pids):
+                base.pop(gone, None)
+                kids.pop(gone, None)
+            self.stats.peak_total_rss = max(self.stats.peak_total_rss, total + parent_rss)
+            tick += 1
             time.sleep(WATCH_INTERVAL)
 
     def __del__(self) -> None:

@@ -201,9 +201,11 @@ class Store:
         with self.engine.connect() as c:
             return set(c.execute(q).scalars())
 
-    def save_error(self, run_id: int | None, path: str, doc_hash: str, error: str) -> None:
+    def save_error(self, run_id: int | None, path: str, doc_hash: str, error: str) -> int:
         """Record a file that failed; a report already extracted by an earlier run keeps that result."""
         self.write_batch(run_id, "", [], [(path, doc_hash, error)])
+        with self.engine.connect() as c:
+            return c.execute(select(S.documents.c.id).where(S.documents.c.content_hash == doc_hash)).scalar_one()
 
     def save_result(self, run_id: int | None, path: str, doc_hash: str, kind: str, text: str,
                     ex: Extraction, settings_key: str) -> int:
