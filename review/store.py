@@ -53,6 +53,14 @@ def db_url(db: str | Path) -> str:
     return s if "://" in s else f"sqlite:///{Path(s).expanduser().resolve()}"
 
 
+def _with_driver(url: str) -> str:
+    """postgresql://… through psycopg 3 (nianbao's dependency) unless a driver is named."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme):]
+    return url
+
+
 def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -139,7 +147,7 @@ class Store:
 
     def __init__(self, db: str | Path = "nianbao.db") -> None:
         self.url = db_url(db)
-        self.engine: Engine = create_engine(self.url, future=True)
+        self.engine: Engine = create_engine(_with_driver(self.url), future=True)
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
