@@ -36,6 +36,12 @@ class Bar:
     """
 
     def __init__(self, label: str, total: int, console: Any = None, enabled: bool | None = None) -> None:
+        import sys
+
+        self._progress = None
+        on = sys.stderr.isatty() if enabled is None and console is None else enabled
+        if on is False:  # nothing to draw: rich is not even imported (start-up cost of one-file runs)
+            return
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -56,21 +62,34 @@ class Bar:
         self._task = self._progress.add_task("", total=total, rate="")
 
     def __enter__(self) -> Bar:
-        self._progress.__enter__()
+        if self._progress is not None:
+            self._progress.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._progress.__exit__(*exc)
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
 
     def advance(self, n: int = 1) -> None:
+        if self._progress is None:
+            return
         self._progress.advance(self._task, n)
         task = self._progress.tasks[0]
         speed = task.finished_speed or task.speed
         self._progress.update(self._task, rate=f"{speed:.1f}/s" if speed else "")
 
     def working_on(self, text: str) -> None:
-        self._progress.update(self._task, description=text[-60:])
+        if self._progress is not None:
+            self._progress.update(self._task, description=text[-60:])
 
     def print(self, text: str) -> None:
         """A line above the bar (markup off: file names are untrusted text)."""
+        if self._progress is None:
+            import sys
+
+            from nianbao.errors import printable
+
+            sys.stderr.write(printable(text) + "\n")
+            sys.stderr.flush()
+            return
         self._progress.console.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)

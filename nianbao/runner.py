@@ -319,6 +319,8 @@ class Runner:
 
     def run(self, files: Iterable[Path]) -> Iterator[Outcome]:
         global _TASK
+        if isinstance(files, list | tuple):  # no more workers than files
+            self.workers = max(1, min(self.workers, len(files)))
         items = iter(enumerate(files))
         exhausted = False
         _TASK = self.task
