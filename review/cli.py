@@ -98,7 +98,7 @@ def run(
         if cluster:
             from nianbao.review.cluster import run_on_cluster
 
-            res = run_on_cluster(store, inputs.files, settings, cluster, **common)
+            res = run_on_cluster(store, inputs.files, settings, cluster, limits=limits, **common)
         else:
             res = run_batch(store, inputs.files, settings, workers=workers, limits=limits,
                             on_page=lambda name, d, t: bar.working_on(f"{name} page {d}/{t}"), **common)
