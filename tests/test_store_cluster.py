@@ -67,3 +67,17 @@ def test_a_killed_worker_redoes_its_reports_and_none_is_stored_twice(tmp_path: P
     assert cells  # what review reads comes back from the stored JSON
     again = run_on_cluster(store, files, settings, cluster)
     assert (again.done, again.skipped) == (0, N)  # resumable: nothing redone
+
+
+def test_the_command_line_sends_a_run_to_a_scheduler(tmp_path: Path, pg_url: str, cluster) -> None:  # noqa: F811
+    import subprocess
+    import sys
+
+    write_reports(tmp_path / "in", 5, seed=4)
+    args = [sys.executable, "-m", "nianbao.cli", "run", str(tmp_path / "in"), "--db", pg_url,
+            "--cluster", cluster.scheduler.address]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "stored 5, skipped 0 already done, 0 failed" in r.stderr
+    r = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "stored 0, skipped 5 already done" in r.stderr, r.stderr[-2000:]
