@@ -166,6 +166,8 @@ def fuzz_cmd(
     timeout: float = typer.Option(60.0, "--timeout", help="Wall-time limit per file in seconds."),
     max_memory: str = typer.Option("2G", "--max-memory", help="Memory limit per file, e.g. 2G."),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+    kind: list[str] = typer.Option([], "--kind", help="Only seeds of this kind (txt, md, html, docx, pdf, scan); "
+                                   "repeat for more."),
 ) -> None:
     """Damage real reports (byte flips, truncations, shuffles, splices) and run them with the limits.
 
@@ -181,7 +183,7 @@ def fuzz_cmd(
     shared = root.parent / "shared"
     with tempfile.TemporaryDirectory(prefix="nianbao-fuzz-") as tmp, Bar("fuzz", n, console=err) as bar:
         report = run_fuzz(n, seed, keep or Path(tmp), root, shared, workers=workers,
-                          limits=limits_from(timeout, max_memory), advance=bar.advance)
+                          limits=limits_from(timeout, max_memory), advance=bar.advance, kinds=set(kind) or None)
     if as_json:
         sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False) + "\n")
     else:

@@ -101,13 +101,16 @@ def _docx_member(data: bytes, how: str, rng: random.Random, other: bytes) -> byt
     return out.getvalue()
 
 
-def make_variants(seeds: list[Path], n: int, seed: int, folder: Path) -> list[Path]:
+def make_variants(seeds: list[Path], n: int, seed: int, folder: Path, kinds: set[str] | None = None) -> list[Path]:
     """Write n damaged variants into folder (kinds in turn, so scans are not drowned by text)."""
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
     by_kind: dict[str, list[Path]] = {}
     for p in seeds:
-        by_kind.setdefault(kind_of(p), []).append(p)
+        if kinds is None or kind_of(p) in kinds:
+            by_kind.setdefault(kind_of(p), []).append(p)
+    if not by_kind:
+        raise FileNotFoundError(f"no seed reports of the kinds {sorted(kinds or [])}")
     kinds = sorted(by_kind)
     cache: dict[Path, bytes] = {}
     out = []
@@ -128,7 +131,7 @@ def make_variants(seeds: list[Path], n: int, seed: int, folder: Path) -> list[Pa
 
 
 def run_fuzz(n: int, seed: int, folder: Path, root: Path, shared: Path, workers: int | None = None,
-             limits: Any = None, advance: Any = None) -> FuzzReport:
+             limits: Any = None, advance: Any = None, kinds: set[str] | None = None) -> FuzzReport:
     import time
     from functools import partial
 
@@ -138,7 +141,7 @@ def run_fuzz(n: int, seed: int, folder: Path, root: Path, shared: Path, workers:
     seeds = seed_files(root, shared)
     if not seeds:
         raise FileNotFoundError(f"no seed reports under {root} or {shared}")
-    variants = make_variants(seeds, n, seed, folder)
+    variants = make_variants(seeds, n, seed, folder, kinds)
     report = FuzzReport(n=n, seed=seed)
     report.by_kind.update(kind_of(Path(p.name.split("-", 2)[2])) for p in variants)
     backend = make_backend("rules")
