@@ -13,7 +13,8 @@ address-space limit fails a 190 MB OCR job at 700 MB and still says nothing usef
 docs/benchmarks.md, "Containment").
 
 Workers are forked (the parent has loaded nianbao already, so a replacement starts in
-milliseconds); the task is inherited by the fork rather than pickled, so any callable works.
+milliseconds); the task is handed to each worker by the fork rather than pickled, so any
+callable works, and two runners in one process (threads of a Dask worker) never mix tasks.
 Network backends (LLM, hybrid) run in threads instead (`isolate=False`): they share one token
 budget, cache and concurrency limit, and their time goes to waiting, not to parsing.
 """
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from nianbao import progress
-from nianbao.errors import InputError, Interrupted, NianbaoError, StopRun, one_line, printable
+from nianbao.errors import InputError, NianbaoError, StopRun, one_line, printable
 
 DEFAULT_TIMEOUT = 60.0  # seconds of wall time per file
 DEFAULT_MAX_MEMORY = 2 << 30  # bytes of resident memory per worker (with its children)
@@ -197,7 +198,7 @@ class StopSignal:
 
 # ---------------------------------------------------------------- in the worker
 
-_TASK: Callable[[Path], Any] | None = None  # set before the pool forks; workers inherit it
+_TASK: Callable[[Path], Any] | None = None  # in a worker: the task it was forked with
 _CURRENT = -1  # index of the file the worker is on (for page progress)
 _PAGES_FD = -1  # write end of the page-progress pipe
 
@@ -246,8 +247,9 @@ def _set_parent_death_signal() -> None:
         pass
 
 
-def _init_worker(parent: int, pages_fd: int) -> None:
-    global _PAGES_FD
+def _init_worker(parent: int, pages_fd: int, task: Callable[[Path], Any]) -> None:
+    global _PAGES_FD, _TASK
+    _TASK = task  # handed over by the fork itself, never pickled: any callable works
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)  # its own group: a stop kills the worker and what it started
@@ -309,7 +311,6 @@ class Runner:
         self._started: dict[int, float] = {}  # thread mode: file index → when its task began
         self._running = False
         self.halted = False  # a task raised StopRun: nothing more was started
-        self._lock = threading.Lock()
 
     # ---- public
 
@@ -318,18 +319,14 @@ class Runner:
         return [p for f, (_, p, _) in list(self._pending.items()) if f.running()]
 
     def run(self, files: Iterable[Path]) -> Iterator[Outcome]:
-        global _TASK
         if isinstance(files, list | tuple):  # no more workers than files
             self.workers = max(1, min(self.workers, len(files)))
         items = iter(enumerate(files))
         exhausted = False
-        _TASK = self.task
         self._start()
         self._running = True
-        watchdog = None
         if self.isolate and self.limits.max_memory:
-            watchdog = threading.Thread(target=self._watch, name="nianbao-memory-watchdog", daemon=True)
-            watchdog.start()
+            threading.Thread(target=self._watch, name="nianbao-memory-watchdog", daemon=True).start()
         try:
             while True:
                 while not exhausted and len(self._pending) < self.ahead and not self.stop.is_set():
@@ -356,7 +353,6 @@ class Runner:
             self._running = False
             self._shutdown()
             self._pending.clear()
-            _TASK = None
 
     # ---- pools
 
@@ -372,7 +368,8 @@ class Runner:
             self._pages_r, self._pages_w = os.pipe()
             os.set_blocking(self._pages_r, False)
         self._pool = ProcessPool(max_workers=self.workers, max_tasks=RECYCLE_AFTER, initializer=_init_worker,
-                                 initargs=(os.getpid(), self._pages_w), context=multiprocessing.get_context("fork"))
+                                 initargs=(os.getpid(), self._pages_w, self.task),
+                                 context=multiprocessing.get_context("fork"))
 
     def _submit(self, index: int, path: Path, tries: int) -> None:
         if self.isolate:
@@ -537,8 +534,3 @@ class Runner:
             if fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-
-
-def raise_if_interrupted(stop: threading.Event) -> None:
-    if stop.is_set():
-        raise Interrupted("interrupted")
