@@ -49,7 +49,8 @@ def write_misbehaving(folder: Path, *markers: str) -> list[Path]:
     out = []
     for m in markers:
         p = folder / f"{m.lower()}.txt"
-        p.write_text(f"{m} 某县2023年政府信息公开工作年度报告\n一、总体情况\n", encoding="utf-8")
+        # the folder in the text: two of them in one batch are two contents, not one read once
+        p.write_text(f"{m} 某县2023年政府信息公开工作年度报告\n一、总体情况\n{folder.name}\n", encoding="utf-8")
         out.append(p)
     return out
 

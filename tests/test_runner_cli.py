@@ -182,7 +182,7 @@ def test_two_runs_on_one_new_store_at_once_both_finish_and_store_each_report_onc
                                                                                       "schema_version")),)]
 
 
-def _wait_for_workers(pid: int, n: int, timeout: float = 60) -> list[int]:
+def _wait_for_workers(pid: int, n: int, timeout: float = 180) -> list[int]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
