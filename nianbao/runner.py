@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import signal
 import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -254,6 +255,8 @@ def _init_worker(parent: int, pages_fd: int, task: Callable[[Path], Any]) -> Non
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)  # its own group: a stop kills the worker and what it started
     _set_parent_death_signal()
+    # processes the reader forks in turn (e.g. the OCR page pool) die with this worker too
+    os.register_at_fork(after_in_child=_set_parent_death_signal)
     if os.getppid() != parent:  # the parent died before the signal was armed
         os._exit(1)
     _PAGES_FD = pages_fd
@@ -265,6 +268,46 @@ def _init_worker(parent: int, pages_fd: int, task: Callable[[Path], Any]) -> Non
 # ---------------------------------------------------------------- the parent
 
 
+class _DaemonThreads:
+    """A small thread pool whose threads never hold up the exit (ThreadPoolExecutor's are joined at
+    exit, so one abandoned past its time limit would keep the command alive)."""
+
+    def __init__(self, n: int) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Future, Callable[..., Any], tuple[Any, ...]] | None] = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._loop, name="nianbao-worker", daemon=True) for _ in range(n)]
+        for t in self._threads:
+            t.start()
+
+    def _loop(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            fut, fn, args = job
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(fn(*args))
+            except BaseException as e:  # noqa: BLE001 - handed to the future like an executor does
+                fut.set_exception(e)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        fut: Future = Future()
+        self._jobs.put((fut, fn, args))
+        return fut
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        if cancel_futures:
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    job = self._jobs.get_nowait()
+                    if job is not None:
+                        job[0].cancel()
+        for _ in self._threads:
+            self._jobs.put(None)
+        if wait:
+            for t in self._threads:
+                t.join()
+
+
+
 def _rss(proc: Any) -> int:
     try:
         return proc.memory_info().rss
@@ -272,8 +315,10 @@ def _rss(proc: Any) -> int:
         return 0
 
 
-def _kill_group(pid: int) -> None:
-    for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+def _kill_group(pid: int, group_only: bool = False) -> None:
+    """SIGKILL a worker's process group (the worker made itself its leader), else the worker."""
+    kills = [lambda: os.killpg(pid, signal.SIGKILL)] + ([] if group_only else [lambda: os.kill(pid, signal.SIGKILL)])
+    for kill in kills:
         try:
             kill()
             return
@@ -325,8 +370,8 @@ class Runner:
         exhausted = False
         self._start()
         self._running = True
-        if self.isolate and self.limits.max_memory:
-            threading.Thread(target=self._watch, name="nianbao-memory-watchdog", daemon=True).start()
+        if self.isolate:
+            threading.Thread(target=self._watch, name="nianbao-watchdog", daemon=True).start()
         try:
             while True:
                 while not exhausted and len(self._pending) < self.ahead and not self.stop.is_set():
@@ -358,7 +403,7 @@ class Runner:
 
     def _start(self) -> None:
         if not self.isolate:
-            self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="nianbao-worker")
+            self._pool = _DaemonThreads(self.workers)
             return
         import multiprocessing
 
@@ -471,7 +516,7 @@ class Runner:
             yield Outcome(index, path, problem=f"stopped after {self.limits.timeout:g} s: time limit (--timeout)",
                           limit="timeout", exit_code=2)
         old = self._pool  # its busy thread is abandoned; the rest continue on a fresh pool
-        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="nianbao-worker")
+        self._pool = _DaemonThreads(self.workers)
         old.shutdown(wait=False, cancel_futures=False)
 
     def _drain_pages(self) -> None:
@@ -489,7 +534,9 @@ class Runner:
                 self.on_page(int(parts[0]), int(parts[1]), int(parts[2]))
 
     def _watch(self) -> None:
-        """Kill (SIGKILL, whole process group) any worker whose memory passes the limit.
+        """Kill (SIGKILL, whole process group) any worker whose memory passes the limit, and the
+        process group of any worker that is gone (timed out, crashed, recycled): what it started
+        (a reader's own pool, a converter) must not outlive it.
 
         What counts is the resident memory a worker added since it was forked (its RSS less what
         it inherited from the parent, copy-on-write) plus all of what its children hold: a fork of
@@ -519,12 +566,13 @@ class Runner:
                 used = rss - base[pid] + extra
                 total += used
                 self.stats.peak_worker_rss = max(self.stats.peak_worker_rss, used)
-                if used > limit and pid not in self._killed:
+                if limit and used > limit and pid not in self._killed:
                     self._killed[pid] = _size(used)
                     _kill_group(pid)
             for gone in set(base) - set(pids):
                 base.pop(gone, None)
                 kids.pop(gone, None)
+                _kill_group(gone, group_only=True)  # what it left behind in its group (seen within 50 ms)
             self.stats.peak_total_rss = max(self.stats.peak_total_rss, total + parent_rss)
             tick += 1
             time.sleep(WATCH_INTERVAL)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -13,6 +14,8 @@ import pytest
 
 from nianbao import progress
 from nianbao.runner import Limits, Runner, expand_inputs
+
+SPAWNED = Path("/nonexistent")  # where the "spawn" task writes its child's pid (set by the test)
 
 
 def _misbehave(path: Path) -> str:
@@ -28,6 +31,13 @@ def _misbehave(path: Path) -> str:
         os.kill(os.getpid(), signal.SIGKILL)
     if name == "raise":
         raise ValueError("broken on purpose\nsecond line never shown")
+    if name == "spawn":  # a reader that starts its own process, then hangs
+        import multiprocessing
+
+        child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(3600,))
+        child.start()
+        SPAWNED.write_text(str(child.pid))
+        time.sleep(3600)
     if name == "pages":
         for i in range(1, 4):
             progress.page(i, 3)
@@ -109,6 +119,17 @@ def test_stop_ends_the_run_at_once_and_kills_the_workers() -> None:
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(_alive(p) for p in pids)
+
+
+def test_what_a_timed_out_worker_started_dies_with_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "SPAWNED", tmp_path / "grandchild.pid")
+    out, _ = _run(["a", "spawn"], workers=2, limits=Limits(timeout=3))
+    assert out["spawn"].limit == "timeout"
+    grandchild = int((tmp_path / "grandchild.pid").read_text())
+    deadline = time.monotonic() + 10
+    while _alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(grandchild)
 
 
 def _alive(pid: int) -> bool:

@@ -4,6 +4,7 @@ new store at once."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -77,6 +78,7 @@ def test_ctrl_c_ends_a_stuck_batch_within_seconds_without_a_traceback(tmp_path: 
     proc = subprocess.Popen(cli_with_misbehaving_backend("run", str(folder), "--db", str(db), "--workers", "2",
                                                          "--timeout", "0"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers: list[int] = []
     try:
         workers = _wait_for_workers(proc.pid, 2)
         time.sleep(1.0)  # both workers are on a HANG file by now (the good ones are quick)
@@ -85,8 +87,10 @@ def test_ctrl_c_ends_a_stuck_batch_within_seconds_without_a_traceback(tmp_path: 
         _, err = proc.communicate(timeout=30)
         assert time.monotonic() - started < 10
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        for pid in [proc.pid, *workers]:  # never leave a hanging worker behind, even when failing
+            with contextlib.suppress(ProcessLookupError):
+                if pid != proc.pid or proc.poll() is None:
+                    os.kill(pid, signal.SIGKILL)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "interrupted" in err
     assert _gone(workers)
@@ -102,10 +106,16 @@ def test_workers_die_with_their_parent_and_the_next_run_marks_it_interrupted(tmp
     proc = subprocess.Popen(cli_with_misbehaving_backend("run", str(folder), "--db", str(db), "--workers", "2",
                                                          "--timeout", "0"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    workers = _wait_for_workers(proc.pid, 2)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
-    assert _gone(workers)
+    workers: list[int] = []
+    try:
+        workers = _wait_for_workers(proc.pid, 2)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert _gone(workers)
+    finally:
+        for pid in [proc.pid, *workers]:  # never leave a hanging worker behind, even when failing
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     assert _rows(db, "SELECT status FROM runs") == [("running",)]  # nobody could say otherwise yet
     write_reports(tmp_path / "other", 1)
     r = subprocess.run([*CMD, "run", str(tmp_path / "other"), "--db", str(db)], capture_output=True, text=True,
