@@ -13,7 +13,6 @@ from pathlib import Path
 import click
 import typer
 from rich.console import Console
-from rich.progress import Progress
 from typer.core import TyperGroup
 
 err = Console(stderr=True, highlight=False)
@@ -63,6 +62,7 @@ def run_cmd(
     from nianbao.eval.prices import load_prices
     from nianbao.eval.terminal import print_runs
     from nianbao.extract import get_backend
+    from nianbao.progress import Bar
 
     try:
         thresholds = parse_thresholds(fail_under) if fail_under else {}
@@ -78,16 +78,15 @@ def run_cmd(
         _bad("eval", f"no report with a gold fixture in {', '.join(map(str, dirs))}")
         raise typer.Exit(2)
     runs = []
-    with Progress(transient=True, console=err, disable=not err.is_terminal) as progress:
-        for name in backend:
-            try:
-                be = get_backend(name)
-            except (ValueError, RuntimeError) as e:
-                _bad("--backend", str(e))
-                raise typer.Exit(2) from None
-            task = progress.add_task(f"{name}", total=len(cases))
+    for name in backend:
+        try:
+            be = get_backend(name)
+        except (ValueError, RuntimeError) as e:
+            _bad("--backend", str(e))
+            raise typer.Exit(2) from None
+        with Bar(f"eval {name}", len(cases), console=err) as bar:
             runs.append(run_backend(name, cases, table, prefer_table=prices is not None, backend=be,
-                                    advance=lambda t=task: progress.advance(t)))
+                                    advance=bar.advance))
     if save_predictions:
         for r in runs:
             out = save_predictions / r.backend
@@ -191,10 +190,10 @@ def stats_cmd(
     if not files:
         _bad("stats", f"no report files in {', '.join(map(str, paths))}")
         raise typer.Exit(2)
-    with Progress(transient=True, console=err, disable=not err.is_terminal) as progress:
-        task = progress.add_task("reading", total=len(files))
-        stats = collect(files, workers=max(1, workers), cpu_limit=timeout or None,
-                        advance=lambda: progress.advance(task))
+    from nianbao.progress import Bar
+
+    with Bar("stats", len(files), console=err) as bar:
+        stats = collect(files, workers=max(1, workers), cpu_limit=timeout or None, advance=bar.advance)
     if as_json:
         sys.stdout.write(json.dumps(to_json(stats), ensure_ascii=False, indent=1) + "\n")
     else:
@@ -203,6 +202,41 @@ def stats_cmd(
     for s in stats:
         if s.failure is not None:
             _bad(s.name, s.failure)
+
+
+@eval_app.command("fuzz")
+def fuzz_cmd(
+    n: int = typer.Option(100, "--n", min=1, help="How many damaged variants."),
+    seed: int = typer.Option(0, "--seed", help="Same seed, same variants."),
+    keep: Path | None = typer.Option(None, "--keep", help="Write the variants here (default: a temporary folder)."),
+    workers: int | None = typer.Option(None, "--workers", "-w", min=1, help="Worker processes (default: every core)."),
+    timeout: float = typer.Option(60.0, "--timeout", help="Wall-time limit per file in seconds."),
+    max_memory: str = typer.Option("2G", "--max-memory", help="Memory limit per file, e.g. 2G."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+    kind: list[str] = typer.Option([], "--kind", help="Only seeds of this kind (txt, md, html, docx, pdf, scan); "
+                                   "repeat for more."),
+) -> None:
+    """Damage real reports (byte flips, truncations, shuffles, splices) and run them with the limits.
+
+    Exits 1 when any variant raised an unexpected exception or went past a limit.
+    """
+    import tempfile
+
+    from nianbao.cli import limits_from
+    from nianbao.eval.fuzz import render, run_fuzz
+    from nianbao.progress import Bar
+
+    root = Path(__file__).resolve().parent.parent
+    shared = root.parent / "shared"
+    with tempfile.TemporaryDirectory(prefix="nianbao-fuzz-") as tmp, Bar("fuzz", n, console=err) as bar:
+        report = run_fuzz(n, seed, keep or Path(tmp), root, shared, workers=workers,
+                          limits=limits_from(timeout, max_memory), advance=bar.advance, kinds=set(kind) or None)
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(render(report) + "\n")
+    if report.unexpected or report.overruns:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

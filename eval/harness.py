@@ -1,7 +1,9 @@
 """Run backends over folders of reports that have gold, and score what they read.
 
-A report that crashes a backend is scored as an empty prediction with its error kept, so one bad
-file never stops the run nor hides the others' figures.
+Reports are read through the one runner (nianbao/runner.py): the same recursive expansion as
+`extract` and `run`, worker processes with a time and memory limit. A report that crashes a
+backend or passes a limit is scored as an empty prediction with its error kept, so one bad file
+never stops the run nor hides the others' figures.
 """
 
 from __future__ import annotations
@@ -41,13 +43,13 @@ def find_cases(dirs: list[Path], gold_dir: Path | None = None) -> tuple[list[Cas
     """Reports in `dirs` with a gold fixture beside them or in gold_dir; and one line per problem."""
     cases: list[Case] = []
     problems: list[str] = []
+    from nianbao.runner import expand_inputs
+
     for d in dirs:
         if not d.is_dir():
             problems.append(f"{d}: not a folder")
             continue
-        for path in sorted(d.iterdir()):
-            if not path.is_file() or path.name.startswith(".") or path.suffix.lower() not in REPORT_SUFFIXES:
-                continue
+        for path in expand_inputs([d], keep=lambda p: p.suffix.lower() in REPORT_SUFFIXES).files:
             candidates = [path.with_name(path.stem + GOLD_SUFFIX)]
             if gold_dir:
                 candidates.insert(0, gold_dir / (path.stem + GOLD_SUFFIX))
@@ -88,32 +90,41 @@ def _orphan_golds(d: Path, seen: set[str], cases: list[Case], problems: list[str
 
 
 def predict(path: Path, backend: Any) -> tuple[dict, str | None]:
-    """One report's output contract, or ({}, one-line error)."""
-    from nianbao.pipeline import process_file
+    """One report's output contract, or ({}, one-line error) — in this process, for one-off use."""
+    from nianbao.pipeline import prediction_task
 
     try:
-        return process_file(path, backend).to_contract(), None
+        return prediction_task(path, backend), None
     except Exception as e:  # a crash is a score of zero for this report, not the end of the run
         return {}, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
 
 
 def run_backend(name: str, cases: list[Case], prices: dict, prefer_table: bool = False,
-                backend: Any = None, advance: Callable[[], None] | None = None) -> BackendRun:
-    """Read every case with one backend and score it; `advance` is called after each report."""
-    if backend is None:
-        from nianbao.extract import get_backend
+                backend: Any = None, advance: Callable[[], None] | None = None,
+                workers: int | None = None, limits: Any = None) -> BackendRun:
+    """Read every case with one backend (through the runner) and score it; `advance` after each report."""
+    from functools import partial
 
-        backend = get_backend(name)
+    from nianbao.pipeline import default_workers, isolates, make_backend, prediction_task
+    from nianbao.runner import Runner
+
+    if backend is None:
+        backend = make_backend(name)
+    runner = Runner(partial(prediction_task, backend=backend), workers=workers or default_workers(backend),
+                    limits=limits, isolate=isolates(backend))
+    got: dict[int, tuple[dict, str | None]] = {}
+    for out in runner.run([c.path for c in cases]):
+        got[out.index] = (out.value, None) if out.ok else ({}, out.problem)
+        if advance:
+            advance()
     run = BackendRun(name)
-    for case in cases:
-        pred, error = predict(case.path, backend)
+    for i, case in enumerate(cases):  # scored in case order, whatever order the workers finished in
+        pred, error = got.get(i, ({}, "not run"))
         s = score_report(case.name, case.gold, pred)
         s.error = error
         s.cost_usd = cost_of(s.usage, prices, prefer_table)
         run.scores.append(s)
         run.predictions[case.name] = pred
-        if advance:
-            advance()
     run.summary = summarise(run.scores)
     return run
 

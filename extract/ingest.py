@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from nianbao.document import Document
+from nianbao.errors import InputError
 from nianbao.extract.ingest_limits import LIMITS
 
 # kind → reader module (relative to nianbao.extract)
@@ -37,7 +38,7 @@ EXTENSIONS: dict[str, str] = {
 }
 
 
-class IngestError(Exception):
+class IngestError(InputError):
     """A file that cannot be read as a report; str() is one line naming the file and the problem."""
 
     def __init__(self, path: str | Path, problem: str) -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+from nianbao.errors import BackendError as _CoreBackendError
 
-class BackendError(RuntimeError):
+
+class BackendError(_CoreBackendError):
     """A backend could not read a report; str() is one line naming what failed and why."""
 
     stops_run: bool = False

@@ -2,25 +2,71 @@
 
 Exit codes: 0 ok; 1 findings of severity error (only with --fail-on-error); 2 bad input (or, for
 `llm`, a model step that failed); 3 `hybrid` kept the rules reading because the model could not be
-consulted (unless --allow-fallback).
-A bad file gets one line on stderr and the batch goes on.
+consulted (unless --allow-fallback); 130 interrupted. A bad file gets one line on stderr and the
+batch goes on. Errors map to exit codes in one place, `main()`, through the error tree in
+nianbao/errors.py.
+
+Commands that live with their room (`run`, `export`, `review` in review/, `eval` in eval/) are
+imported only when asked for, so `nianbao extract one.txt` does not pay for the web app.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import typer
-from rich.console import Console
+from typer.core import TyperGroup
 
 from nianbao import __version__
+from nianbao.errors import InputError, NianbaoError, one_line, printable
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+# command → module whose `register(app)` adds it (imported on first use)
+LAZY_COMMANDS: dict[str, str] = {
+    "run": "nianbao.review.cli",
+    "export": "nianbao.review.cli",
+    "review": "nianbao.review.cli",
+    "eval": "nianbao.eval.cli",
+}
+
+
+class _LazyGroup(TyperGroup):
+    """A click group that imports a room's commands on first use (and all of them for --help)."""
+
+    def _room(self, module: str) -> Any:
+        import importlib
+
+        scratch = typer.Typer()
+        importlib.import_module(module).register(scratch)
+        return typer.main.get_group(scratch)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (NianbaoError, KeyboardInterrupt) as e:
+            raise typer.Exit(exit_code_for(e)) from None
+
+    def get_command(self, ctx: Any, name: str) -> Any | None:
+        cmd = super().get_command(ctx, name)
+        if cmd is not None:
+            return cmd
+        modules = [LAZY_COMMANDS[name]] if name in LAZY_COMMANDS else sorted(set(LAZY_COMMANDS.values()))
+        for module in modules:
+            found = self._room(module).get_command(ctx, name)
+            if found is not None:
+                return found
+        return None
+
+
+app = typer.Typer(cls=_LazyGroup, add_completion=False, no_args_is_help=True,
                   help="Read 政府信息公开工作年度报告: extract every number, flag the ones that contradict.")
-err = Console(stderr=True, highlight=False)
 
 
 class OutputFormat(StrEnum):
@@ -35,42 +81,102 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                      help="Show the version and exit.")) -> None:
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Show the version and exit.")) -> None:
     """nianbao."""
 
 
-def _expand(paths: list[Path]) -> list[Path]:
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            out.extend(sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith(".")
-                              and not q.name.endswith(".gold.json")))
+def bad(path: object, problem: str) -> None:
+    """One line on stderr naming the file and the problem (undecodable name bytes shown as \\xNN)."""
+    sys.stderr.write(f"error {printable(str(path))}: {one_line(problem)}\n")
+    sys.stderr.flush()
+
+
+def say(text: str) -> None:
+    sys.stderr.write(printable(text) + "\n")
+    sys.stderr.flush()
+
+
+# ---------------------------------------------------------------- options the batch commands share
+
+TIMEOUT_HELP = "Wall-time limit per file in seconds (0: none)."
+MEMORY_HELP = "Memory limit per file, e.g. 2G or 500M (0: none)."
+WORKERS_HELP = "Parallel workers (default: every core for rules, 4 for LLM backends)."
+
+
+def parse_size(text: str) -> int | None:
+    """'2G', '500M', '1.5GB' or a number of bytes; 0 means no limit (None)."""
+    s = text.strip().upper().removesuffix("B").removesuffix("I")
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}.get(s[-1:], 1)
+    try:
+        n = float(s[:-1] if mult != 1 else s) * mult
+    except ValueError:
+        raise InputError(f"--max-memory: not a size: {text!r} (e.g. 2G, 500M)") from None
+    if n < 0:
+        raise InputError("--max-memory: must not be negative")
+    return int(n) or None
+
+
+def limits_from(timeout: float, max_memory: str) -> Any:
+    from nianbao.runner import Limits
+
+    if timeout < 0:
+        raise InputError("--timeout: must not be negative")
+    return Limits(timeout=timeout or None, max_memory=parse_size(max_memory))
+
+
+# ---------------------------------------------------------------- extract
+
+
+def output_names(files: list[Path], folder: Path) -> dict[int, Path]:
+    """One output path per input that no other input of the batch can take.
+
+    `<stem>.json` when the stem is unique; else `<stem>.<ext>.json` (same stem, other kinds); else
+    that plus 8 hex digits of the input's full path (same name in different folders).
+    """
+    def candidates(p: Path) -> list[str]:
+        full = os.fsencode(os.path.abspath(p))
+        return [f"{p.stem}.json", f"{p.name}.json", f"{p.name}.{hashlib.sha1(full).hexdigest()[:8]}.json"]
+
+    stems: dict[str, int] = {}
+    for p in files:
+        stems[p.stem] = stems.get(p.stem, 0) + 1
+    names: dict[str, int] = {}
+    for p in files:
+        names[p.name] = names.get(p.name, 0) + 1
+    taken: set[str] = set()
+    out: dict[int, Path] = {}
+    for i, p in enumerate(files):
+        options = candidates(p)
+        start = 0 if stems[p.stem] == 1 else 1 if names[p.name] == 1 else 2
+        for name in options[start:]:
+            if name not in taken:
+                break
         else:
-            out.append(p)
+            name = f"{p.name}.{i}.json"
+        taken.add(name)
+        out[i] = folder / name
     return out
-
-
-def _bad(path: object, problem: str) -> None:
-    from rich.markup import escape
-
-    # file names and problems are untrusted text: '[x]' in a name must print as written
-    err.print(f"[red]error[/red] {escape(str(path))}: {escape(problem)}", markup=True, soft_wrap=True,
-              highlight=False)
 
 
 @app.command()
 def extract(
     files: list[Path] = typer.Argument(..., help="Report files or folders (txt, md, html, docx, pdf, images)."),
-    output: Path | None = typer.Option(None, "-o", "--output", help="Write DIR/<stem>.json per report."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Write DIR/<stem>.json per report "
+                                       "(names that would collide get the extension, then a path hash)."),
     backend: str | None = typer.Option(None, "--backend", "-b", help="rules, llm or hybrid (default: hybrid "
                                        "when an LLM endpoint is configured, else rules)."),
     fmt: OutputFormat = typer.Option(OutputFormat.json, "--format", "-f", help="json or a readable table."),
+    indent: int | None = typer.Option(None, "--indent", min=0, help="Pretty-print JSON with this indent "
+                                      "(default: compact)."),
     fail_on_error: bool = typer.Option(False, "--fail-on-error", help="Exit 1 when a finding is an error."),
     provider: str | None = typer.Option(None, "--provider", help="LLM provider preset (nianbao/data/providers.toml)."),
     model: str | None = typer.Option(None, "--model", help="LLM model name sent to the endpoint."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint URL."),
-    # -- LLM backends (issue 10): request settings and what a failed model step does to the exit code --
+    workers: int | None = typer.Option(None, "--workers", "-w", min=1, help=WORKERS_HELP),
+    timeout: float = typer.Option(60.0, "--timeout", help=TIMEOUT_HELP),
+    max_memory: str = typer.Option("2G", "--max-memory", help=MEMORY_HELP),
+    # -- LLM backends: request settings and what a failed model step does to the exit code --
     mode: str | None = typer.Option(None, "--mode", help="How a structured reply is asked for: tools, "
                                     "json_schema, json, json_object_schema or md_json."),
     max_tokens: int | None = typer.Option(None, "--max-tokens", min=1, help="Reply length cap per call "
@@ -82,65 +188,88 @@ def extract(
                                         "model could not be consulted and the rules reading was kept."),
 ) -> None:
     """Extract every cell and narrative count of each report and check them against the template."""
-    from nianbao.extract import IngestError, get_backend
-    from nianbao.extract.backends import default_backend
-    from nianbao.extract.llm_errors import BackendError
-    from nianbao.extract.llm_outcome import RunOutcome
-    from nianbao.pipeline import process_file
+    from functools import partial
 
-    backend = backend or default_backend()
+    from nianbao.extract.backends import default_backend
+    from nianbao.extract.llm_outcome import RunOutcome
+    from nianbao.pipeline import contract_task, default_workers, isolates, make_backend, model_task
+    from nianbao.progress import Bar
+    from nianbao.runner import Runner, StopSignal, expand_inputs, nothing_matched
+
+    limits = limits_from(timeout, max_memory)
+    name = backend or default_backend()
     llm_options = {k: v for k, v in {"provider": provider, "model": model, "base_url": base_url, "mode": mode,
                                      "max_tokens": max_tokens, "token_budget": token_budget,
                                      "deadline": deadline, "no_cache": no_cache or None}.items() if v}
-    outcome = RunOutcome(backend, allow_fallback=allow_fallback)
-    try:
-        be = get_backend(backend, **(llm_options if backend != "rules" else {}))
-    except (ValueError, RuntimeError) as e:
-        _bad("--backend", str(e))
-        raise typer.Exit(2) from None
-    paths = _expand(files)
+    be = make_backend(name, **(llm_options if name != "rules" else {}))
+    outcome = RunOutcome(name, allow_fallback=allow_fallback)
+    inputs = expand_inputs(files)
+    for p, problem in inputs.refused:
+        bad(p, problem)
+    if not inputs.files:
+        if inputs.refused:
+            raise typer.Exit(2)
+        raise nothing_matched(files)
+    paths = inputs.files
+    targets = output_names(paths, output) if output else {}
     if output:
         output.mkdir(parents=True, exist_ok=True)
-    bad = 0
-    errors = 0
-    results = []
-    for i, path in enumerate(paths):
-        try:
-            ex = process_file(path, be)
-        except IngestError as e:
-            _bad(e.path, e.problem)
-            bad += 1
-            continue
-        except BackendError as e:  # the model step failed: one line naming why
-            _bad(path, str(e))
-            bad += 1
-            if e.stops_run:  # endpoint down, key refused, budget or deadline spent: later reports would fail too
-                outcome.stop(str(e), paths[i + 1:])
-                break
-            continue
-        except Exception as e:  # one report's crash must not stop the batch
-            _bad(path, f"extraction failed: {type(e).__name__}: {e}")
-            bad += 1
-            continue
-        outcome.note(path, ex.usage)
-        errors += sum(1 for f in ex.findings if f.severity == "error")
-        doc = ex.to_contract()
-        if output:
-            (output / f"{path.stem}.json").write_text(json.dumps(doc, ensure_ascii=False, indent=1), "utf-8")
-        if fmt is OutputFormat.table:
-            from nianbao.summary import print_summary
-            print_summary(ex)
-        elif not output:
-            results.append(doc)
-    if results:
-        if len(results) == 1:
-            sys.stdout.write(json.dumps(results[0], ensure_ascii=False, indent=1) + "\n")
-        else:
-            for doc in results:
-                sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    table = fmt is OutputFormat.table
+    task = partial(model_task, backend=be) if table else partial(contract_task, backend=be, indent=indent)
+    isolated = isolates(be)
+    failed = errors = finished = 0
+    seen: set[int] = set()
+    ready: dict[int, Any] = {}  # stdout keeps input order: results wait for the files before them
+    settled: set[int] = set()  # failed, or written to a file: nothing to print
+    next_out = 0
+    with StopSignal().installed() as stop, Bar("extract", len(paths)) as bar:
+        runner = Runner(task, workers=workers or default_workers(be), limits=limits, isolate=isolated,
+                        stop=stop, on_page=lambda i, d, n: bar.working_on(f"{paths[i].name} page {d}/{n}"))
+        for out in runner.run(paths):
+            finished += 1
+            seen.add(out.index)
+            bar.advance()
+            flight = runner.in_flight()
+            bar.working_on(flight[0].name if flight else "")
+            if not out.ok:
+                failed += 1
+                settled.add(out.index)
+                bad(out.path, out.problem or "failed")
+            elif table:
+                from nianbao.models import Extraction
+
+                ex = Extraction.model_validate_json(out.value)
+                errors += sum(1 for f in ex.findings if f.severity == "error")
+                outcome.note(out.path, ex.usage)
+                ready[out.index] = ex
+            else:
+                text, n_errors, llm_error = out.value
+                errors += n_errors
+                outcome.note(out.path, {"llm_error": llm_error} if llm_error else {})
+                if output:
+                    target = targets[out.index]
+                    target.write_text(text + "\n", encoding="utf-8")
+                    settled.add(out.index)
+                    if target.name != f"{out.path.stem}.json":
+                        say(f"{out.path} → {target}")
+                else:
+                    ready[out.index] = text
+            while next_out in ready or next_out in settled:
+                item = ready.pop(next_out, None)
+                settled.discard(next_out)
+                if item is not None:
+                    _emit(item, table)
+                next_out += 1
+        for index in sorted(ready):  # interrupted: what was finished is still printed
+            _emit(ready.pop(index), table)
+    if stop.is_set():
+        say(f"interrupted: {len(paths) - finished} of {len(paths)} files not finished")
+        raise typer.Exit(130)
+    if runner.halted:  # endpoint down, key refused, budget or deadline spent: later reports were not tried
+        outcome.stop("", [p for i, p in enumerate(paths) if i not in seen])
     for line in outcome.lines():
-        err.print(line, markup=False, highlight=False, soft_wrap=True)
-    if bad:
+        say(line)
+    if runner.halted or failed or inputs.refused:
         raise typer.Exit(2)
     if outcome.exit_code() is not None:
         raise typer.Exit(outcome.exit_code())
@@ -148,23 +277,37 @@ def extract(
         raise typer.Exit(1)
 
 
+def _emit(item: Any, table: bool) -> None:
+    if table:
+        from nianbao.summary import print_summary
+
+        print_summary(item)
+    else:
+        sys.stdout.write(item + "\n")
+
+
+# ---------------------------------------------------------------- check
+
+
 @app.command()
 def check(
     files: list[Path] = typer.Argument(..., help="Extraction JSON files (the output contract), e.g. edited."),
     fmt: OutputFormat = typer.Option(OutputFormat.json, "--format", "-f"),
     fail_on_error: bool = typer.Option(False, "--fail-on-error", help="Exit 1 when a finding is an error."),
+    indent: int | None = typer.Option(None, "--indent", min=0, help="Pretty-print JSON (default: compact)."),
 ) -> None:
     """Re-run the rules on extraction JSON (after a hand edit) and print the findings."""
     from nianbao.contract_input import ContractError, read_extraction
     from nianbao.pipeline import check as run_check
+    from nianbao.pipeline import dumps
 
-    bad = errors = 0
+    failed = errors = 0
     for path in files:
         try:
             ex = read_extraction(path)  # validated against the output contract: bad input is one line
         except ContractError as e:
-            _bad(path, str(e))
-            bad += 1
+            bad(path, str(e))
+            failed += 1
             continue
         ex = run_check(None, ex)
         errors += sum(1 for f in ex.findings if f.severity == "error")
@@ -173,24 +316,39 @@ def check(
             print_summary(ex)
         else:
             out = ex.to_contract()
-            sys.stdout.write(json.dumps({"report": out["report"], "findings": out["findings"], "cells": out["cells"]},
-                                        ensure_ascii=False, indent=1) + "\n")
-    if bad:
+            sys.stdout.write(dumps({"report": out["report"], "findings": out["findings"], "cells": out["cells"]},
+                                   indent) + "\n")
+    if failed:
         raise typer.Exit(2)
     if fail_on_error and errors:
         raise typer.Exit(1)
 
 
-def _register_rooms() -> None:
-    """Commands that live with their room (eval/, review/) register themselves here."""
-    from nianbao.eval.cli import register as register_eval
-    from nianbao.review.cli import register as register_review
-
-    register_eval(app)
-    register_review(app)
+# ---------------------------------------------------------------- the one place errors become exit codes
 
 
-_register_rooms()
+def exit_code_for(e: BaseException) -> int:
+    """Print what the user needs (one line, never a traceback) and return the exit code."""
+    if isinstance(e, KeyboardInterrupt):  # a second Ctrl-C while a batch was stopping
+        say("interrupted")
+        return 130
+    if not isinstance(e, NianbaoError):
+        raise e
+    if e.exit_code == 130:
+        say(one_line(e) or "interrupted")
+    else:
+        bad(getattr(e, "path", "nianbao"), getattr(e, "problem", None) or str(e))
+    return e.exit_code
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script: the app, with a closed pipe (`nianbao extract … | head`) not an error."""
+    try:
+        app(args=argv, prog_name="nianbao")
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
+
 
 if __name__ == "__main__":
-    app()
+    main()

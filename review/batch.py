@@ -1,34 +1,30 @@
 """`nianbao run`: a folder of reports into the store, resumable and safe to interrupt.
 
 Files are hashed first; a file whose content was already extracted with the same settings is
-skipped. The rest go to worker processes (the rules backend uses every core) or to a small
-thread pool (LLM backends, bounded so an endpoint is not flooded). Each result is committed
-as it arrives, so Ctrl-C or a killed process loses only the reports still in flight.
+skipped. The rest go through the runner (nianbao/runner.py): worker processes with a time and
+memory limit for the rules backend, threads for LLM backends (bounded, so an endpoint is not
+flooded). Workers read, extract and serialise (`prepared()`); the parent only writes, in groups
+of `batch_size` reports per transaction (or every `flush_seconds`), and lets each group go once
+stored, so memory stays flat however many reports there are. Ctrl-C or a killed process loses
+only the reports not yet in a committed group.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import (
-    FIRST_COMPLETED,
-    Executor,
-    Future,
-    ProcessPoolExecutor,
-    ThreadPoolExecutor,
-    wait,
-)
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
-from nianbao.review.store import RunSettings, Store, content_hash
+from nianbao.review.store import RunSettings, Store, content_hash, prepared
+from nianbao.runner import Limits, Runner, StopSignal, check_file, display, expand_inputs
 
-LOCAL_BACKENDS = {"rules"}  # CPU-bound backends that get one process per core
+DEFAULT_LIMITS = Limits()
+BATCH_SIZE = 200  # reports per transaction
+FLUSH_SECONDS = 2.0  # …or this often, so a slow batch still shows up in the store
 
 
 @dataclass
@@ -38,7 +34,9 @@ class BatchResult:
     skipped: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
     interrupted: bool = False
+    stopped: str | None = None  # why the batch stopped early (StopRun), when it did
     rechecked: int = 0
+    peak_rss: int = 0  # of workers and parent together, as the runner's watchdog saw it
 
 
 @cache
@@ -48,19 +46,14 @@ def _backend(name: str, options: tuple[tuple[str, Any], ...]) -> Any:
     return get_backend(name, **dict(options))
 
 
-def work(path: str, backend: str, options: tuple[tuple[str, Any], ...] = ()) -> dict[str, Any]:
-    """Read and extract one file (in a worker); never raises, an error comes back as one line."""
-    from nianbao.extract import IngestError, read_document
+def work(path: Path, backend: Any, hashes: dict[str, str]) -> dict[str, Any]:
+    """Read, extract and serialise one file (in a worker): a `prepared()` dict for write_batch."""
+    from nianbao.extract import read_document
     from nianbao.pipeline import process_document
 
-    try:
-        doc = read_document(path)
-        ex = process_document(doc, _backend(backend, options))
-    except IngestError as e:
-        return {"ok": False, "error": e.problem}
-    except Exception as e:  # one report's crash must not stop the batch
-        return {"ok": False, "error": f"extraction failed: {type(e).__name__}: {e}".splitlines()[0]}
-    return {"ok": True, "kind": doc.kind, "text": doc.text, "data": ex.model_dump_json()}
+    doc = read_document(path)
+    ex = process_document(doc, backend)
+    return prepared(str(path), hashes[str(path)], doc.kind, doc.text, ex)
 
 
 def describe_backend(backend: Any) -> tuple[tuple[str, Any], ...]:
@@ -84,101 +77,69 @@ def describe_backend(backend: Any) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted((k, v) for k, v in found.items() if "key" not in k.lower() and "token" not in k.lower()))
 
 
-def _quiet_worker() -> None:
-    """Workers leave Ctrl-C to the parent, which stops cleanly and keeps what is stored."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-class _Stop:
-    """Ctrl-C or SIGTERM asks the batch to stop between two results, never inside a database write.
-
-    A second Ctrl-C while stopping raises KeyboardInterrupt at once.
-    """
-
-    def __init__(self) -> None:
-        self.requested = False
-
-    def __call__(self, signum: int, _frame: Any) -> None:
-        if self.requested:
-            raise KeyboardInterrupt(f"signal {signum}")
-        self.requested = True
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[_Stop]:
-        if threading.current_thread() is not threading.main_thread():
-            yield self
-            return
-        old = {sig: signal.signal(sig, self) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield self
-        finally:
-            for sig, handler in old.items():
-                signal.signal(sig, handler)
-
-
 def expand(paths: Iterable[Path]) -> list[Path]:
-    """Files named, and the files inside folders named (gold fixtures and dotfiles left out)."""
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            out.extend(sorted(q for q in p.rglob("*") if q.is_file() and not q.name.startswith(".")
-                              and not q.name.endswith(".gold.json")))
-        else:
-            out.append(p)
-    return out
+    """Files named, and the files inside folders named (the runner's rules; refused ones left out)."""
+    return expand_inputs(paths).files
 
 
 def _hash(path: Path) -> tuple[str, str | None]:
-    try:
-        return content_hash(path.read_bytes()), None
-    except OSError as e:
-        return content_hash(f"unreadable:{path}".encode()), f"cannot be read: {e.strerror or e}"
+    problem = check_file(path)
+    if problem is None:
+        try:
+            return content_hash(path.read_bytes()), None
+        except OSError as e:
+            problem = f"cannot be read ({e.strerror or e})"
+    return content_hash(f"unreadable:{display(path)}".encode()), problem
 
 
 def run_batch(store: Store, files: list[Path], settings: RunSettings, workers: int | None = None,
               force: bool = False, on_error: Callable[[str, str], None] | None = None,
-              progress: Callable[[int, str], None] | None = None) -> BatchResult:
-    """Extract every file not yet done with these settings, storing each result as it arrives.
+              progress: Callable[[int, str], None] | None = None, limits: Limits = DEFAULT_LIMITS,
+              on_page: Callable[[str, int, int], None] | None = None, batch_size: int = BATCH_SIZE,
+              stop: Any = None) -> BatchResult:
+    """Extract every file not yet done with these settings, storing results in groups as they come.
 
-    `progress(n, label)` is told of every file settled (skipped, stored or failed). Ctrl-C or
-    SIGTERM stops the batch after the result being stored; the run is closed as interrupted.
+    `progress(n, label)` is told of every file settled (skipped, stored or failed), with the file
+    being worked on now. Ctrl-C or SIGTERM (or `stop`, an Event) stops the batch after storing
+    what is finished; the run is closed as interrupted.
     """
-    with _Stop().installed() as stop:
+    signals = StopSignal()
+    with (contextlib.nullcontext(stop) if stop is not None else signals.installed()) as stop_event:
         res = BatchResult(store.start_run(settings))
         try:
-            todo = _plan(store, files, settings, force, res, stop, on_error, progress)
-            if not stop.requested:
-                _extract(store, todo, settings, res, workers, stop, on_error, progress)
+            todo = _plan(store, files, settings, force, res, stop_event, on_error, progress)
+            if not stop_event.is_set():
+                _extract(store, todo, settings, res, workers, stop_event, on_error, progress, limits, on_page,
+                         batch_size)
         finally:
-            res.interrupted = res.interrupted or stop.requested
-            store.finish_run(res.run_id, res.done, len(res.errors), res.skipped)
-        if not res.interrupted and store_has_many(store):
+            res.interrupted = res.interrupted or stop_event.is_set()
+            store.finish_run(res.run_id, res.done, len(res.errors), res.skipped, interrupted=res.interrupted)
+        if not res.interrupted and store.done_count() > 1:
             store.cross_check()
     return res
 
 
-def _failed(store: Store, res: BatchResult, path: Path, doc_hash: str, problem: str,
-            on_error: Callable[[str, str], None] | None) -> None:
-    store.save_error(res.run_id, str(path), doc_hash, problem)
-    res.errors.append((str(path), problem))
+def _failed(res: BatchResult, path: Path, problem: str, on_error: Callable[[str, str], None] | None) -> None:
+    res.errors.append((display(path), problem))
     if on_error:
-        on_error(str(path), problem)
+        on_error(display(path), problem)
 
 
-def _plan(store: Store, files: list[Path], settings: RunSettings, force: bool, res: BatchResult, stop: _Stop,
+def _plan(store: Store, files: list[Path], settings: RunSettings, force: bool, res: BatchResult, stop: Any,
           on_error: Callable[[str, str], None] | None,
           progress: Callable[[int, str], None] | None) -> list[tuple[Path, str]]:
     """Hash every file; skip what is done (re-checking it if the rules changed); return the rest."""
     done = set() if force else store.done_hashes(settings.key)
     todo: list[tuple[Path, str]] = []
     skipped: list[str] = []
+    unreadable: list[tuple[str, str, str]] = []
     for p in files:
-        if stop.requested:
+        if stop.is_set():
             break
         h, problem = _hash(p)
         if problem:
-            _failed(store, res, p, h, problem, on_error)
+            unreadable.append((display(p), h, problem))
+            _failed(res, p, problem, on_error)
         elif h in done:
             res.skipped += 1
             skipped.append(h)
@@ -187,9 +148,11 @@ def _plan(store: Store, files: list[Path], settings: RunSettings, force: bool, r
             todo.append((p, h))
             continue
         if progress:
-            progress(1, p.name)
+            progress(1, display(p.name))
+    if unreadable:
+        store.write_batch(res.run_id, settings.key, [], unreadable)
     for doc_id in store.stale_rules(skipped):  # done before, but the rules have changed since
-        if stop.requested:
+        if stop.is_set():
             break
         store.recheck(doc_id)
         res.rechecked += 1
@@ -197,42 +160,74 @@ def _plan(store: Store, files: list[Path], settings: RunSettings, force: bool, r
 
 
 def _extract(store: Store, todo: list[tuple[Path, str]], settings: RunSettings, res: BatchResult,
-             workers: int | None, stop: _Stop, on_error: Callable[[str, str], None] | None,
-             progress: Callable[[int, str], None] | None) -> None:
-    from nianbao.extract import IngestError
-    from nianbao.models import Extraction
+             workers: int | None, stop: Any, on_error: Callable[[str, str], None] | None,
+             progress: Callable[[int, str], None] | None, limits: Limits,
+             on_page: Callable[[str, int, int], None] | None, batch_size: int) -> None:
+    from nianbao.pipeline import default_workers, isolates
 
-    local = settings.backend in LOCAL_BACKENDS
-    n = workers or ((os.cpu_count() or 1) if local else 4)
-    pool: Executor = (ProcessPoolExecutor(max_workers=n, initializer=_quiet_worker) if local and n > 1
-                      else ThreadPoolExecutor(max_workers=n))
+    if not todo:
+        return
+    isolated = isolates(settings.backend)
+    backend = _backend(settings.backend, settings.options)
+    n = workers or default_workers(backend)
+    hashes = {str(p): h for p, h in todo}
+    task = partial(work, backend=backend, hashes=hashes)
+    paths = [p for p, _ in todo]
+    runner = Runner(task, workers=n, limits=limits, isolate=isolated, stop=stop,
+                    on_page=(lambda i, d, t: on_page(display(paths[i].name), d, t)) if on_page else None)
+    stored: list[dict[str, Any]] = []
+    failed: list[tuple[str, str, str]] = []
+    last = time.monotonic()
+
+    def flush() -> None:
+        nonlocal last
+        if stored or failed:
+            _write(store, res, settings, stored, failed, on_error)
+            store.heartbeat(res.run_id, res.done, len(res.errors), res.skipped)
+        stored.clear()
+        failed.clear()
+        last = time.monotonic()
+
     try:
-        futures: dict[Future, tuple[Path, str]] = {
-            pool.submit(work, str(p), settings.backend, settings.options): (p, h) for p, h in todo}
-        pending = set(futures)
-        while pending and not stop.requested:
-            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            for fut in finished:  # results already made are stored even when a stop was asked
-                p, h = futures[fut]
-                try:
-                    out = fut.result()
-                except Exception as e:  # a worker that died (e.g. out of memory)
-                    out = {"ok": False, "error": f"worker failed: {type(e).__name__}: {e}".splitlines()[0]}
-                if out["ok"]:
-                    try:
-                        store.save_result(res.run_id, str(p), h, out["kind"], out["text"],
-                                          Extraction.model_validate_json(out["data"]), settings.key)
-                        res.done += 1
-                    except (IngestError, ValueError) as e:
-                        out = {"ok": False, "error": f"could not be stored: {e}".splitlines()[0]}
-                if not out["ok"]:
-                    _failed(store, res, p, h, out["error"], on_error)
-                if progress:
-                    progress(1, p.name)
+        for out in runner.run(paths):
+            if out.ok:
+                stored.append(out.value)
+            else:
+                failed.append((display(out.path), hashes[str(out.path)], out.problem or "failed"))
+                _failed(res, out.path, out.problem or "failed", on_error)
+                if out.stop:
+                    res.stopped = out.problem
+            if progress:
+                flight = runner.in_flight()
+                progress(1, display(flight[0].name) if flight else "")
+            if len(stored) + len(failed) >= batch_size or time.monotonic() - last > FLUSH_SECONDS:
+                flush()
     finally:
-        stopping = stop.requested
-        pool.shutdown(wait=not stopping, cancel_futures=stopping)
+        flush()  # what is finished is kept, even on Ctrl-C
+        res.peak_rss = runner.stats.peak_total_rss
+
+
+def _write(store: Store, res: BatchResult, settings: RunSettings, stored: list[dict[str, Any]],
+           failed: list[tuple[str, str, str]], on_error: Callable[[str, str], None] | None) -> None:
+    """One group in one transaction; if the group is refused, each report alone (naming the bad one)."""
+    try:
+        store.write_batch(res.run_id, settings.key, stored, failed)
+        res.done += len(stored)
+        return
+    except Exception:  # noqa: BLE001 - find which report the database refused
+        pass
+    for item in stored:
+        try:
+            store.write_batch(res.run_id, settings.key, [item], [])
+            res.done += 1
+        except Exception as e:  # noqa: BLE001
+            problem = f"could not be stored: {type(e).__name__}: {e}".splitlines()[0]
+            res.errors.append((item["path"], problem))
+            if on_error:
+                on_error(item["path"], problem)
+    with contextlib.suppress(Exception):
+        store.write_batch(res.run_id, settings.key, [], failed)
 
 
 def store_has_many(store: Store) -> bool:
-    return sum(1 for d in store.documents() if d.current_extraction_id is not None) > 1
+    return store.done_count() > 1

@@ -46,7 +46,7 @@ def _read_hierarchy(path: Path) -> list[tuple[str, str]]:
 
 
 def run(
-    files: list[Path] = typer.Argument(..., help="Report files or folders."),
+    files: list[Path] = typer.Argument(..., help="Report files or folders (searched recursively)."),
     db: str = typer.Option("nianbao.db", "--db", help=DB_HELP),
     backend: str = typer.Option("rules", "--backend", "-b", help="rules (embedded default), llm or hybrid."),
     model: str | None = typer.Option(None, "--model", help="Model name for LLM backends."),
@@ -55,53 +55,66 @@ def run(
     force: bool = typer.Option(False, "--force", help="Extract again even what is already stored."),
     hierarchy: Path | None = typer.Option(None, "--hierarchy", exists=True, dir_okay=False,
                                           help="CSV of agency,parent for summary-report checks."),
+    timeout: float = typer.Option(60.0, "--timeout", help="Wall-time limit per file in seconds (0: none)."),
+    max_memory: str = typer.Option("2G", "--max-memory", help="Memory limit per file, e.g. 2G or 500M (0: none)."),
+    cluster: str | None = typer.Option(None, "--cluster", help="Dask scheduler address (tcp://host:8786): "
+                                       "workers on other machines extract, this process stores."),
 ) -> None:
     """Extract a batch of reports into the store (resumable; Ctrl-C keeps what is done)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from nianbao import __version__
-    from nianbao.extract import available_backends, get_backend
-    from nianbao.review.batch import describe_backend, expand, run_batch
+    from nianbao.cli import bad, limits_from, say
+    from nianbao.extract import available_backends
+    from nianbao.pipeline import make_backend
+    from nianbao.progress import Bar
+    from nianbao.review.batch import describe_backend, run_batch
     from nianbao.review.store import RunSettings
+    from nianbao.runner import StopSignal, expand_inputs, nothing_matched
 
+    limits = limits_from(timeout, max_memory)
     if backend not in available_backends():
-        _bad("--backend", f"unknown backend {backend!r}; choose from {', '.join(available_backends())}")
+        bad("--backend", f"unknown backend {backend!r}; choose from {', '.join(available_backends())}")
         raise typer.Exit(2)
     options = tuple(sorted({"model": model}.items())) if model else ()
-    try:  # a misconfigured backend fails here, once, not in every worker
-        identity = describe_backend(get_backend(backend, **dict(options)))
-    except (ValueError, RuntimeError) as e:
-        _bad("--backend", str(e).splitlines()[0] if str(e) else type(e).__name__)
-        raise typer.Exit(2) from None
+    identity = describe_backend(make_backend(backend, **dict(options)))  # a misconfigured backend fails here, once
+    inputs = expand_inputs(files)
+    for p, problem in inputs.refused:
+        bad(p, problem)
+    if not inputs.files and not inputs.refused and not hierarchy:
+        raise nothing_matched(files)
     store = _open(db)
     if hierarchy:
         n = store.load_hierarchy(_read_hierarchy(hierarchy))
-        err.print(f"hierarchy: {n} agencies")
-    paths = expand(files)
-    missing = [p for p in paths if not p.exists()]
-    for p in missing:
-        _bad(p, "no such file")
-    paths = [p for p in paths if p.exists()]
+        say(f"hierarchy: {n} agencies")
+        if not inputs.files:  # only the hierarchy: check the stored reports against it
+            say(f"{nothing_matched(files)}; {store.cross_check()} cross-report findings")
+            return
     settings = RunSettings(backend=backend, options=options, version=__version__, identity=identity)
-    with Progress(TextColumn("[bold]run"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=err, transient=False) as prog:
-        task = prog.add_task("", total=len(paths))
-        res = run_batch(store, paths, settings, workers=workers, force=force,
-                        on_error=lambda p, e: prog.console.print(f"[red]error[/red] {p}: {e}", markup=True,
-                                                                 highlight=False, emoji=False, soft_wrap=True),
-                        progress=lambda n, name: prog.update(task, advance=n, description=name[-40:]))
-    rechecked = f" ({res.rechecked} re-checked with the current rules)" if res.rechecked else ""
-    err.print(f"stored {res.done}, skipped {res.skipped} already done{rechecked}, {len(res.errors)} failed"
-              f"{' (interrupted)' if res.interrupted else ''} → {store.url}")
-    from collections import Counter
+    with StopSignal().installed() as stop, Bar("run", len(inputs.files)) as bar:
+        def advance(n: int, name: str) -> None:
+            bar.advance(n)
+            bar.working_on(name)
 
-    open_by = Counter(f["severity"] for f in store.findings() if f["status"] == "open")
+        common = dict(force=force, on_error=lambda p, e: bar.print(f"error {p}: {e}"), progress=advance, stop=stop)
+        if cluster:
+            from nianbao.review.cluster import run_on_cluster
+
+            res = run_on_cluster(store, inputs.files, settings, cluster, limits=limits, **common)
+        else:
+            res = run_batch(store, inputs.files, settings, workers=workers, limits=limits,
+                            on_page=lambda name, d, t: bar.working_on(f"{name} page {d}/{t}"), **common)
+    rechecked = f" ({res.rechecked} re-checked with the current rules)" if res.rechecked else ""
+    say(f"stored {res.done}, skipped {res.skipped} already done{rechecked}, {len(res.errors)} failed"
+        f"{' (interrupted)' if res.interrupted else ''} → {store.url}")
+    open_by = store.open_counts()
     if open_by:
-        err.print("open findings: " + ", ".join(f"{open_by[s]} {s}" for s in ("error", "warning", "info")
-                                                 if open_by[s]) + f"  (nianbao review --db {db})")
+        say("open findings: " + ", ".join(f"{open_by[s]} {s}" for s in ("error", "warning", "info")
+                                          if open_by.get(s)) + f"  (nianbao review --db {db})")
     if res.interrupted:
         raise typer.Exit(130)
-    if missing or res.errors:
+    if res.stopped:
+        bad("run", f"stopped early: {res.stopped}")
+        raise typer.Exit(2)
+    if inputs.refused or res.errors:
         raise typer.Exit(2)
 
 

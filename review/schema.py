@@ -2,7 +2,9 @@
 
 Each migration is a function that takes a connection and moves the schema one version up; a
 database made by an older nianbao opens and is upgraded in place, never rebuilt, so reviews
-already made in it are kept.
+already made in it are kept. `upgrade` runs every step in one transaction that holds the
+database's write lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock), so two processes
+opening one new store at once do not both create it.
 """
 
 from __future__ import annotations
@@ -62,6 +64,11 @@ runs = Table(
     Column("prompt_tokens", Integer, default=0),
     Column("completion_tokens", Integer, default=0),
     Column("cost_usd", Float, default=0.0),
+    # v5: running | finished | interrupted; who runs it, and when it last stored something
+    Column("status", String(16)),
+    Column("host", Text),
+    Column("pid", Integer),
+    Column("heartbeat_at", String(32)),
 )
 
 extractions = Table(
@@ -81,6 +88,9 @@ extractions = Table(
     UniqueConstraint("document_id", "settings_key"),
 )
 
+# cells and claims were stored row by row up to v4, a second copy of what the extraction's
+# compressed JSON holds; v5 drops them (Store.cells()/claims() read the JSON). The definitions
+# stay only so the v1 migration can still replay on an empty database.
 cells = Table(
     "cells", metadata,
     Column("id", Integer, primary_key=True),
@@ -183,7 +193,21 @@ def _v4(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE extractions ADD COLUMN data_z {LargeBinary().compile(dialect=conn.dialect)}"))
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
+def _v5(conn: Connection) -> None:
+    """Runs say whether they finished (a killed run is marked interrupted by the next one);
+    cells and claims live only in the extraction's JSON (one copy, not two)."""
+    have = {c["name"] for c in inspect(conn).get_columns("runs")}
+    for name, kind in (("status", "VARCHAR(16)"), ("host", "TEXT"), ("pid", "INTEGER"),
+                       ("heartbeat_at", "VARCHAR(32)")):
+        if name not in have:
+            conn.execute(text(f"ALTER TABLE runs ADD COLUMN {name} {kind}"))
+    conn.execute(text("UPDATE runs SET status = CASE WHEN finished_at IS NULL THEN 'interrupted' "
+                      "ELSE 'finished' END WHERE status IS NULL"))
+    for t in (cells, claims):
+        t.drop(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 LATEST = len(MIGRATIONS)
 
 
@@ -195,7 +219,13 @@ def current_version(conn: Connection) -> int:
 
 
 def upgrade(conn: Connection) -> int:
-    """Apply every migration past the database's version; returns the new version."""
+    """Apply every migration past the database's version; returns the new version.
+
+    Call inside a transaction that holds the write lock (Store does): the version is read under
+    the lock, so a second process waits and then finds the work done.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(8675309)"))  # held until commit
     v = current_version(conn)
     for i in range(v, LATEST):
         MIGRATIONS[i](conn)

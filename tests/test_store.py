@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from pg_server import pg_url, postgres  # noqa: F401 - fixtures
 from store_helpers import TEST_RULE, KeyValueBackend, balance_rule_registered, consistent_values, report_text
 
 from nianbao.models import CellReading, Extraction
@@ -198,21 +199,21 @@ def test_an_old_database_is_upgraded_in_place(tmp_path: Path) -> None:
     Store(path)  # opening an up-to-date database again changes nothing
 
 
-def test_postgresql_url(tmp_path: Path) -> None:
-    """Any SQL URL works; runs where NIANBAO_TEST_POSTGRES_URL names a scratch database."""
-    import os
-
-    url = os.environ.get("NIANBAO_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("set NIANBAO_TEST_POSTGRES_URL to a scratch PostgreSQL database to run this")
+def test_postgresql_url(pg_url: str) -> None:  # noqa: F811 - the fixture
+    """Any SQL URL works: the same store code on a real PostgreSQL the test starts itself."""
     from store_helpers import extraction_from
 
-    store = Store(url)
+    store = Store(pg_url)
     text = report_text("甲镇", 2023, consistent_values(random.Random(7)))
     _, ex = extraction_from(text)
-    doc_id = store.save_result(None, "/in/a.txt", f"pg-{random.random()}", "txt", text, ex, "k")
+    doc_id = store.save_result(None, "/in/a.txt", "pg-a", "txt", text, ex, "k")
+    assert store.save_result(None, "/in/a-again.txt", "pg-a", "txt", text, ex, "k") == doc_id  # upsert, not a copy
     store.correct(doc_id, "t2.licensing.decisions", 5, "pg")
     assert store.current(doc_id).cells["t2.licensing.decisions"].value == 5
+    assert {c["key"]: c["value"] for c in store.cells(doc_id)}["t2.licensing.decisions"] == ex.cells[
+        "t2.licensing.decisions"].value  # the printed value is kept
+    Store(pg_url)  # opening an up-to-date database again changes nothing
+    assert [d.path for d in store.documents()] == ["/in/a-again.txt"]
 
 
 def test_db_url_keeps_urls_and_makes_files_absolute(tmp_path: Path) -> None:
