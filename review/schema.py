@@ -183,7 +183,14 @@ def _v4(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE extractions ADD COLUMN data_z {LargeBinary().compile(dialect=conn.dialect)}"))
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
+def _team(conn: Connection) -> None:
+    """Team review: reviewers' accounts, sessions and report sign-offs (review/schema_team.py)."""
+    from nianbao.review import schema_team
+
+    schema_team.create(conn)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _team]
 LATEST = len(MIGRATIONS)
 
 
