@@ -71,7 +71,10 @@ def group(findings: Iterable[dict[str, Any]]) -> list[Card]:
         key, n = min(shared.items(), key=lambda kv: (-kv[1], kv[0]))
         if n < 2:
             break
-        cards.append(Card([f for f in left if key in f["keys"]], cause=key))
+        members = [f for f in left if key in f["keys"]]
+        common = set.intersection(*(set(f["keys"]) for f in members))
+        # a cell is named as the cause only where it is the one cell all these findings share
+        cards.append(Card(members, cause=key if common == {key} else None))
         left = [f for f in left if key not in f["keys"]]
     notes: dict[str, Card] = {}
     for f in left:

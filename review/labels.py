@@ -100,6 +100,13 @@ def cell(key: str, template: str | None = None) -> str:
     return f"{TABLE_NAMES[f.table]} {row} · {col}".strip()
 
 
+def cell_parts(key: str, template: str | None = None) -> tuple[str, str]:
+    """(table and row, column) of a cell, for showing several cells of one row together."""
+    full = cell(key, template)
+    row, _, col = full.rpartition(" · ")
+    return (row, col) if row else (full, "")
+
+
 def is_decimal(key: str, template: str | None = None) -> bool:
     f = _field(key, template)
     return f is not None and f.type == "decimal"

@@ -93,9 +93,21 @@ def card_view(card: Card, template: str | None, cells: dict[str, dict[str, Any]]
         "page": where.get("page") if where else None, "bbox": where.get("bbox") if where else None,
         "page_key": next((k for k in ([card.cause] if card.cause else []) + keys
                           if k in cells and cells[k].get("page") and cells[k].get("bbox")), None),
+        "rows": _by_row(keys, template, cells, corrections),
         "corrections": [{"key": k, "zh": L.cell(k, template), "old": L.number(corrections[k][0], k, template),
                          "new": L.number(corrections[k][1], k, template)} for k in keys if k in corrections],
     }
+
+
+def _by_row(keys: list[str], template: str | None, cells: dict[str, dict[str, Any]],
+            corrections: dict[str, tuple[Any, Any]]) -> list[dict[str, Any]]:
+    """A card's cells grouped by printed row: "表三 （七）总计：自然人 5；商业企业 0"."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for k in keys:
+        row, col = L.cell_parts(k, template)
+        rows.setdefault(row, []).append({"key": k, "col": col, "zh": L.cell(k, template),
+                                         "value": L.number(cells[k].get("value"), k, template) if k in cells else None})
+    return [{"row": r, "cells": cs} for r, cs in rows.items()]
 
 
 def report_view(store: Store, doc_id: int) -> dict[str, Any]:
