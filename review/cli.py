@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import getpass
 import json
 from pathlib import Path
@@ -35,14 +34,14 @@ def _open(db: str, must_exist: bool = False):  # -> Store
 
 
 def _read_hierarchy(path: Path) -> list[tuple[str, str]]:
-    """agency,parent rows (a header row naming them is skipped)."""
-    rows = []
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        for r in csv.reader(fh):
-            if len(r) < 2 or (r[0].strip().lower(), r[1].strip().lower()) == ("agency", "parent"):
-                continue
-            rows.append((r[0], r[1]))
-    return rows
+    """agency,parent rows (a header row, in English or Chinese, is recognised and skipped)."""
+    from nianbao.review.hierarchy import HierarchyError, read_csv
+
+    try:
+        return read_csv(path)
+    except (HierarchyError, OSError) as e:
+        _bad(path, str(e))
+        raise typer.Exit(2) from None
 
 
 def run(
