@@ -20,7 +20,7 @@ import hmac
 import re
 import secrets
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Form, Request
@@ -320,10 +320,11 @@ def create_app(store: Store, who: str = "reviewer", login: bool = False, slots: 
 
     @app.post("/report/{doc_id}/finding/{fid}")
     def decide_card(request: Request, doc_id: str, fid: str, action: str = Form(""), comment: str = Form(""),
-                    csrf_token: str = Form(""), ids: list[str] = Form(default_factory=list),
+                    csrf_token: str = Form(""), ids: Annotated[list[str] | None, Form()] = None,
                     overturn: str = Form("")) -> Response:
         user = check_post(request, csrf_token)
         doc = _doc_id(doc_id)
+        ids = ids or []
         wanted = [i for i in [fid, *ids] if FINDING_ID.match(i)]
         if not FINDING_ID.match(fid) or len(wanted) != 1 + len(ids):
             raise PageProblem(404, "没有这条问题。", back=f"/report/{doc}")
@@ -349,12 +350,12 @@ def create_app(store: Store, who: str = "reviewer", login: bool = False, slots: 
 
     @app.post("/bulk")
     def bulk(request: Request, action: str = Form(""), comment: str = Form(""), csrf_token: str = Form(""),
-             pick: list[str] = Form(default_factory=list), back: str = Form("/queue"),
+             pick: Annotated[list[str] | None, Form()] = None, back: str = Form("/queue"),
              overturn: str = Form("")) -> Response:
         """One decision with one reason for every finding picked on a queue page."""
         user = check_post(request, csrf_token)
         targets = []
-        for p in pick:
+        for p in pick or []:
             m = re.fullmatch(r"([1-9][0-9]{0,8}):([0-9a-f]{16})", p)
             if not m:
                 raise PageProblem(422, "选中的问题编号不对。", back=_local(back))

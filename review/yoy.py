@@ -56,6 +56,7 @@ def year_over_year(store: Store, agency: str, changed_only: bool = False) -> dic
                          "after": L.number(a, r.key, template),
                          "change": "" if change is None else (("+" if change > 0 else "") + L.number(change, r.key, template)),
                          "pct": "" if pct is None else f"{pct:+.1f}%", "findings": cross.get(r.key, []),
+                         "before_value": b, "after_value": a, "change_value": change, "pct_value": pct,
                          "doc_before": d0, "doc_after": d1})
         pairs.append({"year_before": y0, "year_after": y1, "doc_before": d0, "doc_after": d1, "rows": rows})
     return {"pairs": pairs}

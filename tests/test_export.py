@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from store_helpers import TEST_RULE, balance_rule_registered, consistent_values, extraction_from, report_text
 
-from nianbao.review.export import LONG_COLUMNS, export, export_gold, long_rows, wide_rows
+from nianbao.review.export import LONG_COLUMNS, LONG_EXTRA, export, export_gold, long_rows, wide_rows
+from nianbao.review.export import header as header_of
 from nianbao.review.store import Store
 from nianbao.spec import keys
 
@@ -59,6 +60,7 @@ def test_formats_round_trip(store: Store, tmp_path: Path, fmt: str) -> None:
     out = tmp_path / f"long.{fmt}"
     n = export(store, fmt, out)
     expected = long_rows(store)
+    columns = LONG_COLUMNS + LONG_EXTRA
     if fmt == "csv":
         with out.open(encoding="utf-8-sig") as fh:
             got = list(csv.DictReader(fh))
@@ -66,23 +68,26 @@ def test_formats_round_trip(store: Store, tmp_path: Path, fmt: str) -> None:
     elif fmt == "jsonl":
         got = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
         header = list(got[0].keys())
-    elif fmt == "xlsx":
+    elif fmt == "xlsx":  # a workbook of every table; the long one with Chinese headers
         from openpyxl import load_workbook
 
-        ws = load_workbook(out, read_only=True).active
+        ws = load_workbook(out, read_only=True)["长表"]
         table = [list(r) for r in ws.iter_rows(values_only=True)]
-        header, got = table[0], [dict(zip(table[0], r, strict=True)) for r in table[1:]]
+        assert table[0] == [header_of(c, "zh") for c in columns]
+        header, got = columns, [dict(zip(columns, r, strict=True)) for r in table[1:]]
     else:
         import pyarrow.parquet as pq
 
         t = pq.read_table(out)
         header, got = t.column_names, t.to_pylist()
-    assert header == LONG_COLUMNS and n == len(got) == len(expected)
+    assert header == columns and n == len(got) == len(expected)
     for e, g in zip(expected, got, strict=True):
         assert str(g["key"]) == e["key"] and str(g["report"]) == e["report"]
         assert float(g["value"]) == float(e["value"])
-        assert str(g["corrected"]).lower() in ("true", "1") if e["corrected"] else str(g["corrected"]).lower() in (
-            "false", "0")
+        if fmt in ("jsonl", "xlsx", "parquet"):  # booleans stay booleans
+            assert g["corrected"] is e["corrected"]
+        else:
+            assert g["corrected"] == ("true" if e["corrected"] else "false")
 
 
 def test_wide_table_has_one_row_per_report(store: Store, tmp_path: Path) -> None:
