@@ -40,7 +40,7 @@
       byId("correct-key").value = key;
       byId("correct-label").textContent = td.dataset.label || key;
       byId("correct-value").value = td.dataset.value;
-      byId("cell-info").textContent = td.title || "";
+      byId("cell-info").textContent = td.dataset.info || "";
     }
     scrollSourceTo(byId("src-" + key));
   }
