@@ -71,8 +71,13 @@ def card_view(card: Card, template: str | None, cells: dict[str, dict[str, Any]]
     """A card as the page shows it: Chinese names, the lead's arithmetic, every rule that saw it."""
     lead = card.lead
     keys = card.keys
-    where = next((cells[k] for k in ([card.cause] if card.cause else []) + keys
-                  if k in cells and cells[k].get("page") and cells[k].get("bbox")), None)
+    placed = [k for k in ([card.cause] if card.cause else keys) if k in cells and cells[k].get("page")
+              and cells[k].get("bbox")]
+    page = cells[placed[0]]["page"] if placed else None
+    boxes = [cells[k]["bbox"] for k in placed if cells[k]["page"] == page]
+    # the cause's own box; without one cause, the box around the card's cells on that page
+    bbox = ([min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+             max(b[3] for b in boxes)] if boxes else None)
     return {
         "id": card.id, "ids": card.ids, "status": card.status, "severity": card.severity,
         "severity_zh": L.severity(card.severity), "status_zh": L.status(card.status),
@@ -90,9 +95,7 @@ def card_view(card: Card, template: str | None, cells: dict[str, dict[str, Any]]
         "fill": [{"key": k, "zh": L.cell(k, template), "value": L.number(v, k, template)}
                  for k, v in (lead["fill"] or {}).items()],
         "spans": [s for f in card.findings for s in f["spans"]],
-        "page": where.get("page") if where else None, "bbox": where.get("bbox") if where else None,
-        "page_key": next((k for k in ([card.cause] if card.cause else []) + keys
-                          if k in cells and cells[k].get("page") and cells[k].get("bbox")), None),
+        "page": page, "bbox": bbox,
         "rows": _by_row(keys, template, cells, corrections),
         "corrections": [{"key": k, "zh": L.cell(k, template), "old": L.number(corrections[k][0], k, template),
                          "new": L.number(corrections[k][1], k, template)} for k in keys if k in corrections],
