@@ -6,6 +6,7 @@ and a page shows an id only in a tooltip. Cells are named by their printed row a
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import datetime
 from functools import cache
@@ -56,7 +57,17 @@ def claim_kind(k: str | None) -> str:
 
 
 def note(n: str | None) -> str:
-    return _pick("note", n)
+    """A cell note in Chinese; "" for a note in English that has no Chinese yet (it stays in the tooltip)."""
+    if not n:
+        return ""
+    w = words()
+    if n in w["note"]:
+        return w["note"][n]
+    for prefix, zh in w["note_prefix"].items():
+        if n.startswith(prefix):
+            rest = n[len(prefix):]
+            return zh + (rule(rest) if prefix == "filled by " else "")
+    return "" if re.search(r"[A-Za-z]{2,}", n) else n
 
 
 def rule(r: str) -> str:

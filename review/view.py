@@ -93,7 +93,7 @@ def card_view(card: Card, template: str | None, cells: dict[str, dict[str, Any]]
                    "corrected": corrections.get(k)} for k in keys],
         "expected": lead["expected"], "found": lead["found"],
         "fill": [{"key": k, "zh": L.cell(k, template), "value": L.number(v, k, template)}
-                 for k, v in (lead["fill"] or {}).items()],
+                 for k, v in {k: v for f in card.findings for k, v in (f["fill"] or {}).items()}.items()],
         "spans": [s for f in card.findings for s in f["spans"]],
         "page": page, "bbox": bbox,
         "rows": _by_row(keys, template, cells, corrections),
@@ -141,6 +141,7 @@ def report_view(store: Store, doc_id: int) -> dict[str, Any]:
                       "printed": p.get("value"), "raw": p.get("raw") or "", "zh": L.cell(key, template),
                       "has_span": p.get("span_start") is not None, "page": p.get("page"), "bbox": p.get("bbox"),
                       "confidence": p.get("confidence"), "note": L.note(cell.note or p.get("note")),
+                      "note_raw": cell.note or p.get("note") or "",
                       "corrected": key in corrections, "uncertain": key in ex.uncertain,
                       "old": L.number(corrections[key][0], key, template) if key in corrections else None}
     marks: list[dict[str, Any]] = []

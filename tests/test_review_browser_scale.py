@@ -137,7 +137,6 @@ def test_bulk_dismissal_sign_off_correction_and_chinese_text(tmp_path: Path, chr
         # one card per report for the misprinted cell, listing every rule that saw it
         page.goto(f"{base}/report/{docs[0]}")
         assert not _english_ids(page.inner_text("body")), _english_ids(page.inner_text("body"))
-        cards = page.locator("li.finding")
         first = page.locator('li.finding[data-keys~="t3.new_received.natural_person"]')
         assert first.count() == 1 and first.locator(".also li").count() >= 2
         assert "表三" in first.inner_text() and "自然人" in first.inner_text()
