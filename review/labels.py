@@ -95,6 +95,7 @@ def _field(key: str, template: str | None):
     return None
 
 
+@cache
 def cell(key: str, template: str | None = None) -> str:
     """A cell by its printed labels: "表三 （七）总计 · 自然人"; an unknown key as it is."""
     from nianbao.rules.common import column_label, row_label

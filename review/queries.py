@@ -98,8 +98,8 @@ def report_list(store: Store, f: Filters, per_page: int = PER_PAGE) -> dict[str,
             "per_page": per_page}
 
 
-def neighbours(store: Store, doc_id: int) -> tuple[int | None, int | None]:
-    """The reports before and after this one in the list's default order."""
+def review_order(store: Store) -> list[int]:
+    """Every report id in the list's default order (most open errors first)."""
     counts = (select(F.c.document_id.label("doc"),
                      func.sum(case((and_(F.c.status == "open", F.c.severity == "error"), 1), else_=0)).label("e"),
                      func.sum(case((F.c.status == "open", 1), else_=0)).label("o"))
@@ -107,11 +107,50 @@ def neighbours(store: Store, doc_id: int) -> tuple[int | None, int | None]:
     q = (select(D.c.id).select_from(D.outerjoin(counts, counts.c.doc == D.c.id))
          .order_by(func.coalesce(counts.c.e, 0).desc(), func.coalesce(counts.c.o, 0).desc(), D.c.name, D.c.id))
     with store.engine.connect() as c:
-        ids = list(c.execute(q).scalars())
-    if doc_id not in ids:
+        return list(c.execute(q).scalars())
+
+
+def neighbours(store: Store, doc_id: int, order: list[int] | None = None) -> tuple[int | None, int | None]:
+    """The reports before and after this one in the list's default order."""
+    ids = order if order is not None else review_order(store)
+    try:
+        i = ids.index(doc_id)
+    except ValueError:
         return None, None
-    i = ids.index(doc_id)
     return (ids[i - 1] if i > 0 else None), (ids[i + 1] if i + 1 < len(ids) else None)
+
+
+class Snapshot:
+    """Whole-store figures (progress, queues, the review order) kept for a moment.
+
+    Every page shows them and each is an aggregate over all findings, so under load they are
+    computed once per `ttl` seconds; the server clears them after each of its own writes, so a
+    reviewer always sees their own decision counted.
+    """
+
+    def __init__(self, store: Store, ttl: float = 2.0) -> None:
+        import threading
+
+        self.store, self.ttl = store, ttl
+        self._lock = threading.Lock()
+        self._values: dict[str, tuple[float, Any]] = {}
+
+    def get(self, name: str, compute: Any) -> Any:
+        import time
+
+        now = time.monotonic()
+        with self._lock:
+            hit = self._values.get(name)
+        if hit and now - hit[0] < self.ttl:
+            return hit[1]
+        value = compute(self.store)
+        with self._lock:
+            self._values[name] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
 
 
 def progress(store: Store) -> dict[str, int]:

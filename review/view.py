@@ -20,21 +20,27 @@ PAGED_KINDS = ("pdf", "scan")
 
 
 def _segments(text: str, marks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Cut text at every mark boundary; each piece lists the marks covering it and those starting."""
+    """Cut text at every mark boundary; each piece lists the marks covering it and those starting.
+
+    One sweep over the cuts, keeping the marks open at each: linear in cuts plus marks.
+    """
     n = len(text)
     marks = [m for m in marks if 0 <= m["start"] < m["end"] <= n]
     cuts = sorted({0, n, *(m["start"] for m in marks), *(m["end"] for m in marks)})
-    starts: dict[int, list[str]] = {}
-    for m in marks:
-        if m.get("id"):
-            starts.setdefault(m["start"], []).append(m["id"])
+    starting: dict[int, list[int]] = {}
+    for i, m in enumerate(marks):
+        starting.setdefault(m["start"], []).append(i)
     out = []
-    active = sorted(marks, key=lambda m: m["start"])
+    open_marks: dict[int, dict[str, Any]] = {}
     for a, b in zip(cuts, cuts[1:], strict=False):
-        covering = [m for m in active if m["start"] <= a and m["end"] >= b]
+        for i in starting.get(a, ()):
+            open_marks[i] = marks[i]
+        for i in [i for i, m in open_marks.items() if m["end"] <= a]:
+            del open_marks[i]
+        covering = list(open_marks.values())
         out.append({
             "text": text[a:b],
-            "anchors": starts.get(a, []),
+            "anchors": [marks[i]["id"] for i in starting.get(a, ()) if marks[i].get("id")],
             "classes": sorted({c for m in covering for c in m["classes"]}),
             "cellkeys": sorted({m["key"] for m in covering if m.get("key")}),
             "findings": sorted({m["finding"] for m in covering if m.get("finding")}),
@@ -113,9 +119,9 @@ def _by_row(keys: list[str], template: str | None, cells: dict[str, dict[str, An
     return [{"row": r, "cells": cs} for r, cs in rows.items()]
 
 
-def report_view(store: Store, doc_id: int) -> dict[str, Any]:
+def report_view(store: Store, doc_id: int, order: list[int] | None = None) -> dict[str, Any]:
     doc = store.document(doc_id)
-    prev_id, next_id = neighbours(store, doc_id)
+    prev_id, next_id = neighbours(store, doc_id, order)
     signoff = sign_offs(store, [doc_id]).get(doc_id)
     decisions = [_decision_view(d, doc.template) for d in reversed(store.decisions(doc_id))]
     common = {"doc": doc, "kind_zh": L.kind(doc.kind), "prev_id": prev_id, "next_id": next_id,

@@ -45,8 +45,9 @@ STATUSES = ("open", "confirmed", "dismissed", "corrected")
 DOC_ID = re.compile(r"^[1-9][0-9]{0,8}$")
 FINDING_ID = re.compile(r"^[0-9a-f]{16}$")
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
-SLOTS = 8
-QUEUE_WAIT = 1.5  # seconds a request may wait for a slot before it gets a 503
+SLOTS = 4  # CPU-bound page building under one GIL: more threads only wait longer
+QUEUE_WAIT = 1.0  # seconds a request may wait for a slot before it gets a 503
+MAX_WAITING = 8  # requests that may wait at all; beyond that a 503 at once
 
 
 class PageProblem(Exception):
@@ -95,25 +96,36 @@ def create_app(store: Store, who: str = "reviewer", login: bool = False, slots: 
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or ["127.0.0.1", "localhost", "[::1]"])
     env = _env()
     secret = secrets.token_bytes(32)
+    snap = queries.Snapshot(store)
+    busy_page = _busy(env)
     static = resources.files("nianbao.review").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
-    gate = {"sem": None}
+    gate: dict[str, Any] = {"sem": None, "waiting": 0}
 
     @app.middleware("http")
     async def bounded(request: Request, call_next):
+        """At most `slots` requests at work, at most MAX_WAITING waiting (briefly); the rest get 503 at once."""
         if request.url.path.startswith("/static/"):
             return await call_next(request)
         if gate["sem"] is None:
             gate["sem"] = asyncio.Semaphore(slots)
         sem: asyncio.Semaphore = gate["sem"]
+        if sem.locked() and gate["waiting"] >= MAX_WAITING:
+            return _copy(busy_page)
+        gate["waiting"] += 1
         try:
             await asyncio.wait_for(sem.acquire(), timeout=QUEUE_WAIT)
         except TimeoutError:
-            return _busy(env)
+            return _copy(busy_page)
+        finally:
+            gate["waiting"] -= 1
         try:
-            return await call_next(request)
+            response = await call_next(request)
         finally:
             sem.release()
+        if request.method == "POST":
+            snap.clear()  # this server's own write: the counts on the next page include it
+        return response
 
     # ------------------------------------------------------------ sessions and forgery
 
@@ -152,7 +164,7 @@ def create_app(store: Store, who: str = "reviewer", login: bool = False, slots: 
             session = new_session = secrets.token_urlsafe(32)
         html = env.get_template(name).render(
             csrf_token=csrf_for(session) if session else "", who=user_of(request),
-            login=login, progress=queries.progress(store), **ctx)
+            login=login, progress=snap.get("progress", queries.progress), **ctx)
         resp = HTMLResponse(html, status_code=http_status)
         _secure(resp)
         if new_session:
@@ -240,7 +252,7 @@ def create_app(store: Store, who: str = "reviewer", login: bool = False, slots: 
         data = queries.report_list(store, f)
         filters = {"agency": f.agency, "year": year if f.year else "", "category": f.category, "rule": f.rule,
                    "status": f.status, "signed": f.signed, "sort": f.sort}
-        return render(request, "list.html", **data, filters=filters, categories=queries.categories(store),
+        return render(request, "list.html", **data, filters=filters, categories=snap.get("categories", queries.categories),
                       sorts=queries.SORTS, runs=store.runs()[-10:][::-1])
 
     @app.get("/report/{doc_id}", response_class=HTMLResponse)
@@ -250,7 +262,7 @@ def create_app(store: Store, who: str = "reviewer", login: bool = False, slots: 
 
     def report_page(request: Request, doc_id: int, error: str = "", status: int = 200) -> HTMLResponse:
         try:
-            data = report_view(store, doc_id)
+            data = report_view(store, doc_id, order=snap.get("order", queries.review_order))
         except StoreError:
             raise PageProblem(404, "没有这份报告。") from None
         if data["paged"]:
@@ -301,7 +313,7 @@ def create_app(store: Store, who: str = "reviewer", login: bool = False, slots: 
         status = status if status in STATUSES else ""
         found = (queries.queue_findings(store, category=category[:40], rule=rule[:80], status=status,
                                         page=_page(page)) if category or rule else None)
-        return render(request, "queue.html", queues=queries.queues(store), category=category, rule=rule,
+        return render(request, "queue.html", queues=snap.get("queues", queries.queues), category=category, rule=rule,
                       status=status, found=found)
 
     @app.get("/diff", response_class=HTMLResponse)
@@ -433,6 +445,12 @@ def _secure(resp: Response) -> None:
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Referrer-Policy"] = "same-origin"
+
+
+def _copy(resp: HTMLResponse) -> HTMLResponse:
+    out = HTMLResponse(resp.body, status_code=resp.status_code)
+    out.headers.update({k: v for k, v in resp.headers.items() if k.lower() != "content-length"})
+    return out
 
 
 def _error_page(env: Environment, status: int, message: str, back: str) -> HTMLResponse:
