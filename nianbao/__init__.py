@@ -12,6 +12,8 @@ The Python API (the CLI is built on the same calls)::
 
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     from nianbao.review.store import Store
 
 
-def extract(path: str | Path, backend: str | None = None, **options: Any) -> Extraction:
+def _extract(path: str | Path, backend: str | None = None, **options: Any) -> Extraction:
     """Read one report file and check it: every cell and narrative claim, with the rules' findings.
 
     `backend` is "rules" (the offline default), "llm" or "hybrid" (default when an LLM endpoint is
@@ -56,3 +58,27 @@ def load_store(db: str | Path = "nianbao.db") -> Store:
     from nianbao.review.store import Store
 
     return Store(db)
+
+
+class _ExtractPackage(types.ModuleType):
+    """`nianbao.extract` is the extraction package and, called, the API's nianbao.extract(path)."""
+
+    def __call__(self, path: str | Path, backend: str | None = None, **options: Any) -> Extraction:
+        return _extract(path, backend, **options)
+
+
+class _Nianbao(types.ModuleType):
+    """When the subpackage nianbao.extract is imported, Python binds it as `nianbao.extract`,
+    replacing the function of the same name; it is made callable instead, so both uses hold."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "extract" and isinstance(value, types.ModuleType) and not isinstance(value, _ExtractPackage):
+            value.__class__ = _ExtractPackage
+        super().__setattr__(name, value)
+
+
+extract = _extract
+extract.__name__ = "extract"
+sys.modules[__name__].__class__ = _Nianbao
+if "nianbao.extract" in sys.modules:  # imported before this package finished (not the usual order)
+    setattr(sys.modules[__name__], "extract", sys.modules["nianbao.extract"])  # noqa: B010
