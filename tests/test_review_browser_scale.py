@@ -183,10 +183,14 @@ def test_bulk_dismissal_sign_off_correction_and_chinese_text(tmp_path: Path, chr
             str(sum(1 for f in decide.review_findings(store, target) if f["status"] != "open")))
         page.screenshot(path=str(tmp_path / "list.png"), full_page=True)
         page.close()
-    from nianbao.review.export import wide_rows
+    from openpyxl import load_workbook
 
-    _, rows = wide_rows(store)
-    signed = {r["document_id"]: (r["signed_off"], r["signed_off_by"]) for r in rows}
+    from nianbao.review.export import export
+
+    export(store, "xlsx", tmp_path / "all.xlsx")
+    sheet = [list(r) for r in load_workbook(tmp_path / "all.xlsx", read_only=True)["报告"].iter_rows(values_only=True)]
+    head = sheet[0]
+    signed = {r[head.index("报告编号")]: (r[head.index("已审核")], r[head.index("审核人")]) for r in sheet[1:]}
     assert signed[target] == (True, "审核员甲") and signed[docs[0]] == (False, None)
 
 
