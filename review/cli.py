@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import getpass
 import json
 from pathlib import Path
@@ -35,14 +34,14 @@ def _open(db: str, must_exist: bool = False):  # -> Store
 
 
 def _read_hierarchy(path: Path) -> list[tuple[str, str]]:
-    """agency,parent rows (a header row naming them is skipped)."""
-    rows = []
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        for r in csv.reader(fh):
-            if len(r) < 2 or (r[0].strip().lower(), r[1].strip().lower()) == ("agency", "parent"):
-                continue
-            rows.append((r[0], r[1]))
-    return rows
+    """agency,parent rows (a header row, in English or Chinese, is recognised and skipped)."""
+    from nianbao.review.hierarchy import HierarchyError, read_csv
+
+    try:
+        return read_csv(path)
+    except (HierarchyError, OSError) as e:
+        _bad(path, str(e))
+        raise typer.Exit(2) from None
 
 
 def run(
@@ -120,16 +119,44 @@ def run(
 
 def export(
     db: str = typer.Option("nianbao.db", "--db", help=DB_HELP),
-    fmt: str = typer.Option("csv", "--format", "-f", help="csv, xlsx, parquet, jsonl, or gold (a folder)."),
+    fmt: str = typer.Option("csv", "--format", "-f",
+                            help="csv, xlsx (every table in one workbook), parquet, jsonl; issues (问题清单, "
+                                 "XLSX, one sheet per agency); gold (a folder of fixtures)."),
     output: Path | None = typer.Option(None, "-o", "--output", help="Output file (a folder for gold)."),
     wide: bool = typer.Option(False, "--wide", help="One row per report, one column per key."),
+    table: str | None = typer.Option(None, "--table", help="For csv/parquet/jsonl: long (default), wide, "
+                                     "reports, claims, findings or audit."),
+    template: str | None = typer.Option(None, "--template", help="With --wide: only reports of this template "
+                                        "(2019 or 2021), its columns only."),
+    labels: str | None = typer.Option(None, "--labels", help="Column headers: id or zh (Chinese). "
+                                      "Default zh for xlsx, id otherwise."),
     diff: str | None = typer.Option(None, "--diff", help="Year-over-year diff of one agency's numbers."),
     changed_only: bool = typer.Option(False, "--changed", help="With --diff: only keys that changed."),
 ) -> None:
-    """Export the store: long or wide table, an agency's year-over-year diff, or gold fixtures."""
-    from nianbao.review.export import DIFF_COLUMNS, FORMATS, diff_rows, export_gold, write_table
+    """Export the store: tables for analysis, an issue list per agency, diffs, or gold fixtures."""
+    from nianbao.review.export import (
+        DIFF_COLUMNS,
+        FORMATS,
+        TABLES,
+        diff_rows,
+        export_gold,
+        export_issues,
+        write_table,
+    )
     from nianbao.review.export import export as do_export
 
+    if labels not in (None, "id", "zh"):
+        _bad("--labels", f"unknown labels {labels!r}; choose id or zh")
+        raise typer.Exit(2)
+    if table is not None and table not in TABLES:
+        _bad("--table", f"unknown table {table!r}; choose from {', '.join(TABLES)}")
+        raise typer.Exit(2)
+    if template is not None and template not in ("2019", "2021"):
+        _bad("--template", f"unknown template {template!r}; choose 2019 or 2021")
+        raise typer.Exit(2)
+    if fmt not in (*FORMATS, "gold", "issues"):
+        _bad("--format", f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}, issues, gold")
+        raise typer.Exit(2)
     store = _open(db, must_exist=True)
     if fmt == "gold":
         if output is None:
@@ -141,9 +168,13 @@ def export(
             _bad(name, "left out of the gold export: its agency, year or template is unknown")
         err.print(f"{len(written)} reviewed reports → {output}")
         return
-    if fmt not in FORMATS:
-        _bad("--format", f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}, gold")
-        raise typer.Exit(2)
+    if fmt == "issues":
+        if output is None or output.suffix.lower() != ".xlsx":
+            _bad("-o", "--format issues needs -o FILE.xlsx")
+            raise typer.Exit(2)
+        sheets = export_issues(store, output)
+        err.print(f"问题清单: {len(sheets)} agencies, {sum(sheets.values())} issues → {output}")
+        return
     if diff is not None:
         rows = diff_rows(store, diff, changed_only=changed_only)
         if not rows:
@@ -153,28 +184,78 @@ def export(
             for r in rows:
                 typer.echo(json.dumps(r, ensure_ascii=False))
             return
-        write_table(DIFF_COLUMNS, rows, fmt, output)
+        write_table(DIFF_COLUMNS, rows, fmt, output, labels or ("zh" if fmt == "xlsx" else "id"))
         err.print(f"{len(rows)} rows → {output}")
         return
     if output is None:
         _bad("-o", "an output file is needed")
         raise typer.Exit(2)
-    n = do_export(store, fmt, output, wide=wide)
-    err.print(f"{n} rows → {output}")
+    n = do_export(store, fmt, output, wide=wide, labels=labels, table=table, template=template)
+    what = "every table (字段说明, 报告, 宽表, 长表, 正文数字, 问题, 审核记录)" if (
+        fmt == "xlsx" and not wide and table in (None, "long")) else (table or ("wide" if wide else "long"))
+    err.print(f"{n} rows → {output}  ({what})")
 
 
 def review(
     db: str = typer.Option("nianbao.db", "--db", help=DB_HELP),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on. Anything but loopback needs "
+                             "login: add reviewers first with `nianbao user add NAME`."),
     port: int = typer.Option(8765, "--port", min=1, max=65535),
-    user: str | None = typer.Option(None, "--user", help="Name written into the audit trail."),
+    user: str | None = typer.Option(None, "--user", help="On loopback: the name written into the audit trail."),
 ) -> None:
-    """Serve the review page on 127.0.0.1."""
-    from nianbao.review.web import serve
+    """Serve the review page (127.0.0.1 without login; other addresses only with login)."""
+    from nianbao.review.accounts import user_names
+    from nianbao.review.web import LOOPBACK, serve
 
     store = _open(db, must_exist=True)
-    who = user or getpass.getuser()
-    err.print(f"review: http://127.0.0.1:{port}/  ({store.url}, as {who}); Ctrl-C to stop")
-    serve(store, port=port, who=who)
+    if host not in LOOPBACK:
+        if not user_names(store):
+            _bad("--host", f"serving on {host} needs login, and the store has no reviewers: "
+                           f"add one with `nianbao user add NAME --db {db}`")
+            raise typer.Exit(2)
+        err.print(f"review: http://{host}:{port}/  ({store.url}; login required); Ctrl-C to stop")
+    else:
+        who = user or getpass.getuser()
+        err.print(f"review: http://127.0.0.1:{port}/  ({store.url}, as {who}); Ctrl-C to stop")
+    serve(store, host=host, port=port, who=user or getpass.getuser())
+
+
+user_app = typer.Typer(no_args_is_help=True, help="Reviewers' accounts for `nianbao review --host`.")
+
+
+@user_app.command("add")
+def user_add(
+    name: str = typer.Argument(..., help="The reviewer's name, as the audit trail will show it."),
+    db: str = typer.Option("nianbao.db", "--db", help=DB_HELP),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+    replace: bool = typer.Option(False, "--replace", help="Set a new password for an existing reviewer."),
+) -> None:
+    """Add a reviewer (the password is asked for, or read from stdin; stored only as a scrypt hash)."""
+    import sys
+
+    from nianbao.review.accounts import add_user
+    from nianbao.review.store import StoreError
+
+    store = _open(db, must_exist=True)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("密码", hide_input=True, confirmation_prompt=True)
+    try:
+        add_user(store, name, password, replace=replace)
+    except StoreError as e:
+        _bad(name, str(e))
+        raise typer.Exit(2) from None
+    err.print(f"reviewer {name} {'updated' if replace else 'added'} → {store.url}")
+
+
+@user_app.command("list")
+def user_list(db: str = typer.Option("nianbao.db", "--db", help=DB_HELP)) -> None:
+    """List the reviewers."""
+    from nianbao.review.accounts import user_names
+
+    for n in user_names(_open(db, must_exist=True)):
+        typer.echo(n)
 
 
 def register(app: typer.Typer) -> None:
@@ -182,3 +263,4 @@ def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("export")(export)
     app.command("review")(review)
+    app.add_typer(user_app, name="user")

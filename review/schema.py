@@ -207,7 +207,14 @@ def _v5(conn: Connection) -> None:
         t.drop(conn, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _team(conn: Connection) -> None:
+    """Team review: reviewers' accounts, sessions and report sign-offs (review/schema_team.py)."""
+    from nianbao.review import schema_team
+
+    schema_team.create(conn)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _team]
 LATEST = len(MIGRATIONS)
 
 

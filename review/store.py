@@ -438,10 +438,12 @@ class Store:
     # ------------------------------------------------------------ cross-report checks
 
     def load_hierarchy(self, pairs: Iterable[tuple[str, str]]) -> int:
-        rows = [{"agency": a.strip(), "parent": p.strip()} for a, p in pairs if a.strip() and p.strip()]
+        """Add agency → parent pairs; loads accumulate, and a unit loaded again takes its new parent."""
+        rows = list({a.strip(): {"agency": a.strip(), "parent": p.strip()}
+                     for a, p in pairs if a.strip() and p.strip()}.values())
         with self.writer.begin() as c:
-            c.execute(delete(S.hierarchy))
             if rows:
+                c.execute(delete(S.hierarchy).where(S.hierarchy.c.agency.in_([r["agency"] for r in rows])))
                 c.execute(insert(S.hierarchy), rows)
         return len(rows)
 
@@ -496,10 +498,11 @@ class Store:
                     prev = find(d.agency, d.year - 1)
                     if prev is not None and find(prev.agency, d.year) is d:  # a match both ways
                         found += cr.previous_year(load(prev), load(d))
-                    kids = [find(a, d.year) for a, p in pairs if cr.same_agency(p, d.agency)]
+                    listed = [a for a, p in pairs if cr.same_agency(p, d.agency)]
+                    kids = [find(a, d.year) for a in listed]
                     kids = list({k.id: k for k in kids if k is not None and k.id != d.id}.values())
                     if kids:
-                        found += cr.summary(load(d), [load(k) for k in kids])
+                        found += cr.summary(load(d), [load(k) for k in kids], listed=len(listed))
                 self._sync(c, d.id, d.content_hash, "cross", found)
                 total += len(found)
             return total

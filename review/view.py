@@ -2,63 +2,45 @@
 
 The report text is cut at every span boundary (cells, claims, finding quotes) so overlapping
 highlights stay correct; the tables are rebuilt from the spec's rows and columns, so both
-template versions render in their printed layout.
+template versions render in their printed layout. Findings come as cards (review/causes.py).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
+from nianbao.review import labels as L
+from nianbao.review.causes import Card, group
+from nianbao.review.decide import correction_notes, review_findings, sign_offs
+from nianbao.review.queries import neighbours
 from nianbao.review.store import Store
 from nianbao.spec import rows as spec_rows
 
-SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-SORTS = ("open", "name", "agency", "year")
-
-
-def reports_list(store: Store, agency: str = "", year: int | None = None, category: str = "",
-                 status: str = "", sort: str = "open") -> dict[str, Any]:
-    by_doc: dict[int, list[dict[str, Any]]] = {}
-    for f in store.findings():
-        by_doc.setdefault(f["document_id"], []).append(f)
-    items = []
-    all_categories: set[str] = set()
-    for doc in store.documents():
-        fs = by_doc.get(doc.id, [])
-        all_categories.update(f["category"] for f in fs)
-        if agency and agency not in (doc.agency or "") and agency not in doc.name:
-            continue
-        if year is not None and doc.year != year:
-            continue
-        if category and not any(f["category"] == category for f in fs):
-            continue
-        if status and not any(f["status"] == status for f in fs):
-            continue
-        open_by = Counter(f["severity"] for f in fs if f["status"] == "open")
-        items.append({"doc": doc, "open": open_by, "open_total": sum(open_by.values()),
-                      "reviewed": sum(1 for f in fs if f["status"] != "open"), "total": len(fs)})
-    key = {
-        "open": lambda i: (-i["open"].get("error", 0), -i["open_total"], i["doc"].name),
-        "name": lambda i: i["doc"].name,
-        "agency": lambda i: (i["doc"].agency or "", i["doc"].year or 0),
-        "year": lambda i: (-(i["doc"].year or 0), i["doc"].agency or ""),
-    }.get(sort, lambda i: i["doc"].name)
-    items.sort(key=key)
-    return {"items": items, "categories": sorted(all_categories), "sorts": SORTS}
+PAGED_KINDS = ("pdf", "scan")
 
 
 def _segments(text: str, marks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Cut text at every mark boundary; each piece lists the marks covering it and those starting."""
+    """Cut text at every mark boundary; each piece lists the marks covering it and those starting.
+
+    One sweep over the cuts, keeping the marks open at each: linear in cuts plus marks.
+    """
     n = len(text)
     marks = [m for m in marks if 0 <= m["start"] < m["end"] <= n]
     cuts = sorted({0, n, *(m["start"] for m in marks), *(m["end"] for m in marks)})
+    starting: dict[int, list[int]] = {}
+    for i, m in enumerate(marks):
+        starting.setdefault(m["start"], []).append(i)
     out = []
+    open_marks: dict[int, dict[str, Any]] = {}
     for a, b in zip(cuts, cuts[1:], strict=False):
-        covering = [m for m in marks if m["start"] <= a and m["end"] >= b]
+        for i in starting.get(a, ()):
+            open_marks[i] = marks[i]
+        for i in [i for i, m in open_marks.items() if m["end"] <= a]:
+            del open_marks[i]
+        covering = list(open_marks.values())
         out.append({
             "text": text[a:b],
-            "anchors": [m["id"] for m in marks if m["start"] == a and m.get("id")],
+            "anchors": [marks[i]["id"] for i in starting.get(a, ()) if marks[i].get("id")],
             "classes": sorted({c for m in covering for c in m["classes"]}),
             "cellkeys": sorted({m["key"] for m in covering if m.get("key")}),
             "findings": sorted({m["finding"] for m in covering if m.get("finding")}),
@@ -90,61 +72,125 @@ def _tables(template: str, cells: dict[str, dict[str, Any]], flagged: dict[str, 
     return out
 
 
-def ordered_findings(store: Store, doc_id: int) -> list[dict[str, Any]]:
-    """A report's findings in review order: open ones first, errors before warnings before info."""
-    return sorted(store.findings(doc_id), key=lambda f: (f["status"] != "open", SEVERITY_ORDER.get(f["severity"], 9)))
+def card_view(card: Card, template: str | None, cells: dict[str, dict[str, Any]],
+              corrections: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
+    """A card as the page shows it: Chinese names, the lead's arithmetic, every rule that saw it."""
+    lead = card.lead
+    keys = card.keys
+    placed = [k for k in ([card.cause] if card.cause else keys) if k in cells and cells[k].get("page")
+              and cells[k].get("bbox")]
+    page = cells[placed[0]]["page"] if placed else None
+    boxes = [cells[k]["bbox"] for k in placed if cells[k]["page"] == page]
+    # the cause's own box; without one cause, the box around the card's cells on that page
+    bbox = ([min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+             max(b[3] for b in boxes)] if boxes else None)
+    return {
+        "id": card.id, "ids": card.ids, "status": card.status, "severity": card.severity,
+        "severity_zh": L.severity(card.severity), "status_zh": L.status(card.status),
+        "category": lead["category"], "category_zh": L.category(lead["category"]),
+        "source": lead["source"], "keys": keys,
+        "cause": card.cause, "cause_zh": L.cell(card.cause, template) if card.cause else "",
+        "findings": [{**f, "rule_zh": L.rule(f["rule"]), "severity_zh": L.severity(f["severity"]),
+                      "status_zh": L.status(f["status"]), "category_zh": L.category(f["category"])}
+                     for f in card.findings],
+        "rules": [{"id": r, "zh": L.rule(r)} for r in card.rules],
+        "cells": [{"key": k, "zh": L.cell(k, template),
+                   "value": L.number(cells.get(k, {}).get("value"), k, template) if k in cells else None,
+                   "corrected": corrections.get(k)} for k in keys],
+        "expected": lead["expected"], "found": lead["found"],
+        "fill": [{"key": k, "zh": L.cell(k, template), "value": L.number(v, k, template)}
+                 for k, v in {k: v for f in card.findings for k, v in (f["fill"] or {}).items()}.items()],
+        "spans": [s for f in card.findings for s in f["spans"]],
+        "page": page, "bbox": bbox,
+        "rows": _by_row(keys, template, cells, corrections),
+        "corrections": [{"key": k, "zh": L.cell(k, template), "old": L.number(corrections[k][0], k, template),
+                         "new": L.number(corrections[k][1], k, template)} for k in keys if k in corrections],
+    }
 
 
-def _neighbours(store: Store, doc_id: int) -> tuple[int | None, int | None]:
-    """The reports before and after this one in the list's default order (most open errors first)."""
-    ids = [i["doc"].id for i in reports_list(store)["items"]]
-    if doc_id not in ids:
-        return None, None
-    i = ids.index(doc_id)
-    return (ids[i - 1] if i > 0 else None), (ids[i + 1] if i + 1 < len(ids) else None)
+def _by_row(keys: list[str], template: str | None, cells: dict[str, dict[str, Any]],
+            corrections: dict[str, tuple[Any, Any]]) -> list[dict[str, Any]]:
+    """A card's cells grouped by printed row: "表三 （七）总计：自然人 5；商业企业 0"."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for k in keys:
+        row, col = L.cell_parts(k, template)
+        rows.setdefault(row, []).append({"key": k, "col": col, "zh": L.cell(k, template),
+                                         "value": L.number(cells[k].get("value"), k, template) if k in cells else None})
+    return [{"row": r, "cells": cs} for r, cs in rows.items()]
 
 
-def report_view(store: Store, doc_id: int) -> dict[str, Any]:
+def report_view(store: Store, doc_id: int, order: list[int] | None = None) -> dict[str, Any]:
     doc = store.document(doc_id)
-    prev_id, next_id = _neighbours(store, doc_id)
+    prev_id, next_id = neighbours(store, doc_id, order)
+    signoff = sign_offs(store, [doc_id]).get(doc_id)
+    decisions = [_decision_view(d, doc.template) for d in reversed(store.decisions(doc_id))]
+    common = {"doc": doc, "kind_zh": L.kind(doc.kind), "prev_id": prev_id, "next_id": next_id,
+              "signoff": signoff, "decisions": decisions, "paged": doc.kind in PAGED_KINDS}
     if doc.current_extraction_id is None:
-        return {"doc": doc, "segments": [{"text": doc.text or "", "anchors": [], "classes": [],
-                                          "findings": [], "title": "", "cellkeys": []}],
-                "tables": [], "findings": [], "decisions": store.decisions(doc_id), "claims": [],
-                "prev_id": prev_id, "next_id": next_id}
+        return {**common, "segments": [{"text": doc.text or "", "anchors": [], "classes": [], "findings": [],
+                                        "title": "", "cellkeys": []}],
+                "tables": [], "cards": [], "claims": [], "cells": {}, "counts": _counts([])}
     ex = store.current(doc_id)
+    template = doc.template or ex.meta.template or "2021"
     printed = {c["key"]: c for c in store.cells(doc_id)}
-    corrections = store.corrections(doc_id)
-    findings = ordered_findings(store, doc_id)
+    corrections = correction_notes(store, doc_id)
+    findings = review_findings(store, doc_id)
     flagged: dict[str, str] = {}
-    for f in findings:
+    for f in sorted(findings, key=lambda f: f["status"] != "open"):
         for k in f["keys"]:
-            if f["status"] == "open" or k not in flagged:
-                flagged[k] = f["status"] if f["status"] != "open" else f["severity"]
+            if k not in flagged:
+                flagged[k] = f["severity"] if f["status"] == "open" else f["status"]
     cells: dict[str, dict[str, Any]] = {}
     for key, cell in ex.cells.items():
         p = printed.get(key, {})
-        cells[key] = {"value": cell.value, "printed": p.get("value"), "raw": p.get("raw") or "",
+        cells[key] = {"value": cell.value, "shown": L.number(cell.value, key, template),
+                      "printed": p.get("value"), "raw": p.get("raw") or "", "zh": L.cell(key, template),
                       "has_span": p.get("span_start") is not None, "page": p.get("page"), "bbox": p.get("bbox"),
-                      "confidence": p.get("confidence"), "note": cell.note or p.get("note"),
-                      "reader": cell.reader, "corrected": key in corrections,
-                      "uncertain": key in ex.uncertain}
+                      "confidence": p.get("confidence"), "note": L.note(cell.note or p.get("note")),
+                      "note_raw": cell.note or p.get("note") or "",
+                      "corrected": key in corrections, "uncertain": key in ex.uncertain,
+                      "old": L.number(corrections[key][0], key, template) if key in corrections else None}
     marks: list[dict[str, Any]] = []
     for key, p in printed.items():
         if p.get("span_start") is not None and p.get("span_end") is not None:
             marks.append({"start": p["span_start"], "end": p["span_end"], "id": f"src-{key}", "key": key,
                           "classes": ["num", f"flag-{flagged[key]}" if key in flagged else "ok"],
-                          "title": key})
+                          "title": L.cell(key, template)})
     claims = store.claims(doc_id)
     for c in claims:
+        c["kind_zh"] = L.claim_kind(c["kind"])
         if c["span_start"] is not None:
             marks.append({"start": c["span_start"], "end": c["span_end"], "id": f"claim-{c['idx']}",
-                          "classes": ["claim"], "title": f"{c['kind']} {c['value']}{c['unit'] or ''}"})
-    for f in findings:
-        for i, (s, e) in enumerate(f["spans"]):
-            marks.append({"start": s, "end": e, "id": f"fspan-{f['id']}-{i}", "finding": f["id"],
+                          "classes": ["claim"], "title": f"{c['kind_zh']} {L.number(c['value'])}{c['unit'] or ''}"})
+    cards = [card_view(c, template, cells, corrections) for c in group(findings)]
+    for card in cards:
+        for i, (s, e) in enumerate(card["spans"]):
+            marks.append({"start": s, "end": e, "id": f"fspan-{card['id']}-{i}", "finding": card["id"],
                           "classes": ["quote"]})
-    return {"doc": doc, "segments": _segments(doc.text or "", marks), "claims": claims,
-            "tables": _tables(doc.template or ex.meta.template or "2021", cells, flagged),
-            "findings": findings, "decisions": list(reversed(store.decisions(doc_id))), "cells": cells,
-            "prev_id": prev_id, "next_id": next_id}
+    return {**common, "segments": _segments(doc.text or "", marks), "claims": claims, "cards": cards,
+            "tables": _tables(template, cells, flagged), "cells": cells, "counts": _counts(cards),
+            "template": template}
+
+
+def _counts(cards: list[dict[str, Any]]) -> dict[str, int]:
+    return {"cards": len(cards), "open": sum(1 for c in cards if c["status"] == "open"),
+            "findings": sum(len(c["findings"]) for c in cards),
+            "corrected": sum(1 for c in cards if c["status"] == "corrected")}
+
+
+def _decision_view(d: dict[str, Any], template: str | None) -> dict[str, Any]:
+    import json
+
+    def val(raw: Any) -> str:
+        if raw is None:
+            return ""
+        try:
+            v = json.loads(raw)
+        except (TypeError, ValueError):
+            return L.status(str(raw))
+        return L.number(v, d.get("cell_key"), template) if not isinstance(v, str) else L.status(v)
+
+    return {**d, "at_zh": L.local_time(d["at"]), "action_zh": L.action(d["action"]),
+            "cell_zh": L.cell(d["cell_key"], template) if d.get("cell_key") else "",
+            "old_zh": val(d["old_value"]) if d["cell_key"] else L.status(d["old_value"] or ""),
+            "new_zh": val(d["new_value"]) if d["cell_key"] else L.status(d["new_value"] or "")}

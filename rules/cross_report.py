@@ -23,6 +23,7 @@ from nianbao.spec import T3_COLUMNS, keys
 CARRY_RULE = "cross.carried_over"
 IN_FORCE_RULE = "cross.in_force"
 SUMMARY_RULE = "cross.summary"
+SUMMARY_COVERAGE_RULE = "cross.summary_coverage"
 IN_FORCE_ROWS = {"regulation": "规章", "normative_doc": "行政规范性文件"}
 
 
@@ -124,14 +125,26 @@ def previous_year(prev: Extraction, cur: Extraction) -> list[Finding]:
     return carried_over(prev, cur) + in_force(prev, cur)
 
 
-def summary(parent: Extraction, children: Iterable[Extraction]) -> list[Finding]:
+def summary(parent: Extraction, children: Iterable[Extraction], listed: int | None = None) -> list[Finding]:
     """A summary report's cells against the sum of the reports it covers, key by key.
 
-    Only keys every covered report gives are compared, so one missing child cell does not flag.
+    `listed` is how many units the hierarchy places under it. With only some of their reports in
+    the store, a sum would be short by design: one note says how many are covered, and nothing is
+    compared. Only keys every covered report gives are compared, so one missing child cell does
+    not flag.
     """
+    from nianbao.rules.common import cell_label
+
     kids = list(children)
     if not kids:
         return []
+    listed = max(listed or len(kids), len(kids))
+    if len(kids) < listed:
+        return [Finding(
+            category="arithmetic", rule=SUMMARY_COVERAGE_RULE, severity="info",
+            message=(f"{_label(parent)}为汇总报告：层级表列出所辖单位 {listed} 个，库中有其中 {len(kids)} 个的"
+                     f"同年度报告，覆盖不全，未做合计核对"),
+        )]
     out: list[Finding] = []
     template = parent.meta.template or "2021"
     for key in keys(template):
@@ -145,7 +158,8 @@ def summary(parent: Extraction, children: Iterable[Extraction]) -> list[Finding]
         out.append(Finding(
             category="arithmetic", rule=SUMMARY_RULE, severity="warning", keys=[key], expected=total,
             found=mine,
-            message=f"{_label(parent)} {key} 为 {mine}，所辖 {len(kids)} 个单位报告合计 {total}",
+            message=(f"{_label(parent)}“{cell_label(key, template)}”为 {mine}，所辖 {len(kids)} 个单位"
+                     f"（层级表所列全部在库）报告合计 {total}"),
         ))
     return out
 

@@ -52,7 +52,7 @@ def repair(ctx: RuleContext) -> Iterator[Finding]:
 
 @rule("ocr.low_confidence", "ocr", "warning")
 def low_confidence(ctx: RuleContext) -> Iterator[Finding]:
-    """Digits the OCR model was unsure of: one finding per row so a reviewer checks them together."""
+    """Digits the OCR model was unsure of, one finding per row, unless every identity they are in holds."""
     t = ctx.template
     limit = float(words()["ocr"]["low_confidence"])
     keys: list[str] = []
@@ -66,15 +66,13 @@ def low_confidence(ctx: RuleContext) -> Iterator[Finding]:
     for k in keys:
         rows.setdefault((k.rsplit(".", 1)[0], _corroborated(k, ctx)), []).append(k)
     for (_, confirmed), ks in rows.items():
+        if confirmed:  # every identity the reading takes part in holds as read: nothing to review
+            continue
         shown = "、".join(
             f"{cell_label(k, t)} {fmt(ctx.values.get(k))}（置信度 {ctx.extraction.cells[k].confidence:.2f}）"
             if k in ctx.extraction.cells else cell_label(k, t) for k in ks)
-        if confirmed:  # the template's arithmetic vouches for the reading: worth a look, not a flag
-            yield Finding(category="ocr", rule="ocr.low_confidence", severity="info", keys=ks,
-                          message=f"识别把握不大的数字：{shown}，但所在的勾稽关系全部成立", spans=spans_of(ctx, ks))
-        else:
-            yield Finding(category="ocr", rule="ocr.low_confidence", severity="warning", keys=ks,
-                          message=f"识别把握不大的数字：{shown}，请对照原件核对", spans=spans_of(ctx, ks))
+        yield Finding(category="ocr", rule="ocr.low_confidence", severity="warning", keys=ks,
+                      message=f"识别把握不大的数字：{shown}，请对照原件核对", spans=spans_of(ctx, ks))
 
 
 def _corroborated(key: str, ctx: RuleContext) -> bool:

@@ -165,3 +165,53 @@ def test_real_pair_of_years_from_the_labelled_pdfs(tmp_path: Path, shared_dir: P
            for ex in (prev, cur)]
     store.cross_check()
     assert [g["keys"][0] for g in store.findings(ids[1]) if g["source"] == "cross"] == ["t2.normative_doc.in_force"]
+
+
+def test_summary_with_partial_coverage_says_how_many_units_it_covers() -> None:
+    rng = random.Random(12)
+    kids = [consistent_values(rng) for _ in range(2)]
+    total = {k: sum(v[k] for v in kids) * 40 for k in kids[0]}  # a city far bigger than two towns
+    found = cross_report.summary(_ex("某市", 2023, total), [_ex(f"镇{i}", 2023, v) for i, v in enumerate(kids)],
+                                 listed=88)
+    (f,) = found
+    assert f.rule == cross_report.SUMMARY_COVERAGE_RULE and f.severity == "info" and not f.keys
+    assert "88" in f.message and "2" in f.message and "未做合计核对" in f.message
+    exact = {k: sum(v[k] for v in kids) for k in kids[0]}
+    exact["t3.new_received.total"] += 1
+    (g,) = cross_report.summary(_ex("某县", 2023, exact), [_ex(f"镇{i}", 2023, v) for i, v in enumerate(kids)],
+                                listed=2)
+    assert g.rule == cross_report.SUMMARY_RULE and "（七）" not in g.message and "t3." not in g.message
+
+
+def test_hierarchy_loads_accumulate_and_partial_coverage_is_one_note(tmp_path: Path) -> None:
+    store = Store(tmp_path / "n.db")
+    rng = random.Random(13)
+    kids = [consistent_values(rng) for _ in range(2)]
+    total = {k: sum(v[k] for v in kids) for k in kids[0]}
+    for i, v in enumerate(kids):
+        _save(store, f"镇{i}", 2023, v)
+    county = _save(store, "某县", 2023, {k: v * 3 for k, v in total.items()})
+    store.load_hierarchy([("镇0", "某县")])
+    store.load_hierarchy([("镇1", "某县"), ("镇9", "某县")])  # a second file adds to the first
+    from sqlalchemy import select
+
+    from nianbao.review.schema import hierarchy
+    with store.engine.connect() as c:
+        assert len(c.execute(select(hierarchy)).all()) == 3
+    store.cross_check()
+    (f,) = [f for f in store.findings(county) if f["source"] == "cross"]
+    assert f["rule"] == cross_report.SUMMARY_COVERAGE_RULE and "3 个" in f["message"] and "2 个" in f["message"]
+
+
+def test_hierarchy_csv_header_rows_are_recognised(tmp_path: Path) -> None:
+    from nianbao.review.hierarchy import read_csv, regions
+
+    zh = tmp_path / "zh.csv"
+    zh.write_text("上级单位,单位名称\n淮安市,洪泽区\n江苏省,淮安市\n洪泽区,岔河镇\n", encoding="utf-8-sig")
+    pairs = read_csv(zh)
+    assert pairs == [("洪泽区", "淮安市"), ("淮安市", "江苏省"), ("岔河镇", "洪泽区")]
+    plain = tmp_path / "plain.csv"
+    plain.write_text("洪泽区,淮安市\n", encoding="gb18030")
+    assert read_csv(plain) == [("洪泽区", "淮安市")]
+    assert regions("岔河镇人民政府", pairs) == {"province": "江苏省", "city": "淮安市", "county": "洪泽区"}
+    assert regions("洪泽区", pairs)["county"] == "洪泽区"

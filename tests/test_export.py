@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from store_helpers import TEST_RULE, balance_rule_registered, consistent_values, extraction_from, report_text
 
-from nianbao.review.export import LONG_COLUMNS, export, export_gold, long_rows, wide_rows
+from nianbao.review.export import LONG_COLUMNS, LONG_EXTRA, export, export_gold, long_rows, wide_rows
+from nianbao.review.export import header as header_of
 from nianbao.review.store import Store
 from nianbao.spec import keys
 
@@ -59,6 +60,7 @@ def test_formats_round_trip(store: Store, tmp_path: Path, fmt: str) -> None:
     out = tmp_path / f"long.{fmt}"
     n = export(store, fmt, out)
     expected = long_rows(store)
+    columns = LONG_COLUMNS + LONG_EXTRA
     if fmt == "csv":
         with out.open(encoding="utf-8-sig") as fh:
             got = list(csv.DictReader(fh))
@@ -66,23 +68,26 @@ def test_formats_round_trip(store: Store, tmp_path: Path, fmt: str) -> None:
     elif fmt == "jsonl":
         got = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
         header = list(got[0].keys())
-    elif fmt == "xlsx":
+    elif fmt == "xlsx":  # a workbook of every table; the long one with Chinese headers
         from openpyxl import load_workbook
 
-        ws = load_workbook(out, read_only=True).active
+        ws = load_workbook(out, read_only=True)["长表"]
         table = [list(r) for r in ws.iter_rows(values_only=True)]
-        header, got = table[0], [dict(zip(table[0], r, strict=True)) for r in table[1:]]
+        assert table[0] == [header_of(c, "zh") for c in columns]
+        header, got = columns, [dict(zip(columns, r, strict=True)) for r in table[1:]]
     else:
         import pyarrow.parquet as pq
 
         t = pq.read_table(out)
         header, got = t.column_names, t.to_pylist()
-    assert header == LONG_COLUMNS and n == len(got) == len(expected)
+    assert header == columns and n == len(got) == len(expected)
     for e, g in zip(expected, got, strict=True):
         assert str(g["key"]) == e["key"] and str(g["report"]) == e["report"]
         assert float(g["value"]) == float(e["value"])
-        assert str(g["corrected"]).lower() in ("true", "1") if e["corrected"] else str(g["corrected"]).lower() in (
-            "false", "0")
+        if fmt in ("jsonl", "xlsx", "parquet"):  # booleans stay booleans
+            assert g["corrected"] is e["corrected"]
+        else:
+            assert g["corrected"] == ("true" if e["corrected"] else "false")
 
 
 def test_wide_table_has_one_row_per_report(store: Store, tmp_path: Path) -> None:
@@ -159,3 +164,86 @@ def test_report_text_never_becomes_a_spreadsheet_formula(tmp_path: Path, fmt: st
 
         ws = load_workbook(out).active
         assert ws["A2"].data_type == "s" and ws["A2"].value == "'" + evil and ws["B2"].value == -3
+
+
+def test_xlsx_workbook_has_a_data_dictionary_chinese_headers_sign_off_and_decisions(store: Store, tmp_path: Path
+                                                                                    ) -> None:
+    from openpyxl import load_workbook
+    from typer.testing import CliRunner
+
+    from nianbao.cli import app
+    from nianbao.review.decide import correct, sign_off
+
+    a, b = store.test_ids
+    sign_off(store, b, "科长", "已核")
+    resolved = correct(store, b, "t3.new_received.research", store.current(b).cells["t3.new_received.research"].value + 2,
+                       "审核员", "原表多印")
+    assert resolved  # the confirmed balance finding is resolved by the correction, and kept
+    out = tmp_path / "all.xlsx"
+    r = CliRunner().invoke(app, ["export", "--db", store.url.removeprefix("sqlite:///"), "--format", "xlsx",
+                                 "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    wb = load_workbook(out, read_only=True)
+    assert wb.sheetnames[:3] == ["字段说明", "报告", "宽表（2021版模板）"]
+    assert {"长表", "正文数字", "问题", "审核记录"} <= set(wb.sheetnames)
+    dictionary = [list(x) for x in wb["字段说明"].iter_rows(values_only=True)]
+    assert dictionary[0][:3] == ["字段", "表", "字段名称"]
+    row = next(x for x in dictionary if x[0] == "t3.new_received.natural_person")
+    assert row[1] == "表三" and "本年新收" in row[2] and "自然人" in row[2] and row[4] == 0
+    assert next(x for x in dictionary if x[0] == "t2.procurement.amount_wan")[4] == 4
+    wide = [list(x) for x in wb["宽表（2021版模板）"].iter_rows(values_only=True)]
+    head = wide[0]
+    assert "单位" in head and "已审核" in head and "审核人" in head
+    assert not any(str(h).startswith(("t2.", "t3.", "t4.")) for h in head)  # cells by their Chinese labels
+    by_agency = {x[head.index("单位")]: dict(zip(head, x, strict=True)) for x in wide[1:]}
+    assert by_agency["乙镇"]["已审核"] is True and by_agency["乙镇"]["审核人"] == "科长"
+    assert by_agency["甲镇"]["已审核"] is False
+    found = [list(x) for x in wb["问题"].iter_rows(values_only=True)]
+    fh = found[0]
+    statuses = {x[fh.index("状态")] for x in found[1:]}
+    assert "已更正" in statuses and all(s in ("待审", "已确认", "已驳回", "已更正") for s in statuses)
+    fixed = next(x for x in found[1:] if x[fh.index("状态")] == "已更正")
+    assert fixed[fh.index("新值")] is not None and "新收" in fixed[fh.index("说明")] or fixed[fh.index("检查规则")]
+    audit = [list(x) for x in wb["审核记录"].iter_rows(values_only=True)]
+    actions = [x[audit[0].index("操作")] for x in audit[1:]]
+    assert {"确认", "更正", "签核"} <= set(actions)
+
+
+def test_parquet_counts_are_nullable_int64_with_labels_in_field_metadata(store: Store, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "wide.parquet"
+    export(store, "parquet", out, wide=True, template="2021")
+    schema = pq.read_schema(out)
+    count = schema.field("t3.new_received.natural_person")
+    assert count.type == pa.int64() and count.nullable
+    assert "自然人" in count.metadata[b"label"].decode("utf-8")
+    assert schema.field("t2.admin_fee.amount_wan").type == pa.float64()
+    assert schema.field("signed_off").type == pa.bool_() and schema.field("year").type == pa.int64()
+    t = pq.read_table(out).to_pylist()
+    assert all(isinstance(r["t3.new_received.total"], int) for r in t)
+
+
+def test_issue_list_has_one_sheet_per_agency(store: Store, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+    from typer.testing import CliRunner
+
+    from nianbao.cli import app
+
+    db = store.url.removeprefix("sqlite:///")
+    out = tmp_path / "issues.xlsx"
+    r = CliRunner().invoke(app, ["export", "--db", db, "--format", "issues", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    wb = load_workbook(out)
+    with_issues = {f["document_id"] for f in store.findings() if f["severity"] != "info"}
+    agencies = {store.document(d).agency for d in with_issues}
+    assert set(wb.sheetnames) == agencies and agencies
+    ws = wb["乙镇"]
+    assert "乙镇" in ws["A1"].value and "问题清单" in ws["A1"].value
+    head = [c.value for c in ws[2]]
+    assert head[:3] == ["报告文件", "年度", "严重程度"] and "说明" in head
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=3)]
+    assert rows and all(r[head.index("严重程度")] in ("错误", "警告", "提示") for r in rows)
+    r = CliRunner().invoke(app, ["export", "--db", db, "--format", "issues", "-o", str(tmp_path / "x.csv")])
+    assert r.exit_code == 2 and "FILE.xlsx" in r.output

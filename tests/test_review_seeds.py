@@ -59,8 +59,8 @@ def test_filled_cell_shows_its_explanation(seeded: Store) -> None:
     with live_server(seeded) as base:
         page = httpx.get(f"{base}/report/{doc.id}").text
     cell = re.search(rf'<td id="cell-{re.escape(key)}"[^>]*>.*?</td>', page, re.S).group(0)
-    assert f">{value}</span>" in cell and "filled by" in cell
-    assert "由恒等式填入" in page and fills[0]["message"] in page.replace("&#34;", '"').replace("&#39;", "'")
+    assert f">{value}</span>" in cell and "由检查规则补出" in cell and "filled by" in cell  # the id in its tooltip
+    assert "由勾稽关系填入" in page and fills[0]["message"] in page.replace("&#34;", '"').replace("&#39;", "'")
 
 
 def test_rerunning_the_seeds_after_review_keeps_every_decision(tmp_path) -> None:

@@ -96,6 +96,9 @@ def test_low_confidence_digits_grouped_by_row():
     ex.cells["t3.granted.natural_person"].confidence = 0.3
     ex.cells["t3.granted.total"].confidence = 0.4
     ex.issues.append(ParseIssue(kind="low_confidence", keys=["t4.review.total"]))
+    ex.cells["t3.new_received.business"].confidence = 0.2  # every identity vouches for it: no finding
+    ex.cells["t3.granted.natural_person"].value += 1  # the row sum and the column no longer hold
+    ex.cells["t4.review.upheld"].value += 1
     fs = [f for f in run(ex) if f.rule == "ocr.low_confidence"]
     assert sorted(map(tuple, (f.keys for f in fs))) == [
         ("t3.granted.natural_person", "t3.granted.total"), ("t4.review.total",)]
