@@ -317,8 +317,8 @@ CASES: list[Case] = [
     Case("gbk text with 5 damaged bytes", text_flipped_gbk, 0, finding="ingest.damaged_bytes"),
     Case("text with a NUL byte", text_nul_byte, 0, finding="ingest.damaged_bytes"),
     Case("a line of 40 page tools", text_tool_line, 0),
-    Case("a named pipe", fifo, 2, stderr=r"pipe\.txt: is not a regular file"),
-    Case("a link to /dev/zero", endless_device, 2, stderr=r"zero\.txt: is not a regular file"),
+    Case("a named pipe", fifo, 2, stderr=r"pipe\.txt: .*not a regular file"),
+    Case("a link to /dev/zero", endless_device, 2, stderr=r"zero\.txt: .*not a regular file"),
     Case("a 600 MB file", sparse_giant, 2, stderr=r"giant\.txt: is 600 MB, more than the 512 MB"),
 ]
 

@@ -87,8 +87,12 @@ def test_scanned_pdf_finding_shows_the_page_with_the_cells_box(tmp_path: Path, c
         fid = card.get_attribute("data-id")
         card.locator(".msg").click()
         page.wait_for_selector("#page-view:not([hidden])")
-        page.wait_for_function("document.getElementById('page-img').complete && "
-                               "document.getElementById('page-img').naturalWidth > 0")
+        # polled from here: the page's CSP (script-src 'self') refuses wait_for_function's eval
+        for _ in range(200):
+            if page.evaluate("document.getElementById('page-img').complete && "
+                             "document.getElementById('page-img').naturalWidth > 0"):
+                break
+            page.wait_for_timeout(100)
         assert page.locator("#page-img").get_attribute("src") == f"/report/{doc_id}/page/{cell.span.page}.png"
         # the red box sits where the reader placed the cell, scaled to the rendered page
         img = page.locator("#page-img").bounding_box()

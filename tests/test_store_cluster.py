@@ -55,7 +55,7 @@ def test_a_killed_worker_redoes_its_reports_and_none_is_stored_twice(tmp_path: P
                          on_error=lambda p, e: errors.append((p, e)))
     assert killed, "no worker was killed: the test did not test anything"
     assert (res.done, len(res.errors), res.interrupted) == (N, 1, False)
-    assert errors and errors[0][0].endswith("broken.docx") and "docx" in errors[0][1]
+    assert errors and errors[0][0].endswith("broken.docx") and "Word" in errors[0][1]
     with store.engine.connect() as c:
         assert c.execute(text("SELECT COUNT(*), COUNT(DISTINCT content_hash) FROM documents")).one() == (N + 1, N + 1)
         assert c.execute(text("SELECT COUNT(*) FROM extractions")).scalar() == N
