@@ -112,6 +112,7 @@ def header_words(table: str) -> tuple[str, ...]:
     return tuple(sorted((w for w in words if w), key=len, reverse=True))
 
 
+@cache
 def ordinal_pattern(numeral: str) -> re.Pattern[str] | None:
     """How the numeral may be printed right before its label: （三） (三) 三、 3. 3、 3．, or a bare 3."""
     if not numeral:

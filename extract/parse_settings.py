@@ -111,7 +111,7 @@ class ParserSettings:
     max_steps: int = 6000
     max_steps_relaxed: int = 2000
     # the most combinations of open rows the table-level search tries before settling row by row
-    max_combinations: int = 20000
+    max_combinations: int = 3000
 
     # ---- confidence of a cell, by how it was read (OCR confidence caps it further) -------------
     confidence_split: float = 0.8

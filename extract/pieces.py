@@ -317,7 +317,7 @@ def _with_empty_fields(text: str, start: int, end: int, pieces: list[Printed], b
 
 
 def _with_gaps(text: str, pieces: list[Printed], lines: Lines, cuts: tuple[int, ...] = ()) -> list[Printed]:
-    out: list[Printed] = []
+    """Set each piece's gap (what separates it from the one before) and whether text isolates it."""
     gaps = ["start"]  # "start": the first piece of its region
     for a, b in zip(pieces, pieces[1:], strict=False):
         if _crosses(cuts, a.end, b.start):
@@ -339,9 +339,6 @@ def _with_gaps(text: str, pieces: list[Printed], lines: Lines, cuts: tuple[int, 
     for i, p in enumerate(pieces):
         gap = gaps[i]
         nxt = gaps[i + 1] if i + 1 < n and gaps[i + 1] != "start" else "text"
-        isolated = seg[i] > 1 and nxt == "text" and gap in ("text", "start")
-        gap = "cell" if gap == "start" else gap
-        piece = p.piece
-        out.append(Printed(Piece(piece.value, piece.digits, piece.sign, piece.decimal, gap, isolated, piece.blank),
-                           p.start, p.end, p.raw, p.repaired, p.unit))
-    return out
+        p.piece.isolated = seg[i] > 1 and nxt == "text" and gap in ("text", "start")
+        p.piece.gap = "cell" if gap == "start" else gap
+    return pieces

@@ -26,7 +26,7 @@ from nianbao.extract.pieces import MAX_INT_DIGITS, Debris, Lines, Printed, read_
 from nianbao.extract.sections import find_headings
 from nianbao.extract.skeleton import Skeleton, skeletonise
 from nianbao.identities import RowOptions, choose_readings, identities, row_groups
-from nianbao.models import CellReading, Extraction, Meta, ParseIssue
+from nianbao.models import CellReading, Extraction, Meta, ParseIssue, trusted
 from nianbao.readings import PLAIN_COST, Costs, Piece, Reading, row_readings
 from nianbao.spec import T3_COLUMNS, keys
 
@@ -87,9 +87,8 @@ class _Builder:
             confidence: float) -> None:
         if key not in self.keys_set:
             return
-        cell = CellReading.model_construct(key=key, value=value, raw=raw,
-                                           span=self.doc.span(*span) if span else None,
-                                           confidence=confidence, note=how or None)
+        cell = trusted(CellReading, key=key, value=value, raw=raw, span=self.doc.span(*span) if span else None,
+                       confidence=confidence, note=how or None)
         if span is not None and self.doc.boxes:
             box_conf = [b.confidence for b in self.doc.boxes_in(*span) if b.confidence is not None]
             if box_conf:

@@ -11,7 +11,7 @@ import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from nianbao.models import Span
+from nianbao.models import Span, trusted
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ class Document:
             o_end = self.offsets[end - 1] + 1
         page, bbox = self._place(start, end)
         # built without validation: every field is computed here, and this runs for every cell
-        return Span.model_construct(start=start, end=end, orig_start=o_start, orig_end=o_end, page=page, bbox=bbox)
+        return trusted(Span, start=start, end=end, orig_start=o_start, orig_end=o_end, page=page, bbox=bbox)
 
     def box_at(self, pos: int) -> Box | None:
         if not self.boxes:

@@ -134,73 +134,91 @@ def row_groups(keys: tuple[str, ...], template: str) -> tuple[SumGroup, ...]:
 
 
 class _Table:
-    """Incremental sums of the column identities while the open rows are chosen one by one.
+    """Bounds on the column identities while the open rows are chosen one by one.
 
-    Each identity keeps, per side, the sum of known cells, the count of unknown ones and the count
-    of open rows still to be chosen that touch that side. Counts are non-negative, so a side whose
-    rows are all chosen and whose cells are all known bounds the other side: a partial sum above it
-    already breaks the identity. That prunes most combinations long before the last row.
+    Each identity keeps, per side, the sum of the cells known so far and, for the rows still to be
+    chosen, the least and the most they can add (over their readings). Counts are non-negative, so
+    when even the least one side can reach exceeds the most the other side can, the identity is
+    already broken — usually many rows before the last one is chosen. Every reading's contribution is
+    computed once, so a step of the search is a few additions.
     """
 
+    INF = float("inf")
+
     def __init__(self, idents: Sequence[Identity], fixed: Mapping[str, Number | None],
-                 open_rows: Sequence[RowOptions]) -> None:
-        self.idents = list(idents)
-        self.state: list[list[float]] = []
-        self.touch: dict[str, list[tuple[int, int, tuple[int, ...]]]] = {}  # row → (ident, side, positions)
+                 open_rows: Sequence[RowOptions], contenders: Mapping[str, list[tuple[Reading, tuple]]]) -> None:
+        n_id = len(idents)
         open_keys = {k for r in open_rows for k in r.keys}
-        for ident in self.idents:
-            st = [0.0, 0, 0.0, 0, 0, 0]  # lk, lu, rk, ru, open rows on lhs, open rows on rhs
-            for side, keys in ((0, ident.lhs), (1, ident.rhs)):
-                for k in keys:
+        self.known = [[0.0, 0.0] for _ in range(n_id)]  # per side: sum of known cells
+        self.unknown = [[0, 0] for _ in range(n_id)]  # per side: cells that stay unknown (any value ≥ 0)
+        self.rem_min = [[0.0, 0.0] for _ in range(n_id)]
+        self.rem_max = [[0.0, 0.0] for _ in range(n_id)]
+        self.rem_open = [[0, 0] for _ in range(n_id)]  # remaining rows whose readings may leave a cell unknown
+        for n, ident in enumerate(idents):
+            for side, ks in ((0, ident.lhs), (1, ident.rhs)):
+                for k in ks:
                     if k in open_keys:
                         continue
                     v = fixed.get(k)
                     if v is None:
-                        st[2 * side + 1] += 1
+                        self.unknown[n][side] += 1
                     else:
-                        st[2 * side] += v
-            self.state.append(st)
+                        self.known[n][side] += v
+        # per row, per reading: [(ident, side, known sum, unknown count)]
+        self.contrib: dict[str, list[list[tuple[int, int, float, int]]]] = {}
+        self.bounds: dict[str, list[tuple[int, int, float, float, int]]] = {}
         for r in open_rows:
             pos = {k: i for i, k in enumerate(r.keys)}
-            for n, ident in enumerate(self.idents):
-                for side, keys in ((0, ident.lhs), (1, ident.rhs)):
-                    mine = tuple(pos[k] for k in keys if k in pos)
-                    if mine:
-                        self.touch.setdefault(r.row, []).append((n, side, mine))
-                        self.state[n][4 + side] += 1
+            touch = [(n, side, tuple(pos[k] for k in ks if k in pos))
+                     for n, ident in enumerate(idents) for side, ks in ((0, ident.lhs), (1, ident.rhs))]
+            touch = [t for t in touch if t[2]]
+            per_reading = []
+            for _, done in contenders[r.row]:
+                items = []
+                for n, side, mine in touch:
+                    ksum, unk = 0.0, 0
+                    for i in mine:
+                        v = done[i]
+                        if v is None:
+                            unk += 1
+                        else:
+                            ksum += v
+                    items.append((n, side, ksum, unk))
+                per_reading.append(items)
+            self.contrib[r.row] = per_reading
+            bounds = []
+            for j, (n, side, _) in enumerate(touch):
+                sums = [items[j][2] for items in per_reading]
+                opened = int(any(items[j][3] for items in per_reading))
+                bounds.append((n, side, min(sums), max(sums), opened))
+                self.rem_min[n][side] += min(sums)
+                self.rem_max[n][side] += max(sums)
+                self.rem_open[n][side] += opened
+            self.bounds[r.row] = bounds
 
-    def apply(self, row: str, values: Sequence[Number | None], sign: int) -> None:
-        for n, side, mine in self.touch.get(row, ()):
-            st = self.state[n]
-            for i in mine:
-                v = values[i]
-                if v is None:
-                    st[2 * side + 1] += sign
-                else:
-                    st[2 * side] += sign * v
-            st[4 + side] -= sign
+    def apply(self, row: str, choice: int, sign: int) -> None:
+        """Take (sign 1) or give back (sign -1) reading `choice` of `row`."""
+        for n, side, ksum, unk in self.contrib[row][choice]:
+            self.known[n][side] += sign * ksum
+            self.unknown[n][side] += sign * unk
+        for n, side, lo, hi, opened in self.bounds[row]:
+            self.rem_min[n][side] -= sign * lo
+            self.rem_max[n][side] -= sign * hi
+            self.rem_open[n][side] -= sign * opened
 
     def broken(self, row: str) -> list[int]:
-        """Identities touched by `row` that can no longer hold."""
+        """Identities touched by `row` that can no longer hold, whatever the rows left to choose."""
         out = []
-        for n, _, _ in self.touch.get(row, ()):
-            lk, lu, rk, ru, lo, ro = self.state[n]
-            if lo == 0 and ro == 0:
-                if lu == 0 and ru == 0:
-                    bad = abs(lk - rk) > 1e-6
-                elif ru == 0:
-                    bad = lk > rk + 1e-6
-                elif lu == 0:
-                    bad = rk > lk + 1e-6
-                else:
-                    bad = False
-            elif lo == 0 and lu == 0:
-                bad = rk > lk + 1e-6
-            elif ro == 0 and ru == 0:
-                bad = lk > rk + 1e-6
-            else:
-                bad = False
-            if bad:
+        inf = self.INF
+        for n, side, _, _, _ in self.bounds[row]:
+            if side == 1 and any(b[0] == n for b in self.bounds[row] if b[1] == 0):
+                continue  # checked once per identity
+            kl, kr = self.known[n]
+            lo_l = kl + self.rem_min[n][0]
+            lo_r = kr + self.rem_min[n][1]
+            hi_l = inf if (self.unknown[n][0] or self.rem_open[n][0]) else kl + self.rem_max[n][0]
+            hi_r = inf if (self.unknown[n][1] or self.rem_open[n][1]) else kr + self.rem_max[n][1]
+            if lo_l > hi_r + 1e-6 or lo_r > hi_l + 1e-6:
                 out.append(n)
         return out
 
@@ -237,7 +255,7 @@ def choose_readings(rows: Sequence[RowOptions], column_ids: Sequence[Identity], 
     _propagate(contenders, fixed, picks, by_row, column_ids)
     open_rows = sorted(contenders, key=lambda row: len(contenders[row]))
     idents = [i for i in column_ids if any(k in by_row[o].keys for o in open_rows for k in i.keys)]
-    table = _Table(idents, fixed, [by_row[o] for o in open_rows])
+    table = _Table(idents, fixed, [by_row[o] for o in open_rows], contenders)
     base_viol = sum(p.violations for p in picks.values()) + sum(1 for i in idents if not i.feasible(fixed)
                                                                and not any(k in by_row[o].keys for o in open_rows
                                                                            for k in i.keys))
@@ -259,9 +277,9 @@ def choose_readings(rows: Sequence[RowOptions], column_ids: Sequence[Identity], 
                              key=lambda b: b[1])[:64]
             return
         row = open_rows[depth]
-        for reading, done in contenders[row]:
+        for index, (reading, _) in enumerate(contenders[row]):
             steps += 1
-            table.apply(row, done, 1)
+            table.apply(row, index, 1)
             newly = [n for n in table.broken(row) if not dead[n]]
             for n in newly:
                 dead[n] = 1
@@ -270,7 +288,7 @@ def choose_readings(rows: Sequence[RowOptions], column_ids: Sequence[Identity], 
             del choice[row]
             for n in newly:
                 dead[n] = 0
-            table.apply(row, done, -1)
+            table.apply(row, index, -1)
 
     options: dict[str, list[tuple]] = {}
     uncertain: set[str] = set()

@@ -7,7 +7,8 @@ traced to its place in the source.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from functools import cache
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -29,6 +30,31 @@ class Span(BaseModel):
     orig_end: int | None = None
     page: int | None = None
     bbox: tuple[float, float, float, float] | None = None
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def trusted(cls: type[_M], **values: Any) -> _M:
+    """A model built from values the caller computed itself, without validation.
+
+    For the parser's hot path (every cell and span of every report): pydantic's own validation, and
+    even model_construct's default resolution, cost more than reading the cell. Every field must
+    have an immutable default or be given.
+    """
+    obj = cls.__new__(cls)
+    defaults = _defaults(cls)
+    data = {name: values[name] if name in values else defaults[name] for name in cls.model_fields}
+    object.__setattr__(obj, "__dict__", data)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj
+
+
+@cache
+def _defaults(cls: type[BaseModel]) -> dict[str, Any]:
+    return {name: (None if f.is_required() else f.default) for name, f in cls.model_fields.items()}
 
 
 class CellReading(BaseModel):

@@ -27,9 +27,11 @@ PLAIN_COST = 99.0  # the cost of the fallback reading of a row the search could 
 GAPS = ("none", "in_cell", "space", "cell", "line", "text")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Piece:
-    """One thing printed in a row: a number as printed, or a blank marker (value None)."""
+    """One thing printed in a row: a number as printed, or a blank marker (value None).
+
+    Mutable only while the reader sets `gap` and `isolated`; nothing changes it afterwards."""
 
     value: Number | None  # None for a blank, or a number too long to be one cell (its digits remain)
     digits: str = ""  # the digits of a number a reading may cut or join ("" when it may not)
