@@ -97,11 +97,14 @@ def _dedupe(text: str, facts: list[Claim]) -> list[Claim]:
     """One fact per subject and sentence: 未收到申请，无依申请公开信息 says one thing twice."""
     ends = lexicon()["sentence_end"]
     out: list[Claim] = []
+    last: dict[tuple, Claim] = {}  # (subject, value) → the latest fact kept: only it can share f's sentence
     for f in sorted(facts, key=lambda c: (c.span.start if c.span else 0)):
-        if any(o.subject == f.subject and o.value == f.value and o.span and f.span
-               and not any(ch in ends for ch in text[o.span.end:f.span.start]) for o in out):
+        o = last.get((f.subject, f.value))
+        if o is not None and o.span and f.span and not any(ch in ends for ch in text[o.span.end:f.span.start]):
             continue
         out.append(f)
+        if f.span is not None:
+            last[(f.subject, f.value)] = f
     return out
 
 

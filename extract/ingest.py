@@ -93,7 +93,7 @@ def read_document(path: str | Path, on_page: Callable[[int, int], None] | None =
         raise IngestError(p, "is a directory, not a report file") from None
     except OSError as e:
         raise IngestError(p, f"cannot be read ({e.strerror or e})") from None
-    if not data.strip():
+    if not data[:4096].strip() and not data.strip():
         raise IngestError(p, "is empty")
     kind = sniff(p, data)
     try:

@@ -27,6 +27,11 @@ class ReaderLimits:
     """Size of one report file. Scanned reports run to tens of MB; a file beyond this is refused
     before it is read into memory."""
 
+    max_text_chars: int = 1_200_000
+    """Characters of one report's text that are read. An annual report runs to 5,000–60,000; a text
+    file beyond this (a crawl of a whole site pasted into one file, 50 MB on one line) is read up to
+    the limit and a note says so, which keeps every later step linear and bounded."""
+
     # --- tables (HTML <table>, Word w:tbl) ---
     max_span: int = 1000
     """Largest colspan/gridSpan taken as written (the HTML standard clamps colspan at 1000). A span

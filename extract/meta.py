@@ -15,7 +15,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from itertools import chain
 
@@ -39,6 +39,7 @@ def _re(name: str) -> re.Pattern[str]:
 _SPACE = re.compile(r"[\s#*>\u3000]+")
 
 
+@lru_cache(maxsize=8)  # the whole text is squashed by several readers of one report: once is enough
 def _squash(s: str) -> str:
     return _SPACE.sub("", s)
 

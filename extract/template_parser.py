@@ -463,11 +463,14 @@ def _read_table(b: _Builder, table: str, rows: list[_Row], column_ids: list, tor
         r = by_id[row_id]
         label = _label(b, r)
         _write_row(b, r, reading, label)
-        _report_reading(b, r, reading, label)
-        if reading.cost >= PLAIN_COST:
-            b.issue("long_row", list(r.spec.keys), f"{label}：数字串过长，无法按 {r.spec.n} 格读取",
+        if reading.cost >= PLAIN_COST:  # no reading at all: one finding saying why, not a guess
+            digits = sum(len(p.piece.digits) for p in r.pieces)
+            b.issue("long_row", list(r.spec.keys),
+                    f"{label}：印有 {digits} 位数字，按 {r.spec.n} 格找不到合理的读法（太长或读法太多），各格未读",
                     (r.pieces[0].start, r.pieces[-1].end), expected=r.spec.n, found=len(r.pieces), label=label,
-                    extra=[p.raw[:40] for p in r.pieces])
+                    too_long=True)
+        else:
+            _report_reading(b, r, reading, label)
     for row_id, opts in choice.options.items():
         r = by_id[row_id]
         differ = sorted(k for k in choice.uncertain if k in r.spec.keys)
@@ -624,7 +627,12 @@ def _parse_t4(b: _Builder, start: int, end: int) -> None:
     choice = choose_readings([options], [], ambiguity_margin=b.settings.ambiguity_margin)
     reading = choice.picks[spec.id]
     _write_row(b, row, reading, "表四")
-    _report_reading(b, row, reading, "表四")
+    if reading.cost >= PLAIN_COST:
+        digits = sum(len(p.piece.digits) for p in pieces)
+        b.issue("long_row", list(spec.keys), f"表四：印有 {digits} 位数字，按 15 格找不到合理的读法（太长或读法太多），各格未读",
+                (pieces[0].start, pieces[-1].end), expected=15, found=len(pieces), label="表四", too_long=True)
+    else:
+        _report_reading(b, row, reading, "表四")
     b.ex.row_spans["t4"] = (t4_start, pieces[-1].end)
     if choice.options.get(spec.id):
         differ = sorted(choice.uncertain)

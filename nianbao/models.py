@@ -99,7 +99,7 @@ class ParseIssue(BaseModel):
 
     kind: Literal["ocr_repair", "short_row", "long_row", "split_cell", "blank_cell", "ambiguous_split",
                   "missing_table", "merged_digits", "template_mix", "fee_in_yuan", "low_confidence",
-                  "moved_values", "bad_bytes"]
+                  "moved_values", "bad_bytes", "truncated"]
     keys: list[str] = Field(default_factory=list)
     detail: str = ""
     span: Span | None = None

@@ -357,12 +357,8 @@ def _exact(pieces: Sequence[Piece], n: int, groups: Sequence[SumGroup]) -> Readi
 
 
 def _plain(pieces: Sequence[Piece], n: int, groups: Sequence[SumGroup]) -> Reading:
-    kept = list(range(min(n, len(pieces))))
-    values = tuple([pieces[i].value for i in kept] + [None] * (n - len(kept)))
-    how = tuple(["blank" if pieces[i].blank else "" for i in kept] + ["missing"] * (n - len(kept)))
-    dropped = tuple(range(len(kept), len(pieces)))
-    viol = 0 if sums_feasible(values, groups) else 1
-    return Reading(values, tuple(kept + [-1] * (n - len(kept))), how, dropped, PLAIN_COST, max(viol, 1))
+    """No reading: every cell left unread (a run too long for the row, or one the search gave up on)."""
+    return Reading((None,) * n, (-1,) * n, ("missing",) * n, tuple(range(len(pieces))), PLAIN_COST, 1)
 
 
 def holds(lhs: Sequence[Number | None], rhs: Sequence[Number | None]) -> bool:

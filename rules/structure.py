@@ -41,6 +41,10 @@ def _spans(issue: ParseIssue) -> list:
 def row_cells(ctx: RuleContext) -> Iterator[Finding]:
     """A row printed with fewer or more cells than the template's columns: read as far as it goes."""
     for i in _issues(ctx, "short_row", "long_row"):
+        if i.data.get("too_long"):  # a run no reading fits: the parser's own words say it
+            yield Finding(category="structure", rule="structure.row_cells", severity="warning", keys=list(i.keys),
+                          message=i.detail, expected=i.data.get("expected"), spans=_spans(i))
+            continue
         exp, found = i.data.get("expected"), i.data.get("found")
         counts = f"应有 {exp} 格，实印 {found} 格" if exp is not None and found is not None else i.detail
         what = "少印了数值" if i.kind == "short_row" else "多出了数值"
@@ -84,6 +88,15 @@ def ambiguous_split(ctx: RuleContext) -> Iterator[Finding]:
                       keys=list(i.keys),
                       message=f"{_row_name(i, ctx)}：{run}{many}读法都符合勾稽关系{tail}，这几格的数值不确定，请核对原表",
                       spans=_spans(i))
+
+
+@rule("structure.truncated", "structure", "warning")
+def truncated(ctx: RuleContext) -> Iterator[Finding]:
+    """A report so long that reading stopped at a limit (thousands of counts in its prose): the
+    reviewer must know that part of it was not read."""
+    for i in _issues(ctx, "truncated"):
+        yield Finding(category="structure", rule="structure.truncated", severity="warning", keys=list(i.keys),
+                      message=i.detail, spans=_spans(i))
 
 
 @rule("structure.moved_values", "structure", "info")
