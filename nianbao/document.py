@@ -149,7 +149,7 @@ class Document:
         o_end = None
         if end > start and end - 1 < len(self.offsets):
             o_end = self.offsets[end - 1] + 1
-        page, bbox = self._place(start, end)
+        page, bbox = self._place(start, end) if (self.boxes or self.pages) else (None, None)
         # built without validation: every field is computed here, and this runs for every cell
         return trusted(Span, start=start, end=end, orig_start=o_start, orig_end=o_end, page=page, bbox=bbox)
 

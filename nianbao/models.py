@@ -43,8 +43,8 @@ def trusted(cls: type[_M], **values: Any) -> _M:
     have an immutable default or be given.
     """
     obj = cls.__new__(cls)
-    defaults = _defaults(cls)
-    data = {name: values[name] if name in values else defaults[name] for name in cls.model_fields}
+    data = dict(_defaults(cls))  # every field, in the model's order, then what was given
+    data.update(values)
     object.__setattr__(obj, "__dict__", data)
     object.__setattr__(obj, "__pydantic_fields_set__", set(values))
     object.__setattr__(obj, "__pydantic_extra__", None)
