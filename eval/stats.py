@@ -54,8 +54,8 @@ class ReportStats:
 
 def read_stats(path: str) -> dict[str, Any]:
     """One report's figures (runs in the child: returns a small dict, not the Extraction)."""
+    from nianbao.app.pipeline import process_file
     from nianbao.identities import identities
-    from nianbao.pipeline import process_file
     from nianbao.spec import rows
 
     ex = process_file(path, "rules")

@@ -24,7 +24,7 @@ class Backend(Protocol):
 
 def default_backend() -> str:
     """hybrid when an LLM endpoint is configured (env or config file), else the embedded rules."""
-    from nianbao.extract.llm_config import endpoint_configured
+    from nianbao.extract.llm.config import endpoint_configured
 
     return "hybrid" if endpoint_configured() else "rules"
 

@@ -11,18 +11,17 @@ A cell is settled when every remaining option gives it the same value; the other
 
 from __future__ import annotations
 
-import json
 from functools import cache
-from importlib import resources
 
-from nianbao.extract.prose import lexicon
+from nianbao.data import load
+from nianbao.extract.narrative.prose import lexicon
 from nianbao.models import Claim, Extraction
 from nianbao.spec import keys as spec_keys
 
 
 @cache
 def subject_cells() -> dict[str, list[str]]:
-    data = json.loads(resources.files("nianbao.data").joinpath("subjects.json").read_text(encoding="utf-8"))
+    data = load("subjects")
     return {k: v["cells"] for k, v in data["subjects"].items()}
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from nianbao.document import Document
 from nianbao.extract.disambiguate import settle_with_narrative
-from nianbao.extract.meta import read_meta
-from nianbao.extract.narrative import extract_claims, extract_facts
-from nianbao.extract.template_parser import parse_tables
+from nianbao.extract.narrative.claims import extract_claims, extract_facts
+from nianbao.extract.narrative.meta import read_meta
+from nianbao.extract.parse.template_parser import parse_tables
 from nianbao.models import Extraction
 
 

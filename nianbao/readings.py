@@ -5,7 +5,7 @@ to one. Real reports break that in a few ways: a crawler glues a whole row into 
 (`713000074` for 71, 3, 0, 0, 0, 0, 74), blank cells vanish, a number is split by a stray space
 (`1 4`), a cell is doubled, OCR debris sits among the numbers. A *reading* explains the pieces with
 edits — cut a run, leave a cell missing, read two pieces as one number, leave a piece out — each
-with a cost (extract/parse_settings.py). The cheapest reading that the row's own sums accept wins;
+with a cost (extract/parse/settings.py). The cheapest reading that the row's own sums accept wins;
 near-ties are kept so the table's identities, and then the prose, can choose.
 
 The search runs right to left so that each sum group's total is read before its parts: every part

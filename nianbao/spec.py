@@ -6,10 +6,10 @@ everything else asks this module what rows and columns exist instead of spelling
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+
+from nianbao.data import load
 
 TEMPLATES = ("2019", "2021")
 T3_COLUMNS = ("natural_person", "business", "research", "nonprofit", "legal_service", "other_org", "total")
@@ -46,7 +46,7 @@ class Row:
 
 @cache
 def _raw() -> dict:
-    return json.loads(resources.files("nianbao").joinpath("data", "fields.json").read_text(encoding="utf-8"))
+    return load("fields")
 
 
 @cache

@@ -702,7 +702,7 @@ def _apply(doc: Any, ex: Extraction, corrections: dict[str, Number | None], chec
     for cell in ex.cells.values():
         if cell.reader == "identity":
             cell.value = None
-    from nianbao.pipeline import check as run_check
+    from nianbao.app.pipeline import check as run_check
 
     document = Document(name=doc.name, kind=doc.kind or "txt", text=doc.text or "")
     return run_check(document, ex)

@@ -6,11 +6,10 @@ identities come from one place (the spec's labels and nianbao/data/rules.toml).
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable
 from functools import cache
-from importlib import resources
 
+from nianbao.data import load
 from nianbao.identities import Identity
 from nianbao.models import Number, Span
 from nianbao.rules.registry import RuleContext
@@ -20,8 +19,7 @@ from nianbao.spec import TEMPLATES, field_map
 @cache
 def words() -> dict:
     """The rules' word lists and thresholds (nianbao/data/rules.toml)."""
-    text = resources.files("nianbao").joinpath("data", "rules.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    return load("rules")
 
 
 def fmt(v: Number | None) -> str:

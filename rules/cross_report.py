@@ -10,13 +10,12 @@ The row and column names come from the spec, so both template versions are cover
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 
+from nianbao.data import load
 from nianbao.models import Extraction, Finding, Number
 from nianbao.spec import T3_COLUMNS, keys
 
@@ -29,8 +28,7 @@ IN_FORCE_ROWS = {"regulation": "规章", "normative_doc": "行政规范性文件
 
 @cache
 def _names() -> dict[str, list[str]]:
-    raw = resources.files("nianbao").joinpath("data", "agency_names.json").read_text(encoding="utf-8")
-    return json.loads(raw)
+    return load("agency_names")
 
 
 def agency_key(name: str) -> str:

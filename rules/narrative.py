@@ -7,12 +7,11 @@ with a table that has no applications; and the parts of a 共…其中 with thei
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from functools import cache
-from importlib import resources
 
+from nianbao.data import load
 from nianbao.models import Claim, Finding, Number
 from nianbao.rules.common import cell_label, fmt, spans_of, words
 from nianbao.rules.registry import RuleContext, rule
@@ -21,8 +20,7 @@ from nianbao.spec import keys as spec_keys
 
 @cache
 def subjects() -> dict[str, dict]:
-    text = resources.files("nianbao").joinpath("data", "subjects.json").read_text(encoding="utf-8")
-    return json.loads(text)["subjects"]
+    return load("subjects")["subjects"]
 
 
 def subject_parts(subject: str | None) -> list[str]:
@@ -104,8 +102,7 @@ def _claims(ctx: RuleContext) -> Iterator[Claim]:
 
 @cache
 def _multipliers() -> dict[str, int]:
-    text = resources.files("nianbao").joinpath("data", "narrative.json").read_text(encoding="utf-8")
-    return json.loads(text)["multipliers"]
+    return load("narrative")["multipliers"]
 
 
 def in_cell_unit(c: Claim, keys: list[str]) -> Number:

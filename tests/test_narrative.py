@@ -9,7 +9,7 @@ import pytest
 from conftest import EXAMPLES, load_gold, seed_names
 
 from nianbao.document import Document
-from nianbao.extract.narrative import extract_claims, extract_facts
+from nianbao.extract.narrative.claims import extract_claims, extract_facts
 from nianbao.models import Claim, Extraction
 
 

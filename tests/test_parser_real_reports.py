@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from nianbao.extract import read_document
-from nianbao.extract.meta import read_meta
-from nianbao.extract.template_parser import parse_tables
+from nianbao.extract.narrative.meta import read_meta
+from nianbao.extract.parse.template_parser import parse_tables
 
 
 def _dev(shared_dir: Path) -> Path:
@@ -35,7 +35,7 @@ def _raw(shared_dir: Path, stem: str) -> Path:
 
 def _checked(path: Path):
     """The parser's reading with the identities' fills applied (what the contract's cells hold), no prose."""
-    from nianbao.pipeline import check
+    from nianbao.app.pipeline import check
 
     doc, ex = _parse(path)
     return check(doc, ex)

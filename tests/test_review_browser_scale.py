@@ -17,9 +17,9 @@ from conftest import FIXTURES
 from review_server import free_port, live_server
 from store_helpers import consistent_values, template_text
 
+from nianbao.app.pipeline import check, process_document
 from nianbao.document import Document
 from nianbao.extract import read_document
-from nianbao.pipeline import check, process_document
 from nianbao.review import decide
 from nianbao.review.store import Store
 from nianbao.rules import registry

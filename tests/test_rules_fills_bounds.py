@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rules_support import extraction, gold, run
 
+from nianbao.app.pipeline import check
 from nianbao.models import ParseIssue
-from nianbao.pipeline import check
 
 
 def _missing(ex, key, note="missing"):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from nianbao.app.pipeline import check
 from nianbao.document import Document
-from nianbao.extract.narrative import extract_claims, extract_facts
+from nianbao.extract.narrative.claims import extract_claims, extract_facts
 from nianbao.models import CellReading, Extraction, Meta, ParseIssue
-from nianbao.pipeline import check
 from nianbao.spec import keys as spec_keys
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from nianbao.document import Document
-from nianbao.extract.meta import read_meta
-from nianbao.extract.template_parser import parse_tables
+from nianbao.extract.narrative.meta import read_meta
+from nianbao.extract.parse.template_parser import parse_tables
 from nianbao.spec import rows
 
 T3_HEADER = "三、收到和处理政府信息公开申请情况\n申请人情况\n自然人\t商业企业\t科研机构\t社会公益组织\t法律服务机构\t其他\t总计\n"
@@ -313,7 +313,7 @@ def test_a_garbled_two_character_label_matches_only_the_row_expected_next():
 
 
 def test_a_contradiction_resting_on_an_uncertain_cell_is_only_info():
-    from nianbao.pipeline import check
+    from nianbao.app.pipeline import check
 
     lines = []
     for r in _t3_rows():
