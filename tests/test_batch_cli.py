@@ -46,8 +46,12 @@ def test_bad_file_gets_one_line_and_the_batch_goes_on(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "terminate"])
 def test_interrupted_batch_resumes_without_redoing(tmp_path: Path, sig: int) -> None:
-    """Worker processes (the rules backend's default), stopped half way, then the same command again."""
-    n = 200
+    """Worker processes (the rules backend's default), stopped half way, then the same command again.
+
+    More reports than one stored group (review/batch.py BATCH_SIZE), so a stop can fall between groups."""
+    from nianbao.review.batch import BATCH_SIZE
+
+    n = 3 * BATCH_SIZE
     write_reports(tmp_path / "in", n)
     db = tmp_path / "n.db"
     args = [*CMD, "run", str(tmp_path / "in"), "--db", str(db), "--workers", "2"]
