@@ -11,8 +11,8 @@ from nianbao.models import Extraction
 # name → "module:factory" inside nianbao.extract; a factory takes keyword options
 BACKENDS: dict[str, str] = {
     "rules": "rules_backend:RulesBackend",
-    "llm": "llm_backend:LLMBackend",
-    "hybrid": "hybrid:HybridBackend",
+    "llm": "llm.backend:LLMBackend",
+    "hybrid": "llm.hybrid:HybridBackend",
 }
 
 

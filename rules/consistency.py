@@ -143,7 +143,7 @@ def fee_in_yuan(ctx: RuleContext) -> Iterator[Finding]:
     for i in ctx.extraction.issues:
         if i.kind == "fee_in_yuan":
             done.update(i.keys)
-            raw = i.data.get("raw") or i.detail
+            raw = i.raw or i.detail
             yield Finding(category="structure", rule="fees.in_yuan", severity="warning", keys=list(i.keys),
                           message=f"{'、'.join(cell_label(k, t) for k in i.keys)}：印作“{raw}”，单位应为万元",
                           spans=[i.span] if i.span else spans_of(ctx, i.keys))

@@ -1,4 +1,4 @@
-"""Settle readings the identities left open with what the prose says.
+"""Settle readings the identities left open with what the prose says (a rule of the settle stage).
 
 A digit run such as `8855698` for table 二's 行政规范性文件 row (本年制发 / 本年废止 / 现行有效) splits
 many ways, and table 二 has no identity to choose; when the prose says 现行有效行政规范性文件698件 and
@@ -11,11 +11,14 @@ A cell is settled when every remaining option gives it the same value; the other
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cache
 
 from nianbao.data import load
 from nianbao.extract.narrative.prose import lexicon
-from nianbao.models import Claim, Extraction
+from nianbao.models import AmbiguousSplit, Claim, Finding
+from nianbao.rules.common import cell_label, fmt
+from nianbao.rules.registry import RuleContext, rule
 from nianbao.spec import keys as spec_keys
 
 
@@ -54,29 +57,33 @@ def _narrow(keys: list[str], options: list[list], stated: dict[str, set[float]])
     return options
 
 
-def settle_with_narrative(ex: Extraction) -> None:
-    """Narrow each ambiguous row to the readings the prose confirms; write the cells they agree on."""
-    stated = stated_cells(list(ex.narrative) + list(ex.facts), ex.meta.template or "2021")
+def narrowed_options(issue: AmbiguousSplit, stated: dict[str, set[float]]) -> list[list]:
+    """The options of an ambiguous row that agree with every figure the prose states for its cells."""
+    return _narrow(issue.row_keys, [list(o) for o in issue.options], stated)
+
+
+@rule("narrative.settle", "structure", "info", stage="settle")
+def settle(ctx: RuleContext) -> Iterator[Finding]:
+    """A row the identities left open whose options the prose narrows: the cells every remaining option
+    agrees on take that value (a fill applied before the checks run), and the finding says which."""
+    ex = ctx.extraction
+    stated = stated_cells(list(ex.narrative) + list(ex.facts), ctx.template)
     if not stated:
         return
     for issue in ex.issues:
-        if issue.kind != "ambiguous_split" or "row_keys" not in issue.data:
+        if issue.kind != "ambiguous_split" or not issue.options:
             continue
-        keys = issue.data["row_keys"]
-        options = [list(o) for o in issue.data.get("options") or []]
-        narrowed = _narrow(keys, options, stated)
-        if not options or len(narrowed) == len(options):
+        narrowed = narrowed_options(issue, stated)
+        if len(narrowed) == len(issue.options):
             continue
-        settled = []
-        for j, key in enumerate(keys):
+        fill = {}
+        for j, key in enumerate(issue.row_keys):
             values = {o[j] for o in narrowed if j < len(o)}
-            cell = ex.cells.get(key)
-            if len(values) == 1 and cell is not None and None not in values:
-                cell.value = values.pop()
-                cell.note = "split decided by the narrative"
-                settled.append(key)
-        ex.uncertain = [k for k in ex.uncertain if k not in settled]
-        issue.data["options"] = narrowed
-        issue.data["settled_by"] = "narrative"
-        issue.data["settled_keys"] = settled
-        issue.detail += "；正文的数字确定了拆分" if len(narrowed) == 1 else "；正文的数字排除了部分读法"
+            if len(values) == 1 and None not in values and key in ex.uncertain:
+                fill[key] = values.pop()
+        if not fill:
+            continue
+        shown = "、".join(f"{cell_label(k, ctx.template)} {fmt(v)}" for k, v in fill.items())
+        yield Finding(category="structure", rule="narrative.settle", severity="info", keys=list(fill),
+                      message=f"{issue.label or '该行'}：连写的数字有多种读法，正文所述数字确定了 {shown}",
+                      fill=fill, spans=[issue.span] if issue.span else [])

@@ -34,7 +34,7 @@ from nianbao.extract.llm.schema import (
 from nianbao.extract.llm.transport import LLMClient, Usage
 from nianbao.extract.narrative.meta import read_meta
 from nianbao.extract.parse.sections import find_sections, table_regions
-from nianbao.models import CellReading, Claim, Extraction, Meta, ParseIssue
+from nianbao.models import CellReading, Claim, Extraction, LowConfidence, Meta, ParseIssue
 from nianbao.spec import TEMPLATES, field_map, fields, rows
 
 TABLE_SECTION = {"t2": "二", "t3": "三", "t4": "四"}
@@ -247,11 +247,11 @@ class LLMReader:
                 lenient, dropped = _lenient_rows(model, result.raw)
                 readings.update(lenient)
                 out.rejected += dropped
-                out.issues.append(ParseIssue(
-                    kind="low_confidence", keys=[f.key for r in part for f in r.fields],
+                out.issues.append(LowConfidence(
+                    keys=[f.key for r in part for f in r.fields],
                     detail=f"model reply for {table} never validated ({result.error}); its values were grounded "
                            "one by one and unfound ones dropped",
-                    data={"reader": "llm"}))
+                    reader="llm"))
         order = [r.row for r in row_list]
         self._ground_table(doc, template, table, region, lines, readings, order, row_spans or {}, out)
         return out

@@ -29,7 +29,7 @@ from nianbao.extract.narrative.prose import (
     to_number,
     wrapped,
 )
-from nianbao.models import Claim, Extraction, ParseIssue
+from nianbao.models import Claim, Extraction, Truncated
 
 __all__ = ["extract_claims", "extract_facts"]
 
@@ -219,9 +219,9 @@ def _scan(doc: Document, extraction: Extraction | None) -> list[_Hit]:
     for m in _number_re().finditer(repaired):
         if len(hits) >= cap:  # bounded work: a text with thousands of counts is no report's prose
             if extraction is not None and not any(i.kind == "truncated" for i in extraction.issues):
-                extraction.issues.append(ParseIssue(
-                    kind="truncated", detail=f"正文中的数字超过 {cap} 处，只读取了前 {cap} 处（从“{text[m.start():m.start() + 12]}”起未读）",
-                    data={"what": "narrative", "limit": cap}))
+                extraction.issues.append(Truncated(
+                    detail=f"正文中的数字超过 {cap} 处，只读取了前 {cap} 处（从“{text[m.start():m.start() + 12]}”起未读）",
+                    what="narrative", limit=cap))
             break
         unit = _unit(m)
         if unit is None or m.start() in skip or _blocked(text, m):

@@ -26,7 +26,7 @@ from nianbao.extract.parse.sections import find_headings
 from nianbao.extract.parse.settings import SETTINGS, ParserSettings
 from nianbao.extract.parse.skeleton import Skeleton, skeletonise
 from nianbao.identities import RowOptions, choose_readings, identities, row_groups
-from nianbao.models import CellReading, Extraction, Meta, ParseIssue, trusted
+from nianbao.models import CellReading, Extraction, Meta, issue, trusted
 from nianbao.readings import PLAIN_COST, Costs, Piece, Reading, row_readings
 from nianbao.spec import T3_COLUMNS, keys
 
@@ -81,7 +81,7 @@ class _Builder:
     def issue(self, kind: str, keys_: list[str], detail: str, span: tuple[int, int] | None = None,
               **data: object) -> None:
         sp = self.doc.span(*span) if span else None
-        self.ex.issues.append(ParseIssue(kind=kind, keys=keys_, detail=detail, span=sp, data=dict(data)))
+        self.ex.issues.append(issue(kind, keys=keys_, detail=detail, span=sp, **data))
 
     def put(self, key: str, value: int | float | None, span: tuple[int, int] | None, raw: str, how: str,
             confidence: float) -> None:
