@@ -222,7 +222,7 @@ def fuzz_cmd(
     """
     import tempfile
 
-    from nianbao.app.cli import limits_from
+    from nianbao.app.options import limits_from
     from nianbao.app.progress import Bar
     from nianbao.eval.fuzz import render, run_fuzz
 

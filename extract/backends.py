@@ -12,7 +12,7 @@ from nianbao.models import Extraction
 BACKENDS: dict[str, str] = {
     "rules": "rules_backend:RulesBackend",
     "llm": "llm.backend:LLMBackend",
-    "hybrid": "llm.hybrid:HybridBackend",
+    "hybrid": "hybrid:HybridBackend",
 }
 
 

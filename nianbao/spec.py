@@ -12,6 +12,16 @@ from functools import cache
 from nianbao.data import load
 
 TEMPLATES = ("2019", "2021")
+LATEST_TEMPLATE = TEMPLATES[-1]
+
+
+def resolve_template(*candidates: str | None) -> str:
+    """The template version to use: the first candidate that names one (a report's own reading first),
+    else the latest, which every report since 2021 uses. The one place this default is decided."""
+    for c in candidates:
+        if c in TEMPLATES:
+            return c
+    return LATEST_TEMPLATE
 T3_COLUMNS = ("natural_person", "business", "research", "nonprofit", "legal_service", "other_org", "total")
 T3_PART_COLUMNS = T3_COLUMNS[:-1]
 T4_GROUPS = ("review", "suit_direct", "suit_after_review")

@@ -61,7 +61,7 @@ def run(
 ) -> None:
     """Extract a batch of reports into the store (resumable; Ctrl-C keeps what is done)."""
     from nianbao import __version__
-    from nianbao.app.cli import bad, limits_from, say
+    from nianbao.app.options import bad, limits_from, say
     from nianbao.app.pipeline import make_backend
     from nianbao.app.progress import Bar
     from nianbao.app.runner import StopSignal, expand_inputs, nothing_matched

@@ -17,7 +17,7 @@ from functools import cache
 
 from nianbao.data import load
 from nianbao.models import Extraction, Finding, Number
-from nianbao.spec import T3_COLUMNS, keys
+from nianbao.spec import T3_COLUMNS, keys, resolve_template
 
 CARRY_RULE = "cross.carried_over"
 IN_FORCE_RULE = "cross.in_force"
@@ -144,7 +144,7 @@ def summary(parent: Extraction, children: Iterable[Extraction], listed: int | No
                      f"同年度报告，覆盖不全，未做合计核对"),
         )]
     out: list[Finding] = []
-    template = parent.meta.template or "2021"
+    template = resolve_template(parent.meta.template)
     for key in keys(template):
         mine = _v(parent, key)
         theirs = [_v(k, key) for k in kids]
@@ -177,8 +177,8 @@ class DiffRow:
 
 def diff(prev: Extraction, cur: Extraction, changed_only: bool = False) -> list[DiffRow]:
     """One agency's numbers in two years, key by key in the later template's order."""
-    order = list(keys(cur.meta.template or "2021"))
-    order += [k for k in keys(prev.meta.template or "2021") if k not in order]
+    order = list(keys(resolve_template(cur.meta.template)))
+    order += [k for k in keys(resolve_template(prev.meta.template)) if k not in order]
     rows = [DiffRow(k, _v(prev, k), _v(cur, k)) for k in order]
     if changed_only:
         rows = [r for r in rows if r.before != r.after]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from nianbao.document import Document
 from nianbao.models import Category, Extraction, Finding, Number, Severity
+from nianbao.spec import resolve_template
 
 # modules of nianbao.rules, imported in this order; rules run in registration order
 RULE_MODULES: list[str] = ["settle", "prose_fills", "arithmetic", "fills", "bounds", "structure", "ocr",
@@ -42,7 +43,7 @@ class RuleContext:
 
     @property
     def template(self) -> str:
-        return self.extraction.meta.template or "2021"
+        return resolve_template(self.extraction.meta.template)
 
 
 RULES: dict[str, Rule] = {}

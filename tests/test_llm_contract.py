@@ -13,10 +13,10 @@ import pytest
 from conftest import EXAMPLES, load_gold, seed_names
 from llm_scripted import Reply, ScriptedServer, completion, perfect_reader, requested_schema
 
+from nianbao.extract.hybrid import HybridBackend
 from nianbao.extract.ingest import read_document
 from nianbao.extract.llm.backend import LLMBackend, LLMReader, section_spans, table_window
 from nianbao.extract.llm.config import LLMConfig
-from nianbao.extract.llm.hybrid import HybridBackend
 from nianbao.extract.rules_backend import RulesBackend
 from nianbao.models import Meta
 

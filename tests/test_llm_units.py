@@ -8,14 +8,15 @@ from pydantic import ValidationError
 
 from nianbao.document import Document
 from nianbao.extract.backends import default_backend
+from nianbao.extract.hybrid import RULE, HybridBackend, doubts, merge_claims
 from nianbao.extract.ingest import read_document
-from nianbao.extract.llm.backend import TableRead, guess_template
+from nianbao.extract.llm.backend import TableRead
 from nianbao.extract.llm.config import LLMConfig, LLMConfigError, load_config, presets
 from nianbao.extract.llm.grounding import ground_quote, ground_row, locate
-from nianbao.extract.llm.hybrid import RULE, HybridBackend, doubts, merge_claims
 from nianbao.extract.llm.prompts import load_prompt
 from nianbao.extract.llm.schema import NarrativeReading, table_model
 from nianbao.extract.llm.transport import cost_usd, fold_system
+from nianbao.extract.narrative.meta import read_template
 from nianbao.extract.rules_backend import RulesBackend
 from nianbao.models import CellReading, Claim, Extraction, Meta, Span
 from nianbao.spec import keys
@@ -226,9 +227,9 @@ def test_prompts_are_versioned_files_in_chinese():
         load_prompt("table.v999")
 
 
-def test_template_guess_from_labels_only_one_version_prints():
-    assert guess_template("信息内容\t本年制发件数\t本年废止件数\t现行有效件数", Meta()) == "2021"
-    assert guess_template("信息内容\t本年新制作数量\t本年新公开数量\t对外公开总数量", Meta()) == "2019"
+def test_one_template_detection_for_every_backend():
+    assert read_template("信息内容\t本年制发件数\t本年废止件数\t现行有效件数", None) == "2021"
+    assert read_template("信息内容\t本年新制作数量\t本年新公开数量\t对外公开总数量", None) == "2019"
 
 
 # hybrid ------------------------------------------------------------------------------------------------
@@ -343,7 +344,7 @@ def test_hybrid_sends_only_prose_with_unread_numbers():
 
 
 def test_row_lines_cover_the_doubted_rows_only():
-    from nianbao.extract.llm.hybrid import row_lines
+    from nianbao.extract.hybrid import row_lines
     text = "行政复议\n1\t0\t0\t0\t2\n行政诉讼\n0\t0\t0\t0\t0\n"
     ex = _extraction({})
     start = text.index("1\t0")

@@ -32,10 +32,10 @@ from nianbao.extract.llm.schema import (
     table_model,
 )
 from nianbao.extract.llm.transport import LLMClient, Usage
-from nianbao.extract.narrative.meta import read_meta
+from nianbao.extract.narrative.meta import read_meta, read_template
 from nianbao.extract.parse.sections import find_sections, table_regions
 from nianbao.models import CellReading, Claim, Extraction, LowConfidence, Meta, ParseIssue
-from nianbao.spec import TEMPLATES, field_map, fields, rows
+from nianbao.spec import field_map, fields, resolve_template, rows
 
 TABLE_SECTION = {"t2": "二", "t3": "三", "t4": "四"}
 CONF_EXACT, CONF_ALIGNED = 0.9, 0.75
@@ -56,19 +56,6 @@ class TableRead:
 def not_quantities() -> tuple[str, ...]:
     data = load("llm")
     return tuple(data["claims"]["not_quantities"])
-
-
-def guess_template(text: str, meta: Meta) -> str:
-    """The template version from the column labels only one version prints (else by year)."""
-    flat = re.sub(r"\s+", "", text)
-    scores = {}
-    for t in TEMPLATES:
-        own = {f.label.split(" ")[-1] for f in fields(t) if f.table == "t2"}
-        other = {f.label.split(" ")[-1] for o in TEMPLATES if o != t for f in fields(o) if f.table == "t2"}
-        scores[t] = sum(1 for lab in own - other if lab in flat)
-    if scores["2019"] != scores["2021"]:
-        return max(scores, key=lambda t: scores[t])
-    return "2019" if meta.year is not None and meta.year < 2021 else "2021"
 
 
 def section_spans(text: str) -> dict[str, tuple[int, int]]:
@@ -356,7 +343,7 @@ class LLMBackend:
     def extract(self, doc: Document) -> Extraction:
         started = time.perf_counter()
         meta = read_meta(doc)
-        template = meta.template or guess_template(doc.text, meta)
+        template = resolve_template(meta.template, read_template(doc.text, meta.year))
         meta = meta.model_copy(update={"template": template})
         sections = section_spans(doc.text)
         ex = Extraction(report=doc.name, meta=meta, backend=self.name,

@@ -28,7 +28,7 @@ from nianbao.extract.parse.skeleton import Skeleton, skeletonise
 from nianbao.identities import RowOptions, choose_readings, identities, row_groups
 from nianbao.models import CellReading, Extraction, Meta, issue, trusted
 from nianbao.readings import PLAIN_COST, Costs, Piece, Reading, row_readings
-from nianbao.spec import T3_COLUMNS, keys
+from nianbao.spec import T3_COLUMNS, keys, resolve_template
 
 TABLE_NAMES = {"t2": "表二", "t3": "表三", "t4": "表四"}
 
@@ -645,7 +645,7 @@ def _parse_t4(b: _Builder, start: int, end: int) -> None:
 
 def parse_tables(doc: Document, meta: Meta, settings: ParserSettings = SETTINGS) -> Extraction:
     """Every cell of the report's template version, with provenance, issues and section spans."""
-    template = meta.template or "2021"
+    template = resolve_template(meta.template)
     b = _Builder(doc, meta, template, settings)
     text = doc.text
     found = find_headings(text)
