@@ -11,7 +11,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 Category = Literal[
     "arithmetic", "structure", "ocr", "narrative_mismatch", "narrative_sum",
@@ -122,6 +122,14 @@ class _Issue(BaseModel):
     keys: list[str] = Field(default_factory=list)
     detail: str = ""  # the parser's own words, in Chinese
     span: Span | None = None
+
+    @model_serializer(mode="wrap")
+    def _always_kind(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The tag travels even when defaults are left out (the store packs with exclude_defaults),
+        or the union could not be read back."""
+        data = handler(self)
+        data["kind"] = str(self.kind)  # type: ignore[attr-defined]
+        return data
 
 
 class OcrRepair(_Issue):

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from nianbao.extract import IngestError, ingest_text, read_document
+from nianbao.extract import IngestError, read_document
+from nianbao.extract.ingest import text as ingest_text
 from nianbao.extract.ingest.normalise import normalise
 
 REPORT = (

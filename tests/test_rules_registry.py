@@ -34,3 +34,14 @@ def test_findings_use_their_rules_id_prefix_and_are_stable_and_deduplicated():
     assert len(sigs) == len(set(sigs))
     assert len([f for f in first if f.rule == "ocr.repair"]) == 1
     assert all(f.category in get_args(Category) for f in first)
+
+
+def test_every_issue_kind_survives_a_compact_round_trip():
+    """The store packs extractions without defaults; each issue must still come back as its kind."""
+    from nianbao.models import ISSUE_TYPES, Extraction
+
+    ex = extraction(gold("004_6f1ea477f42cf686"))
+    ex.issues = [issue(kind) for kind in ISSUE_TYPES]
+    back = Extraction.model_validate_json(ex.model_dump_json(exclude_defaults=True))
+    assert [type(i) for i in back.issues] == [type(i) for i in ex.issues]
+    assert [i.kind for i in back.issues] == list(ISSUE_TYPES)
