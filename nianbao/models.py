@@ -140,28 +140,27 @@ class OcrRepair(_Issue):
     stray: bool = False  # a glyph beside a label that is no value at all
 
 
-class ShortRow(_Issue):
-    kind: Literal[IssueKind.SHORT_ROW] = IssueKind.SHORT_ROW
-    expected: int | None = None
-    found: int | None = None
+class _RowCount(_Issue):
+    """A row whose printed numbers are not as many as its cells."""
+
+    expected: int | None = None  # cells in the template's row
+    found: int | None = None  # numbers printed for it
     label: str = ""
+
+
+class ShortRow(_RowCount):
+    kind: Literal[IssueKind.SHORT_ROW] = IssueKind.SHORT_ROW
     missing: list[str] = Field(default_factory=list)
 
 
-class LongRow(_Issue):
+class LongRow(_RowCount):
     kind: Literal[IssueKind.LONG_ROW] = IssueKind.LONG_ROW
-    expected: int | None = None
-    found: int | None = None
-    label: str = ""
     extra: list[str] = Field(default_factory=list)  # what was printed and not taken
     too_long: bool = False  # no reading fits at all: the cells are left unread
 
 
-class SplitCell(_Issue):
+class SplitCell(_RowCount):
     kind: Literal[IssueKind.SPLIT_CELL] = IssueKind.SPLIT_CELL
-    expected: int | None = None
-    found: int | None = None
-    label: str = ""
 
 
 class BlankCell(_Issue):

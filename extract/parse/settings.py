@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nianbao.readings import Costs
+
 
 @dataclass(frozen=True)
 class ParserSettings:
@@ -69,47 +71,12 @@ class ParserSettings:
     # a table 四 whose column words are lost is taken only if this many numbers stand where it should
     t4_min_cells_without_header: int = 10
 
-    # ---- reading a row's numbers ---------------------------------------------------------------
-    # the most digits one cell may hold; a digit run longer than cells × this is no row at all
-    max_cell_digits: int = 9
-    # a cut inside a printed digit run, where the whole row is glued into few runs (a crawler's
-    # flattened table) and where a run sits among separated numbers (less likely)
-    cost_cut_glued: float = 0.2
-    cost_cut: float = 1.2
-    # a cell with nothing printed for it (a blank that vanished)
-    cost_missing: float = 1.0
-    # … in a glued row that also needs cuts: a crawler glues whole rows, so a gap is unlikely
-    cost_missing_in_glued: float = 2.0
-    # two printed numbers read as one cell, by what separated them: a space inside one cell of a
-    # tab/pipe row, a space in a space-separated line, a tab/pipe/grid cell boundary, a line break
-    cost_merge_in_cell: float = 0.4
-    cost_merge_space: float = 1.2
-    cost_merge_cell: float = 1.6
-    cost_merge_line: float = 2.2
-    # a printed number left out of the row (a doubled cell, OCR debris)
-    cost_drop: float = 2.0
-    # … less when it repeats its neighbour, or when text stands between it and the row's numbers
-    discount_drop_doubled: float = 0.3
-    discount_drop_isolated: float = 0.6
-    # a blank cell (an empty grid cell, "/") left out
-    cost_drop_blank: float = 0.5
-    # a total smaller than one of its own parts cannot be (counts are ≥ 0): such readings cost more
-    cost_total_below_part: float = 2.0
-    # vanished blanks are a little more often on the right; a tie-break, not a decision
-    cost_missing_per_position: float = 0.002
-    # the last printed value of a short row is more likely its total than a part
-    bonus_total_printed_last: float = 0.3
+    # ---- reading a row's numbers: the edit costs and search bounds (nianbao.readings.Costs) ------
+    reading: Costs = Costs()
 
     # ---- choosing among readings ---------------------------------------------------------------
     # readings this close in cost are equally likely: their differences are reported as uncertain
     ambiguity_margin: float = 0.05
-    # readings within this margin of the best one are kept for the table's identities to choose
-    reading_reach: float = 1.5
-    # the most readings kept per row, and the most search steps one row may take (bounds the work
-    # of any row, however long its digit run)
-    max_readings: int = 64
-    max_steps: int = 6000
-    max_steps_relaxed: int = 2000
     # the most combinations of open rows the table-level search tries before settling row by row
     max_combinations: int = 3000
 

@@ -27,19 +27,10 @@ from nianbao.extract.parse.settings import SETTINGS, ParserSettings
 from nianbao.extract.parse.skeleton import Skeleton, skeletonise
 from nianbao.identities import RowOptions, choose_readings, identities, row_groups
 from nianbao.models import CellReading, Extraction, Meta, issue, trusted
-from nianbao.readings import PLAIN_COST, Costs, Piece, Reading, row_readings
+from nianbao.readings import PLAIN_COST, Piece, Reading, row_readings
 from nianbao.spec import T3_COLUMNS, keys, resolve_template
 
 TABLE_NAMES = {"t2": "表二", "t3": "表三", "t4": "表四"}
-
-
-def costs_of(s: ParserSettings) -> Costs:
-    """The reading engine's costs, from the parser's settings."""
-    return Costs(s.cost_cut_glued, s.cost_cut, s.cost_missing, s.cost_missing_in_glued,
-                 (s.cost_merge_in_cell, s.cost_merge_space, s.cost_merge_cell, s.cost_merge_line),
-                 s.cost_drop, s.discount_drop_doubled, s.discount_drop_isolated, s.cost_drop_blank,
-                 s.cost_total_below_part, s.cost_missing_per_position, s.bonus_total_printed_last,
-                 s.max_cell_digits, s.reading_reach, s.max_readings, s.max_steps, s.max_steps_relaxed)
 
 
 @dataclass
@@ -60,7 +51,7 @@ class _Builder:
         self.text = doc.text
         self.template = template
         self.settings = settings
-        self.costs = costs_of(settings)
+        self.costs = settings.reading
         self.ex = Extraction(report=doc.name, meta=meta)
         self.keys = keys(template)
         self.keys_set = frozenset(self.keys)
@@ -456,7 +447,7 @@ def _read_table(b: _Builder, table: str, rows: list[_Row], column_ids: list, tor
             options.append(_insertions(r))
             continue
         options.append(_options(b, r, row_groups(r.spec.keys, b.template)))
-    choice = choose_readings(options, column_ids, open_margin=b.settings.reading_reach,
+    choice = choose_readings(options, column_ids, open_margin=b.settings.reading.reach,
                              ambiguity_margin=b.settings.ambiguity_margin,
                              max_combinations=b.settings.max_combinations)
     for row_id, reading in choice.picks.items():
