@@ -27,10 +27,7 @@ _FIELD_SEP = re.compile(r"\t|[|｜]|\u3000+| {2,}")
 _WORD_NO_PIPE = re.compile(r"[^\s\u3000\u3400-\u9fff]+")
 _PIPE_SPLIT = re.compile(r"[^|｜]+")
 _LATIN = re.compile(r"[A-Za-z]")
-_UNITS = ("万元", "元", "万")
 _PAGE_HINT = re.compile(r"[-—–－_页/／]")
-# a number as printed: sign, digits (thousands commas), decimals, a unit; OCR glyphs are handled apart
-_NUMBER = re.compile(r"[+\-－]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:[.．]\d+)?(?:万元|元|万)?")
 _SPACED_DECIMAL = re.compile(r"(?<![\d.])\d+[.．] \d+(?![\d.])|(?<![\d.])\d+ [.．]\d+(?![\d.])")
 MAX_INT_DIGITS = 18  # longer than this is no one cell's value (its digits may still be cut)
 
@@ -44,7 +41,7 @@ class Printed:
     end: int
     raw: str
     repaired: bool = False  # an OCR glyph was read as a digit
-    unit: str | None = None  # "元" / "万元" printed in the cell
+    unit: str | None = None  # "yuan" / "wan" when a money unit is printed in the cell
 
 
 @dataclass(slots=True)
@@ -54,6 +51,21 @@ class Debris:
     start: int
     end: int
     raw: str
+
+
+@cache
+def _units() -> tuple[tuple[str, str], ...]:
+    """(printed money unit, "wan" or "yuan"), longest first so 万元 is not read as 万."""
+    layout = load("layout")
+    pairs = [(w, "wan") for w in layout["wan_suffixes"]] + [(w, "yuan") for w in layout["yuan_suffixes"]]
+    return tuple(sorted(pairs, key=lambda p: len(p[0]), reverse=True))
+
+
+@cache
+def _number_pattern() -> re.Pattern[str]:
+    """A number as printed: sign, digits (thousands commas), decimals, a money unit (OCR glyphs apart)."""
+    units = "|".join(re.escape(w) for w, _ in _units())
+    return re.compile(r"[+\-－]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:[.．]\d+)?(?:" + units + ")?")
 
 
 @cache
@@ -76,9 +88,9 @@ def _number(raw: str) -> tuple[int | float | None, str, str, str, str | None]:
     """(value, digits, sign, decimal, unit) of a printed number; value None if too long for a cell."""
     unit = None
     s = raw
-    for suffix in ("万元", "元", "万"):
+    for suffix, unit_id in _units():
         if s.endswith(suffix):
-            unit = "万元" if suffix in load("layout")["wan_suffixes"] else "元"
+            unit = unit_id
             s = s[: -len(suffix)]
             break
     sign = ""
@@ -108,7 +120,7 @@ def _glyph_number(word: str) -> str | None:
     if re.search(r"\d", word):
         if all(ch.isdigit() or ch in digits or ch in ".," for ch in word):
             fixed = "".join(digits.get(ch, ch) for ch in word)
-            return fixed if _NUMBER.fullmatch(fixed) else None
+            return fixed if _number_pattern().fullmatch(fixed) else None
         return None
     if len(word) <= 3 and all(ch in alone for ch in word):
         return "".join(alone[ch] for ch in word)
@@ -200,10 +212,10 @@ def read_pieces(text: str, start: int, end: int, blanks: tuple[int, ...] = (),
             found.append((ws, we, "blank", False))
             continue
         fixed = _glyph_number(word)
-        if fixed is not None and not _NUMBER.fullmatch(word):
+        if fixed is not None and not _number_pattern().fullmatch(word):
             found.append((ws, we, "num", True))
             continue
-        for m in _NUMBER.finditer(word):
+        for m in _number_pattern().finditer(word):
             s, e = ws + m.start(), ws + m.end()
             if m.start() > 0 and word[m.start() - 1].isdigit() and m.group()[0] in "-－":
                 found.append((s, e, "debris", False))  # 2023-01: a date or a range, not a signed cell
@@ -237,7 +249,7 @@ def read_pieces(text: str, start: int, end: int, blanks: tuple[int, ...] = (),
 
 def _with_unit(work: str, e: int) -> int:
     """Take in a money unit printed right after a number (8403万元, 386000元), unless prose follows it."""
-    for unit in _UNITS:
+    for unit, _ in _units():
         if work.startswith(unit, e):
             after = work[e + len(unit): e + len(unit) + 1]
             return e + len(unit) if not (after and _CJK.match(after)) else e

@@ -19,7 +19,6 @@ from nianbao.extract.parse.settings import SETTINGS
 
 ORDINALS = "一二三四五六"
 _CANDIDATE = re.compile(r"(?:第([一二三四五六])部分|([一二三四五六])\s*[、.．,，:：]|([一二三四五六])(?=\s))")
-_GLUED_AFTER = ("情况", "事项")  # a heading glued to the end of the heading before it (…情况三、收到和处理…)
 _TAIL_FILLER = re.compile(r"^[\u3400-\u9fff、]*$")
 _FILLER = re.compile(r"^[\u3400-\u9fff、\s“”\"（）()]*$")
 
@@ -52,6 +51,7 @@ def headings(text: str) -> list[Heading]:
     """Every plausible heading, in text order."""
     reach = SETTINGS.heading_reach
     tails = sorted(load("layout")["heading_tails"], key=len, reverse=True)
+    glued_after = load("layout")["heading_glued_after"]
     out: list[Heading] = []
     cue_re = _cue_re()
     for m in _CANDIDATE.finditer(text):
@@ -70,7 +70,7 @@ def headings(text: str) -> list[Heading]:
                     end += i + len(t)
                     break
         before = text[m.start() - 1] if m.start() else "\n"
-        boundary = not ("\u3400" <= before <= "\u9fff") or text[max(0, m.start() - 2): m.start()] in _GLUED_AFTER
+        boundary = not ("\u3400" <= before <= "\u9fff") or any(text.endswith(w, 0, m.start()) for w in glued_after)
         out.append(Heading(section, m.start(), end, numeral, boundary))
     return out
 

@@ -17,7 +17,9 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from functools import cache
 
+from nianbao.data import load
 from nianbao.document import Document
 from nianbao.extract.parse.align import Hit, align, stops
 from nianbao.extract.parse.labels import LabelSpec, groups_children, header_words, table_labels
@@ -110,12 +112,17 @@ def _confidence(how: str, repaired: bool, s: ParserSettings = SETTINGS) -> float
 # ---------------------------------------------------------------------------- locating the tables
 
 
-_T2_START = re.compile(r"第二十条第\s*[（(]|信\s*息\s*内\s*容")
+@cache
+def _t2_start_pattern() -> re.Pattern[str]:
+    """The words table 二 begins with (data/layout.json), spaces allowed between their characters."""
+    def spaced(word: str) -> str:
+        return r"\s*".join("[（(]" if ch in "（(" else re.escape(ch) for ch in word)
+    return re.compile("|".join(spaced(w) for w in load("layout")["t2_start_words"]))
 
 
 def _t2_start(text: str, start: int, end: int) -> int:
     """Where table 二 begins: its first 第二十条第（X）项 sub-heading or 信息内容 header, else -1."""
-    m = _T2_START.search(text, start, end)
+    m = _t2_start_pattern().search(text, start, end)
     return m.start() if m else -1
 
 
@@ -331,7 +338,7 @@ def _write_row(b: _Builder, row: _Row, reading: Reading, label: str) -> None:
         if repaired and p is not None and reading.kind == "exact":
             b.issue("ocr_repair", [key], f"{label}：“{p.raw}”读作 {value}", (p.start, p.end), raw=p.raw,
                     value=value, cell=key)
-        if p is not None and p.unit == "元" and value is not None and key.endswith("_wan"):
+        if p is not None and p.unit == "yuan" and value is not None and key.endswith("_wan"):
             b.ex.cells[key].value = round(value / 10000, 6)
             b.ex.cells[key].note = "元→万元"
             b.issue("fee_in_yuan", [key], f"{label}：“{p.raw}”以元列示，换算为 {value / 10000:g} 万元",
@@ -601,7 +608,8 @@ def _template_mix(b: _Builder, group: _Row, kids: tuple[LabelSpec, ...]) -> None
 def _parse_t4(b: _Builder, start: int, end: int) -> None:
     words = header_words("t4")
     heads = stops(b.text, b.skel, words, start, end, [])
-    specific = [h for h in heads if skeletonise(b.text[h[0]:h[1]]) not in ("行政复议", "行政诉讼")]
+    groups = load("layout")["t4_column_groups"]
+    specific = [h for h in heads if skeletonise(b.text[h[0]:h[1]]) not in groups]
     values_from = specific[0][0] if specific else (heads[0][0] if heads else start)
     cut = _prose_cut(b, "t4", values_from, end)
     pieces, debris = b.pieces(values_from, cut)
