@@ -79,9 +79,15 @@ def field_map(template: str) -> dict[str, Field]:
     return {f.key: f for f in fields(template)}
 
 
+def t3_row_label(label: str) -> str:
+    """A table-三 field label's row part, without its column and without the 三、本年度办理结果 group
+    every result row's label starts with (the words live in data/layout.json)."""
+    group = load("layout")["t3_extra_labels"]["label"]
+    return label.split(" × ")[0].replace(group, "").strip()
+
+
 def _split_t3_label(label: str) -> tuple[str, str]:
-    text = label.split(" × ")[0]
-    text = text.replace("三、本年度办理结果", "").strip()
+    text = t3_row_label(label)
     if " " in text:
         parent, own = text.split(" ", 1)
         return own.strip(), parent.strip()

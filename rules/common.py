@@ -13,7 +13,7 @@ from nianbao.data import load
 from nianbao.identities import Identity
 from nianbao.models import Number, Span
 from nianbao.rules.registry import RuleContext
-from nianbao.spec import TEMPLATES, field_map
+from nianbao.spec import TEMPLATES, field_map, t3_row_label
 
 
 @cache
@@ -49,7 +49,7 @@ def row_label(key: str, template: str) -> str:
     if f is None:
         return key
     if f.table == "t3":
-        return f.label.split(" × ")[0].replace("三、本年度办理结果", "").strip()
+        return t3_row_label(f.label)
     if f.table == "t4":
         return words()["t4_groups"].get(f.row, f.row)
     parts = f.label.split(" ")

@@ -17,13 +17,14 @@ from functools import cache
 
 from nianbao.data import load
 from nianbao.models import Extraction, Finding, Number
+from nianbao.rules.common import row_label
 from nianbao.spec import T3_COLUMNS, keys, resolve_template
 
 CARRY_RULE = "cross.carried_over"
 IN_FORCE_RULE = "cross.in_force"
 SUMMARY_RULE = "cross.summary"
 SUMMARY_COVERAGE_RULE = "cross.summary_coverage"
-IN_FORCE_ROWS = {"regulation": "规章", "normative_doc": "行政规范性文件"}
+IN_FORCE_ROWS = ("regulation", "normative_doc")  # table 二 rows with documents in force
 
 
 @cache
@@ -101,8 +102,9 @@ def carried_over(prev: Extraction, cur: Extraction) -> list[Finding]:
 def in_force(prev: Extraction, cur: Extraction, tolerance: Number = 0) -> list[Finding]:
     """现行有效 last year + 制发 − 废止 this year ≈ 现行有效 this year, for 规章 and 规范性文件."""
     out: list[Finding] = []
-    for row, name in IN_FORCE_ROWS.items():
+    for row in IN_FORCE_ROWS:
         k_in, k_is, k_re = f"t2.{row}.in_force", f"t2.{row}.issued", f"t2.{row}.repealed"
+        name = row_label(k_in, "2021")
         before, issued, repealed, now = _v(prev, k_in), _v(cur, k_is), _v(cur, k_re), _v(cur, k_in)
         if None in (before, issued, repealed, now):
             continue

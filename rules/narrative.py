@@ -107,9 +107,10 @@ def _multipliers() -> dict[str, int]:
 
 def in_cell_unit(c: Claim, keys: list[str]) -> Number:
     """The claim in the cells' unit: 386000元 against a 万元 column is 38.6; 1.2 万件 is 12000 件."""
-    if c.unit == "元" and keys and all(k.endswith("_wan") for k in keys):
+    money = words()["money"]
+    if c.unit in money["yuan"] and keys and all(k.endswith("_wan") for k in keys):
         return c.value / 10000
-    if c.unit == "万元" or not c.unit:
+    if c.unit in money["wan"] or not c.unit:
         return c.value
     scale = _multipliers().get(c.unit[0], 1)
     return c.value * scale if scale != 1 else c.value

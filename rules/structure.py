@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import cache
 
 from nianbao.models import Finding, ParseIssue
 from nianbao.rules.common import cell_label, fmt, words
@@ -161,8 +162,13 @@ def sections(ctx: RuleContext) -> Iterator[Finding]:
                       message=f"各部分顺序为 {'、'.join(printed)}，与模板顺序 {'、'.join(present)} 不符")
 
 
-# the heading: ordinal, then words up to 情况 (…存在的主要问题及改进情况)
-_HEADING = re.compile(r"^[#*\s]*五\s*[、.．]?[^。，；\n]{0,30}(?:改进情况|问题)(?:情况)?")
+
+
+@cache
+def _five_heading() -> re.Pattern[str]:
+    """Section 五's heading: its ordinal, then words up to one of its end words (…存在的主要问题及改进情况)."""
+    ends = "|".join(map(re.escape, words()["sections"]["five_heading_ends"]))
+    return re.compile(rf"^[#*\s]*五\s*[、.．]?[^。，；\n]{{0,30}}(?:{ends})(?:情况)?")
 _PUNCT = re.compile(r"[\s#*：:。．.、，,;；\-—|（）()]+")
 
 
@@ -174,7 +180,7 @@ def section_five_empty(ctx: RuleContext) -> Iterator[Finding]:
         return
     text = ctx.doc.text[span[0]:span[1]]
     # the heading's own words: its ordinal and whichever heading wording the report uses
-    body = _HEADING.sub("", text.strip(), count=1).strip()
+    body = _five_heading().sub("", text.strip(), count=1).strip()
     changed = True
     while changed:
         changed = False
