@@ -121,7 +121,7 @@ def _floor(path: str) -> None:
 
 
 def _full(path: str) -> None:
-    from nianbao.pipeline import process_file
+    from nianbao.app.pipeline import process_file
 
     process_file(path, "rules")
 
@@ -156,8 +156,8 @@ def _chunk(paths: list[str]) -> int:
 
 def size_growth(seed: int = 0, repeats: tuple[int, ...] = (0, 10, 100, 1000)) -> list[tuple[int, float]]:
     """CPU ms per report as section 一's prose is padded (best of 3): how time grows with report size."""
+    from nianbao.app.pipeline import process_document
     from nianbao.document import Document
-    from nianbao.pipeline import process_document
 
     rep = generate(SynthOptions(n=1, seed=seed, layouts=("tab",)))[0]
     filler = "加强政府信息管理，严格落实信息发布审核制度，共发布信息12条。\n"
@@ -175,7 +175,7 @@ def size_growth(seed: int = 0, repeats: tuple[int, ...] = (0, 10, 100, 1000)) ->
 
 def llm_usage(paths: list[str], backends: list[str]) -> dict[str, dict[str, float]]:
     """Calls and tokens per report for backends that report usage (e.g. llm, hybrid)."""
-    from nianbao.pipeline import process_file
+    from nianbao.app.pipeline import process_file
 
     out = {}
     for name in backends:
@@ -268,7 +268,7 @@ def pathological_text(case: str, seed: int = 0) -> str:
 
 def _read_case(path: str) -> str:
     """What the reader made of a pathological file, in a few words (runs in the child)."""
-    from nianbao.pipeline import process_file
+    from nianbao.app.pipeline import process_file
 
     ex = process_file(path, "rules")
     cells = sum(1 for v in ex.values().values() if v is not None)

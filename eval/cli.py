@@ -57,12 +57,12 @@ def run_cmd(
     if unlabelled:
         stats_cmd(dirs, as_json=as_json, workers=1, timeout=60.0, problems_only=False)
         return
+    from nianbao.app.progress import Bar
     from nianbao.eval.gates import check_thresholds, deltas, load_baseline, parse_thresholds
     from nianbao.eval.harness import find_cases, run_backend, to_json
     from nianbao.eval.prices import load_prices
     from nianbao.eval.terminal import print_runs
     from nianbao.extract import get_backend
-    from nianbao.progress import Bar
 
     try:
         thresholds = parse_thresholds(fail_under) if fail_under else {}
@@ -190,7 +190,7 @@ def stats_cmd(
     if not files:
         _bad("stats", f"no report files in {', '.join(map(str, paths))}")
         raise typer.Exit(2)
-    from nianbao.progress import Bar
+    from nianbao.app.progress import Bar
 
     with Bar("stats", len(files), console=err) as bar:
         stats = collect(files, workers=max(1, workers), cpu_limit=timeout or None, advance=bar.advance)
@@ -222,9 +222,9 @@ def fuzz_cmd(
     """
     import tempfile
 
-    from nianbao.cli import limits_from
+    from nianbao.app.options import limits_from
+    from nianbao.app.progress import Bar
     from nianbao.eval.fuzz import render, run_fuzz
-    from nianbao.progress import Bar
 
     root = Path(__file__).resolve().parent.parent
     shared = root.parent / "shared"

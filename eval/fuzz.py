@@ -135,8 +135,8 @@ def run_fuzz(n: int, seed: int, folder: Path, root: Path, shared: Path, workers:
     import time
     from functools import partial
 
-    from nianbao.pipeline import default_workers, make_backend, prediction_task
-    from nianbao.runner import Runner
+    from nianbao.app.pipeline import default_workers, make_backend, prediction_task
+    from nianbao.app.runner import Runner
 
     seeds = seed_files(root, shared)
     if not seeds:

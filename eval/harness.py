@@ -1,6 +1,6 @@
 """Run backends over folders of reports that have gold, and score what they read.
 
-Reports are read through the one runner (nianbao/runner.py): the same recursive expansion as
+Reports are read through the one runner (app/runner.py): the same recursive expansion as
 `extract` and `run`, worker processes with a time and memory limit. A report that crashes a
 backend or passes a limit is scored as an empty prediction with its error kept, so one bad file
 never stops the run nor hides the others' figures.
@@ -43,7 +43,7 @@ def find_cases(dirs: list[Path], gold_dir: Path | None = None) -> tuple[list[Cas
     """Reports in `dirs` with a gold fixture beside them or in gold_dir; and one line per problem."""
     cases: list[Case] = []
     problems: list[str] = []
-    from nianbao.runner import expand_inputs
+    from nianbao.app.runner import expand_inputs
 
     for d in dirs:
         if not d.is_dir():
@@ -91,7 +91,7 @@ def _orphan_golds(d: Path, seen: set[str], cases: list[Case], problems: list[str
 
 def predict(path: Path, backend: Any) -> tuple[dict, str | None]:
     """One report's output contract, or ({}, one-line error) — in this process, for one-off use."""
-    from nianbao.pipeline import prediction_task
+    from nianbao.app.pipeline import prediction_task
 
     try:
         return prediction_task(path, backend), None
@@ -105,8 +105,8 @@ def run_backend(name: str, cases: list[Case], prices: dict, prefer_table: bool =
     """Read every case with one backend (through the runner) and score it; `advance` after each report."""
     from functools import partial
 
-    from nianbao.pipeline import default_workers, isolates, make_backend, prediction_task
-    from nianbao.runner import Runner
+    from nianbao.app.pipeline import default_workers, isolates, make_backend, prediction_task
+    from nianbao.app.runner import Runner
 
     if backend is None:
         backend = make_backend(name)

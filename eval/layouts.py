@@ -8,12 +8,11 @@ a Word export, a PDF text layer or an OCR engine would have produced.
 from __future__ import annotations
 
 import html
-import json
 import random
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 
+from nianbao.data import load
 from nianbao.spec import rows as spec_rows
 
 TEXT_LAYOUTS = ("pipe", "tab", "cells", "markdown", "wrapped", "paged", "digits", "dropblank", "slash")
@@ -23,7 +22,7 @@ LAYOUTS = (*TEXT_LAYOUTS[:4], "html", *TEXT_LAYOUTS[4:])
 @cache
 def words() -> dict:
     """The synth word lists (nianbao/data/synth.json)."""
-    return json.loads(resources.files("nianbao").joinpath("data", "synth.json").read_text(encoding="utf-8"))
+    return load("synth")
 
 
 @dataclass

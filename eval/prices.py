@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import tomllib
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from nianbao.data import load
 
 
 @cache
 def _default_table() -> dict[str, dict[str, float]]:
-    text = resources.files("nianbao").joinpath("data", "prices.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text).get("models", {})
+    return load("prices").get("models", {})
 
 
 def load_prices(path: Path | None = None) -> dict[str, dict[str, float]]:

@@ -4,12 +4,13 @@ Without gold there is no accuracy, but the template checks itself: a report read
 three tables, every row, identities that hold, no uncertain cell, no structure flag, and an agency
 and a year. `nianbao eval stats DIR` (or `nianbao eval DIR --unlabelled`) prints those per report
 and in total, so a supervisor running 3,000 reports sees which ones to look at, and a developer
-gets a daily gauge on real text. Each report is read in its own process (eval/isolate.py): a file
+gets a daily gauge on real text. Each report is read in a worker of the one runner (app/runner.py): a file
 that crashes, hangs or runs away with memory is one line of the report, not the end of the run.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from nianbao.eval.harness import GOLD_SUFFIX, REPORT_SUFFIXES
-from nianbao.eval.isolate import map_isolated
 
 TABLES = ("t2", "t3", "t4")
 
@@ -54,13 +54,13 @@ class ReportStats:
 
 def read_stats(path: str) -> dict[str, Any]:
     """One report's figures (runs in the child: returns a small dict, not the Extraction)."""
+    from nianbao.app.pipeline import process_file
     from nianbao.identities import identities
-    from nianbao.pipeline import process_file
-    from nianbao.spec import rows
+    from nianbao.spec import resolve_template, rows
 
     ex = process_file(path, "rules")
     values = ex.values()
-    template = ex.meta.template or "2021"
+    template = resolve_template(ex.meta.template)
     template_rows = rows(template)
     hold = fail = unknown = 0
     for ident in identities(template):
@@ -88,32 +88,39 @@ def read_stats(path: str) -> dict[str, Any]:
 
 
 def find_reports(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
-    """Report files in these folders (not recursive) or given directly; one line per path that is neither."""
-    found: list[Path] = []
-    problems: list[str] = []
-    for p in paths:
-        if p.is_file():
-            found.append(p)
-        elif p.is_dir():
-            found += [f for f in sorted(p.iterdir()) if f.is_file() and not f.name.startswith(".")
-                      and f.suffix.lower() in REPORT_SUFFIXES and not f.name.endswith(GOLD_SUFFIX)]
-        else:
-            problems.append(f"{p}: no such file or folder")
-    return found, problems
+    """Report files under these paths, found the way every command finds them (app/runner.py:
+    recursive, regular files only); one line per path that cannot be used. Gold files are skipped."""
+    from nianbao.app.runner import expand_inputs
+
+    inputs = expand_inputs(paths)
+    found = [f for f in inputs.files if not f.name.endswith(GOLD_SUFFIX) and f.suffix.lower() in REPORT_SUFFIXES]
+    return found, [f"{p}: {problem}" for p, problem in inputs.refused]
+
+
+def _timed_stats(path: Path) -> tuple[dict[str, Any], float]:
+    started = time.process_time()
+    figures = read_stats(str(path))
+    return figures, time.process_time() - started
 
 
 def collect(paths: list[Path], workers: int = 1, cpu_limit: float | None = 60.0,
             advance: Callable[[], None] | None = None) -> list[ReportStats]:
-    """Read every report in its own process and gather its figures, in the order given."""
+    """Read every report in a worker of the one runner (a crash, a hang or a memory runaway is that
+    report's line, not the end of the run) and gather its figures, in the order given."""
+    from nianbao.app.runner import Limits, Runner
+
     out: list[ReportStats | None] = [None] * len(paths)
-    for i, outcome in map_isolated(read_stats, [str(p) for p in paths], workers=workers, cpu_limit=cpu_limit):
-        s = ReportStats(name=paths[i].name, cpu_seconds=outcome.cpu_seconds, over_limit=outcome.over_limit)
-        if outcome.error is not None:
-            s.failure = outcome.error
+    runner = Runner(_timed_stats, workers=workers, limits=Limits(timeout=cpu_limit, max_memory=2 << 30))
+    for outcome in runner.run(paths):
+        s = ReportStats(name=paths[outcome.index].name)
+        if not outcome.ok:
+            s.failure = outcome.problem
+            s.over_limit = outcome.limit in ("timeout", "memory")
         else:
-            for k, v in outcome.value.items():
+            figures, s.cpu_seconds = outcome.value
+            for k, v in figures.items():
                 setattr(s, k, v)
-        out[i] = s
+        out[outcome.index] = s
         if advance:
             advance()
     return [s for s in out if s is not None]

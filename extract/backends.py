@@ -11,7 +11,7 @@ from nianbao.models import Extraction
 # name → "module:factory" inside nianbao.extract; a factory takes keyword options
 BACKENDS: dict[str, str] = {
     "rules": "rules_backend:RulesBackend",
-    "llm": "llm_backend:LLMBackend",
+    "llm": "llm.backend:LLMBackend",
     "hybrid": "hybrid:HybridBackend",
 }
 
@@ -24,7 +24,7 @@ class Backend(Protocol):
 
 def default_backend() -> str:
     """hybrid when an LLM endpoint is configured (env or config file), else the embedded rules."""
-    from nianbao.extract.llm_config import endpoint_configured
+    from nianbao.extract.llm.config import endpoint_configured
 
     return "hybrid" if endpoint_configured() else "rules"
 

@@ -14,10 +14,9 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from nianbao.document import Document
-from nianbao.extract.llm_backend import (
+from nianbao.extract.llm.backend import (
     LLMReader,
     TableRead,
-    guess_template,
     narrative_pieces,
     resolve_config,
     section_spans,
@@ -25,13 +24,14 @@ from nianbao.extract.llm_backend import (
     table_window,
     usage_dict,
 )
-from nianbao.extract.llm_config import LLMConfig
-from nianbao.extract.llm_errors import LLMError
-from nianbao.extract.llm_transport import LLMClient, Usage
+from nianbao.extract.llm.config import LLMConfig
+from nianbao.extract.llm.errors import LLMError
+from nianbao.extract.llm.transport import LLMClient, Usage
+from nianbao.extract.narrative.meta import read_template
 from nianbao.extract.rules_backend import RulesBackend
 from nianbao.identities import Identity, identities, identities_by_key
 from nianbao.models import CellReading, Claim, Extraction, Finding, Number
-from nianbao.spec import field_map
+from nianbao.spec import field_map, resolve_template
 
 TABLES = ("t2", "t3", "t4")
 SURE = 0.8  # parser confidence below this sends the row to the model
@@ -155,7 +155,7 @@ class HybridBackend:
         started = time.perf_counter()
         ex = self.rules.extract(doc)
         ex.backend = self.name
-        template = ex.meta.template or guess_template(doc.text, ex.meta)
+        template = resolve_template(ex.meta.template, read_template(doc.text, ex.meta.year))
         sections = {**section_spans(doc.text), **ex.sections}
         todo = doubts(ex, template)
         usage = Usage()

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from nianbao.document import Document
-from nianbao.extract.disambiguate import settle_with_narrative
-from nianbao.extract.meta import read_meta
-from nianbao.extract.narrative import extract_claims, extract_facts
-from nianbao.extract.template_parser import parse_tables
+from nianbao.extract.narrative.claims import extract_claims, extract_facts
+from nianbao.extract.narrative.meta import read_meta
+from nianbao.extract.parse.template_parser import parse_tables
 from nianbao.models import Extraction
 
 
@@ -21,6 +20,5 @@ class RulesBackend:
         ex = parse_tables(doc, meta)
         ex.narrative = extract_claims(doc, ex)
         ex.facts = extract_facts(doc, ex)
-        settle_with_narrative(ex)
         ex.backend = self.name
         return ex

@@ -32,9 +32,9 @@ def _extract(path: str | Path, backend: str | None = None, **options: Any) -> Ex
     configured); `options` go to the backend (e.g. model=…, provider=…). Raises
     nianbao.extract.IngestError for a file that is not a readable report.
     """
+    from nianbao.app.pipeline import process_file
     from nianbao.extract import get_backend
     from nianbao.extract.backends import default_backend
-    from nianbao.pipeline import process_file
 
     name = backend or default_backend()
     return process_file(path, get_backend(name, **options) if options else name)
@@ -45,7 +45,7 @@ def check(extraction: Extraction, document: Any = None) -> Extraction:
 
     Cells an identity had filled are emptied first, so they are filled again from the current values.
     """
-    from nianbao.pipeline import check as run_check
+    from nianbao.app.pipeline import check as run_check
 
     for cell in extraction.cells.values():
         if cell.reader == "identity":

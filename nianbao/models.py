@@ -7,10 +7,11 @@ traced to its place in the source.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import cache
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 Category = Literal[
     "arithmetic", "structure", "ocr", "narrative_mismatch", "narrative_sum",
@@ -94,16 +95,144 @@ class Finding(BaseModel):
     spans: list[Span] = Field(default_factory=list)
 
 
-class ParseIssue(BaseModel):
-    """Something the parser noticed and could not settle itself; rules turn these into findings."""
+class IssueKind(StrEnum):
+    """What the parser (or a reader of the prose) noticed and left for the rules to report."""
 
-    kind: Literal["ocr_repair", "short_row", "long_row", "split_cell", "blank_cell", "ambiguous_split",
-                  "missing_table", "merged_digits", "template_mix", "fee_in_yuan", "low_confidence",
-                  "moved_values", "bad_bytes", "truncated"]
+    OCR_REPAIR = "ocr_repair"
+    SHORT_ROW = "short_row"
+    LONG_ROW = "long_row"
+    SPLIT_CELL = "split_cell"
+    BLANK_CELL = "blank_cell"
+    AMBIGUOUS_SPLIT = "ambiguous_split"
+    MISSING_TABLE = "missing_table"
+    MERGED_DIGITS = "merged_digits"
+    TEMPLATE_MIX = "template_mix"
+    FEE_IN_YUAN = "fee_in_yuan"
+    LOW_CONFIDENCE = "low_confidence"
+    MOVED_VALUES = "moved_values"
+    TRUNCATED = "truncated"
+
+
+class _Issue(BaseModel):
+    """Something noticed and not settled; rules turn each into findings. Every kind has its own
+    fields (below), so a rule reads attributes, never free-string keys."""
+
+    model_config = ConfigDict(extra="forbid")
+
     keys: list[str] = Field(default_factory=list)
-    detail: str = ""
+    detail: str = ""  # the parser's own words, in Chinese
     span: Span | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _always_kind(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The tag travels even when defaults are left out (the store packs with exclude_defaults),
+        or the union could not be read back."""
+        data = handler(self)
+        data["kind"] = str(self.kind)  # type: ignore[attr-defined]
+        return data
+
+
+class OcrRepair(_Issue):
+    kind: Literal[IssueKind.OCR_REPAIR] = IssueKind.OCR_REPAIR
+    raw: str = ""  # the glyphs as printed
+    value: Number | None = None  # what they were read as
+    cell: str | None = None
+    stray: bool = False  # a glyph beside a label that is no value at all
+
+
+class _RowCount(_Issue):
+    """A row whose printed numbers are not as many as its cells."""
+
+    expected: int | None = None  # cells in the template's row
+    found: int | None = None  # numbers printed for it
+    label: str = ""
+
+
+class ShortRow(_RowCount):
+    kind: Literal[IssueKind.SHORT_ROW] = IssueKind.SHORT_ROW
+    missing: list[str] = Field(default_factory=list)
+
+
+class LongRow(_RowCount):
+    kind: Literal[IssueKind.LONG_ROW] = IssueKind.LONG_ROW
+    extra: list[str] = Field(default_factory=list)  # what was printed and not taken
+    too_long: bool = False  # no reading fits at all: the cells are left unread
+
+
+class SplitCell(_RowCount):
+    kind: Literal[IssueKind.SPLIT_CELL] = IssueKind.SPLIT_CELL
+
+
+class BlankCell(_Issue):
+    kind: Literal[IssueKind.BLANK_CELL] = IssueKind.BLANK_CELL
+    raw: str = ""
+
+
+class AmbiguousSplit(_Issue):
+    kind: Literal[IssueKind.AMBIGUOUS_SPLIT] = IssueKind.AMBIGUOUS_SPLIT
+    row_keys: list[str] = Field(default_factory=list)
+    options: list[list[Number | None]] = Field(default_factory=list)  # each a whole row's values
+    label: str = ""
+    raw: str = ""
+    settled_by: str | None = None  # "narrative" once the prose left one option
+    settled_keys: list[str] = Field(default_factory=list)
+
+
+class MissingTable(_Issue):
+    kind: Literal[IssueKind.MISSING_TABLE] = IssueKind.MISSING_TABLE
+    table: str = ""  # "t2", "t3", "t4"
+    zero_statement: bool = False  # the report says in words there was nothing to tabulate
+
+
+class MergedDigits(_Issue):
+    kind: Literal[IssueKind.MERGED_DIGITS] = IssueKind.MERGED_DIGITS
+    raw: str = ""
+    split: list[Number | None] = Field(default_factory=list)
+
+
+class TemplateMix(_Issue):
+    kind: Literal[IssueKind.TEMPLATE_MIX] = IssueKind.TEMPLATE_MIX
+    printed: list[Number | None] = Field(default_factory=list)
+    label: str = ""
+
+
+class FeeInYuan(_Issue):
+    kind: Literal[IssueKind.FEE_IN_YUAN] = IssueKind.FEE_IN_YUAN
+    raw: str = ""
+    value_yuan: Number | None = None
+
+
+class LowConfidence(_Issue):
+    kind: Literal[IssueKind.LOW_CONFIDENCE] = IssueKind.LOW_CONFIDENCE
+    reader: str = "rules"
+
+
+class MovedValues(_Issue):
+    kind: Literal[IssueKind.MOVED_VALUES] = IssueKind.MOVED_VALUES
+    rows: list[str] = Field(default_factory=list)
+
+
+class Truncated(_Issue):
+    kind: Literal[IssueKind.TRUNCATED] = IssueKind.TRUNCATED
+    what: str = ""  # "narrative"
+    limit: int = 0
+
+
+ParseIssue = Annotated[
+    OcrRepair | ShortRow | LongRow | SplitCell | BlankCell | AmbiguousSplit | MissingTable | MergedDigits
+    | TemplateMix | FeeInYuan | LowConfidence | MovedValues | Truncated,
+    Field(discriminator="kind"),
+]
+ISSUE_TYPES: dict[str, type[_Issue]] = {
+    t.model_fields["kind"].default: t
+    for t in (OcrRepair, ShortRow, LongRow, SplitCell, BlankCell, AmbiguousSplit, MissingTable, MergedDigits,
+              TemplateMix, FeeInYuan, LowConfidence, MovedValues, Truncated)
+}
+
+
+def issue(kind: str, **fields: Any) -> _Issue:
+    """An issue of `kind` with its own fields (a misspelt field is an error, not a silent key)."""
+    return ISSUE_TYPES[kind](**fields)
 
 
 class Meta(BaseModel):

@@ -5,7 +5,7 @@ to one. Real reports break that in a few ways: a crawler glues a whole row into 
 (`713000074` for 71, 3, 0, 0, 0, 0, 74), blank cells vanish, a number is split by a stray space
 (`1 4`), a cell is doubled, OCR debris sits among the numbers. A *reading* explains the pieces with
 edits — cut a run, leave a cell missing, read two pieces as one number, leave a piece out — each
-with a cost (extract/parse_settings.py). The cheapest reading that the row's own sums accept wins;
+with a cost (extract/parse/settings.py). The cheapest reading that the row's own sums accept wins;
 near-ties are kept so the table's identities, and then the prose, can choose.
 
 The search runs right to left so that each sum group's total is read before its parts: every part
@@ -69,22 +69,40 @@ class Reading:
 
 @dataclass(frozen=True)
 class Costs:
-    """The edit costs a search uses (a view of ParserSettings, so this core module needs no parser)."""
+    """What each edit between the printed numbers and a row's cells costs a reading, and how far the
+    search may go. Costs are negative log-odds in "surprise" units; the parser's settings hold one
+    of these (ParserSettings.reading), so this core module needs no parser."""
 
+    # a cut inside a printed digit run, where the whole row is glued into few runs (a crawler's
+    # flattened table) and where a run sits among separated numbers (less likely)
     cut_glued: float = 0.2
     cut: float = 1.2
+    # a cell with nothing printed for it (a blank that vanished)
     missing: float = 1.0
+    # … in a glued row that also needs cuts: a crawler glues whole rows, so a gap is unlikely
     missing_in_glued: float = 2.0
-    merge: tuple[float, float, float, float] = (0.4, 1.2, 1.6, 2.2)  # in_cell, space, cell, line
+    # two printed numbers read as one cell, by what separated them: a space inside one cell of a
+    # tab/pipe row, a space in a space-separated line, a tab/pipe/grid cell boundary, a line break
+    merge: tuple[float, float, float, float] = (0.4, 1.2, 1.6, 2.2)
+    # a printed number left out of the row (a doubled cell, OCR debris)
     drop: float = 2.0
+    # … less when it repeats its neighbour, or when text stands between it and the row's numbers
     drop_doubled: float = 0.3
     drop_isolated: float = 0.6
+    # a blank cell (an empty grid cell, "/") left out
     drop_blank: float = 0.5
+    # a total smaller than one of its own parts cannot be (counts are ≥ 0): such readings cost more
     total_below_part: float = 2.0
+    # vanished blanks are a little more often on the right; a tie-break, not a decision
     missing_per_position: float = 0.002
+    # the last printed value of a short row is more likely its total than a part
     total_printed_last: float = 0.3
+    # the most digits one cell may hold; a digit run longer than cells × this is no row at all
     max_cell_digits: int = 9
-    reach: float = 3.0
+    # readings within this margin of the best one are kept for the table's identities to choose
+    reach: float = 1.5
+    # the most readings kept per row, and the most search steps one row may take (bounds the work
+    # of any row, however long its digit run)
     max_readings: int = 64
     max_steps: int = 6000
     max_steps_relaxed: int = 2000

@@ -6,12 +6,22 @@ everything else asks this module what rows and columns exist instead of spelling
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+
+from nianbao.data import load
 
 TEMPLATES = ("2019", "2021")
+LATEST_TEMPLATE = TEMPLATES[-1]
+
+
+def resolve_template(*candidates: str | None) -> str:
+    """The template version to use: the first candidate that names one (a report's own reading first),
+    else the latest, which every report since 2021 uses. The one place this default is decided."""
+    for c in candidates:
+        if c in TEMPLATES:
+            return c
+    return LATEST_TEMPLATE
 T3_COLUMNS = ("natural_person", "business", "research", "nonprofit", "legal_service", "other_org", "total")
 T3_PART_COLUMNS = T3_COLUMNS[:-1]
 T4_GROUPS = ("review", "suit_direct", "suit_after_review")
@@ -46,7 +56,7 @@ class Row:
 
 @cache
 def _raw() -> dict:
-    return json.loads(resources.files("nianbao").joinpath("data", "fields.json").read_text(encoding="utf-8"))
+    return load("fields")
 
 
 @cache
@@ -69,9 +79,15 @@ def field_map(template: str) -> dict[str, Field]:
     return {f.key: f for f in fields(template)}
 
 
+def t3_row_label(label: str) -> str:
+    """A table-三 field label's row part, without its column and without the 三、本年度办理结果 group
+    every result row's label starts with (the words live in data/layout.json)."""
+    group = load("layout")["t3_extra_labels"]["label"]
+    return label.split(" × ")[0].replace(group, "").strip()
+
+
 def _split_t3_label(label: str) -> tuple[str, str]:
-    text = label.split(" × ")[0]
-    text = text.replace("三、本年度办理结果", "").strip()
+    text = t3_row_label(label)
     if " " in text:
         parent, own = text.split(" ", 1)
         return own.strip(), parent.strip()

@@ -1,7 +1,7 @@
 """`nianbao run`: a folder of reports into the store, resumable and safe to interrupt.
 
 Files are hashed first; a file whose content was already extracted with the same settings is
-skipped. The rest go through the runner (nianbao/runner.py): worker processes with a time and
+skipped. The rest go through the runner (app/runner.py): worker processes with a time and
 memory limit for the rules backend, threads for LLM backends (bounded, so an endpoint is not
 flooded). Workers read, extract and serialise (`prepared()`); the parent only writes, in groups
 of `batch_size` reports per transaction (or every `flush_seconds`), and lets each group go once
@@ -19,8 +19,8 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
+from nianbao.app.runner import Limits, Runner, StopSignal, check_file, display, expand_inputs
 from nianbao.review.store import RunSettings, Store, content_hash, prepared
-from nianbao.runner import Limits, Runner, StopSignal, check_file, display, expand_inputs
 
 DEFAULT_LIMITS = Limits()
 BATCH_SIZE = 200  # reports per transaction
@@ -48,8 +48,8 @@ def _backend(name: str, options: tuple[tuple[str, Any], ...]) -> Any:
 
 def work(path: Path, backend: Any, hashes: dict[str, str]) -> dict[str, Any]:
     """Read, extract and serialise one file (in a worker): a `prepared()` dict for write_batch."""
+    from nianbao.app.pipeline import process_document
     from nianbao.extract import read_document
-    from nianbao.pipeline import process_document
 
     doc = read_document(path)
     ex = process_document(doc, backend)
@@ -163,7 +163,7 @@ def _extract(store: Store, todo: list[tuple[Path, str]], settings: RunSettings, 
              workers: int | None, stop: Any, on_error: Callable[[str, str], None] | None,
              progress: Callable[[int, str], None] | None, limits: Limits,
              on_page: Callable[[str, int, int], None] | None, batch_size: int) -> None:
-    from nianbao.pipeline import default_workers, isolates
+    from nianbao.app.pipeline import default_workers, isolates
 
     if not todo:
         return

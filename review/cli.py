@@ -61,13 +61,13 @@ def run(
 ) -> None:
     """Extract a batch of reports into the store (resumable; Ctrl-C keeps what is done)."""
     from nianbao import __version__
-    from nianbao.cli import bad, limits_from, say
+    from nianbao.app.options import bad, limits_from, say
+    from nianbao.app.pipeline import make_backend
+    from nianbao.app.progress import Bar
+    from nianbao.app.runner import StopSignal, expand_inputs, nothing_matched
     from nianbao.extract import available_backends
-    from nianbao.pipeline import make_backend
-    from nianbao.progress import Bar
     from nianbao.review.batch import describe_backend, run_batch
     from nianbao.review.store import RunSettings
-    from nianbao.runner import StopSignal, expand_inputs, nothing_matched
 
     limits = limits_from(timeout, max_memory)
     if backend not in available_backends():

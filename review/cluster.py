@@ -7,7 +7,7 @@ Dask reruns the chunks of a worker that dies, and the store's upserts (ON CONFLI
 hash and on document+settings) make a chunk that ran twice land once. At most `2 × workers`
 chunks are in flight, so memory stays flat.
 
-On a worker, each chunk goes through the local runner (nianbao/runner.py) with the same time and
+On a worker, each chunk goes through the local runner (app/runner.py) with the same time and
 memory limits as on one machine, when the worker may start processes (start workers with
 DASK_DISTRIBUTED__WORKER__DAEMON=False); otherwise in the worker itself, contained only by
 Dask's own per-worker memory limit (the nanny restarts a worker past it, and a chunk that kills
@@ -25,9 +25,9 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
+from nianbao.app.runner import Limits, Runner, display
 from nianbao.review.batch import BatchResult, _failed, _plan, _write
 from nianbao.review.store import RunSettings, Store, prepared
-from nianbao.runner import Limits, Runner, display
 
 CHUNK = 16  # files per Dask task: enough to amortise a task, few enough to redo cheaply
 
@@ -40,8 +40,8 @@ def _worker_backend(name: str, options: tuple[tuple[str, Any], ...]) -> Any:
 
 
 def _extract_one(path: Path, backend: Any, meta: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    from nianbao.app.pipeline import process_document
     from nianbao.extract import read_document
-    from nianbao.pipeline import process_document
 
     shown, doc_hash = meta[str(path)]
     doc = read_document(path)

@@ -7,13 +7,12 @@ and a page shows an id only in a tooltip. Cells are named by their printed row a
 from __future__ import annotations
 
 import re
-import tomllib
 from datetime import datetime
 from functools import cache
-from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from nianbao.data import load
 from nianbao.spec import TEMPLATES, field_map
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -22,8 +21,7 @@ TABLE_NAMES = {"t2": "表二", "t3": "表三", "t4": "表四"}
 
 @cache
 def words() -> dict[str, Any]:
-    text = resources.files("nianbao").joinpath("data", "review.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    return load("review")
 
 
 def _pick(group: str, key: str | None) -> str:

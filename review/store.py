@@ -33,7 +33,7 @@ from nianbao.document import Document
 from nianbao.errors import printable
 from nianbao.models import CellReading, Extraction, Finding, Number
 from nianbao.review import schema as S
-from nianbao.spec import TEMPLATES, field_map
+from nianbao.spec import TEMPLATES, field_map, resolve_template
 
 ACTIONS = ("confirm", "dismiss", "reopen")
 STATUS_OF = {"confirm": "confirmed", "dismiss": "dismissed", "reopen": "open"}
@@ -416,7 +416,7 @@ class Store:
         """Correct one cell's value and re-run the rules (and cross checks) on the corrected report."""
         with self.writer.begin() as c:
             doc, ex = self._extraction(c, doc_id)
-            template = doc.template or ex.meta.template or "2021"
+            template = resolve_template(ex.meta.template, doc.template)
             if key not in field_map(template):
                 raise StoreError(f"{key!r} is not a cell of the {template} template")
             before = _apply(doc, ex, self._corrections(c, doc_id), check=False).cells.get(key)
@@ -687,7 +687,7 @@ def _apply(doc: Any, ex: Extraction, corrections: dict[str, Number | None], chec
     """
     if not corrections and not always:
         return ex
-    template = ex.meta.template or doc.template or "2021"
+    template = resolve_template(ex.meta.template, doc.template)
     for key, value in corrections.items():
         cell = ex.cells.get(key)
         if cell is None:
@@ -702,7 +702,7 @@ def _apply(doc: Any, ex: Extraction, corrections: dict[str, Number | None], chec
     for cell in ex.cells.values():
         if cell.reader == "identity":
             cell.value = None
-    from nianbao.pipeline import check as run_check
+    from nianbao.app.pipeline import check as run_check
 
     document = Document(name=doc.name, kind=doc.kind or "txt", text=doc.text or "")
     return run_check(document, ex)

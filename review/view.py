@@ -14,6 +14,7 @@ from nianbao.review.causes import Card, group
 from nianbao.review.decide import correction_notes, review_findings, sign_offs
 from nianbao.review.queries import neighbours
 from nianbao.review.store import Store
+from nianbao.spec import resolve_template
 from nianbao.spec import rows as spec_rows
 
 PAGED_KINDS = ("pdf", "scan")
@@ -131,7 +132,7 @@ def report_view(store: Store, doc_id: int, order: list[int] | None = None) -> di
                                         "title": "", "cellkeys": []}],
                 "tables": [], "cards": [], "claims": [], "cells": {}, "counts": _counts([])}
     ex = store.current(doc_id)
-    template = doc.template or ex.meta.template or "2021"
+    template = resolve_template(ex.meta.template, doc.template)
     printed = {c["key"]: c for c in store.cells(doc_id)}
     corrections = correction_notes(store, doc_id)
     findings = review_findings(store, doc_id)

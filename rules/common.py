@@ -6,22 +6,20 @@ identities come from one place (the spec's labels and nianbao/data/rules.toml).
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable
 from functools import cache
-from importlib import resources
 
+from nianbao.data import load
 from nianbao.identities import Identity
 from nianbao.models import Number, Span
 from nianbao.rules.registry import RuleContext
-from nianbao.spec import TEMPLATES, field_map
+from nianbao.spec import TEMPLATES, field_map, t3_row_label
 
 
 @cache
 def words() -> dict:
     """The rules' word lists and thresholds (nianbao/data/rules.toml)."""
-    text = resources.files("nianbao").joinpath("data", "rules.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    return load("rules")
 
 
 def fmt(v: Number | None) -> str:
@@ -51,7 +49,7 @@ def row_label(key: str, template: str) -> str:
     if f is None:
         return key
     if f.table == "t3":
-        return f.label.split(" × ")[0].replace("三、本年度办理结果", "").strip()
+        return t3_row_label(f.label)
     if f.table == "t4":
         return words()["t4_groups"].get(f.row, f.row)
     parts = f.label.split(" ")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import cache
 
 from nianbao.models import Finding
 from nianbao.rules.common import cell_label, fmt, spans_of, words
@@ -21,8 +22,20 @@ _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*年\s*")
 # where a clause opens; not 、, whose items are nouns (2024 年度部门预算、2023 年度部门决算), not periods
 _CLAUSE_START = set("。；;！!？?\n，,：:）)】]")
 _SENTENCE_END = re.compile(r"[。；;！!？?\n]")
-# 统计期限自2024年1月1日起至2024年12月31日止: the period the report's figures cover
-_PERIOD = re.compile(r"统计期限[^。；;\n]{0,12}?((?:19|20)\d\d)\s*年\s*1\s*月\s*1\s*日")
+
+
+@cache
+def _period() -> re.Pattern[str]:
+    """统计期限自2024年1月1日起至2024年12月31日止: the period the report's figures cover."""
+    lead = "|".join(map(re.escape, words()["stale_year"]["period_words"]))
+    return re.compile(rf"(?:{lead})[^。；;\n]{{0,12}}?((?:19|20)\d\d)\s*年\s*1\s*月\s*1\s*日")
+
+
+@cache
+def _money() -> re.Pattern[str]:
+    """An amount and its printed unit (万元 or 元), longest unit first."""
+    units = sorted(words()["money"]["wan"] + words()["money"]["yuan"], key=len, reverse=True)
+    return re.compile(r"(\d+(?:\.\d+)?)\s*(" + "|".join(map(re.escape, units)) + ")")
 
 
 def _prose_ranges(ctx: RuleContext) -> list[tuple[int, int]]:
@@ -94,7 +107,7 @@ def stale_year(ctx: RuleContext) -> Iterator[Finding]:
             s, e = _sentence(text, m.start(), m.end())
             if not any(x in text[s:e] for x in w["report_legit"]):
                 hits.append((m.start(), e, other, text[s:e].strip()))
-    for m in _PERIOD.finditer(text):
+    for m in _period().finditer(text):
         if int(m.group(1)) != year:  # the figures' own period names another year
             s, e = _sentence(text, m.start(), m.end())
             hits.append((m.start(), e, int(m.group(1)), text[s:e].strip()))
@@ -143,7 +156,7 @@ def fee_in_yuan(ctx: RuleContext) -> Iterator[Finding]:
     for i in ctx.extraction.issues:
         if i.kind == "fee_in_yuan":
             done.update(i.keys)
-            raw = i.data.get("raw") or i.detail
+            raw = i.raw or i.detail
             yield Finding(category="structure", rule="fees.in_yuan", severity="warning", keys=list(i.keys),
                           message=f"{'、'.join(cell_label(k, t) for k in i.keys)}：印作“{raw}”，单位应为万元",
                           spans=[i.span] if i.span else spans_of(ctx, i.keys))
@@ -152,7 +165,8 @@ def fee_in_yuan(ctx: RuleContext) -> Iterator[Finding]:
         if key in done or cell is None or cell.value is None:
             continue
         raw = cell.raw or ""
-        printed_yuan = "元" in raw and "万" not in raw
+        printed = _money().search(raw)
+        printed_yuan = printed is not None and printed.group(2) in words()["money"]["yuan"]
         v = cell.value
         round_big = (v >= fw["yuan_min_wan"] and float(v).is_integer() and v % fw["yuan_round_to"] == 0)
         if printed_yuan or round_big:
@@ -179,10 +193,10 @@ def fee_vs_section_six(ctx: RuleContext) -> Iterator[Finding]:
         if not any(w in sentence for w in fw["admin_fee_words"]):
             continue
         says_none = any(w in sentence for w in fw["none_words"])
-        money = re.search(r"(\d+(?:\.\d+)?)\s*(万元|元)", sentence)
+        money = _money().search(sentence)
         stated = None
         if money:
-            stated = float(money.group(1)) / (10000 if money.group(2) == "元" else 1)
+            stated = float(money.group(1)) / (10000 if money.group(2) in words()["money"]["yuan"] else 1)
         if says_none and amount > 0:
             found = f"称未收取行政事业性收费，但表二收费金额为 {fmt(amount)} 万元"
         elif stated is not None and stated > 0 and amount == 0:

@@ -10,27 +10,26 @@ The row and column names come from the spec, so both template versions are cover
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 
+from nianbao.data import load
 from nianbao.models import Extraction, Finding, Number
-from nianbao.spec import T3_COLUMNS, keys
+from nianbao.rules.common import row_label
+from nianbao.spec import T3_COLUMNS, keys, resolve_template
 
 CARRY_RULE = "cross.carried_over"
 IN_FORCE_RULE = "cross.in_force"
 SUMMARY_RULE = "cross.summary"
 SUMMARY_COVERAGE_RULE = "cross.summary_coverage"
-IN_FORCE_ROWS = {"regulation": "规章", "normative_doc": "行政规范性文件"}
+IN_FORCE_ROWS = ("regulation", "normative_doc")  # table 二 rows with documents in force
 
 
 @cache
 def _names() -> dict[str, list[str]]:
-    raw = resources.files("nianbao").joinpath("data", "agency_names.json").read_text(encoding="utf-8")
-    return json.loads(raw)
+    return load("agency_names")
 
 
 def agency_key(name: str) -> str:
@@ -103,8 +102,9 @@ def carried_over(prev: Extraction, cur: Extraction) -> list[Finding]:
 def in_force(prev: Extraction, cur: Extraction, tolerance: Number = 0) -> list[Finding]:
     """现行有效 last year + 制发 − 废止 this year ≈ 现行有效 this year, for 规章 and 规范性文件."""
     out: list[Finding] = []
-    for row, name in IN_FORCE_ROWS.items():
+    for row in IN_FORCE_ROWS:
         k_in, k_is, k_re = f"t2.{row}.in_force", f"t2.{row}.issued", f"t2.{row}.repealed"
+        name = row_label(k_in, "2021")
         before, issued, repealed, now = _v(prev, k_in), _v(cur, k_is), _v(cur, k_re), _v(cur, k_in)
         if None in (before, issued, repealed, now):
             continue
@@ -146,7 +146,7 @@ def summary(parent: Extraction, children: Iterable[Extraction], listed: int | No
                      f"同年度报告，覆盖不全，未做合计核对"),
         )]
     out: list[Finding] = []
-    template = parent.meta.template or "2021"
+    template = resolve_template(parent.meta.template)
     for key in keys(template):
         mine = _v(parent, key)
         theirs = [_v(k, key) for k in kids]
@@ -179,8 +179,8 @@ class DiffRow:
 
 def diff(prev: Extraction, cur: Extraction, changed_only: bool = False) -> list[DiffRow]:
     """One agency's numbers in two years, key by key in the later template's order."""
-    order = list(keys(cur.meta.template or "2021"))
-    order += [k for k in keys(prev.meta.template or "2021") if k not in order]
+    order = list(keys(resolve_template(cur.meta.template)))
+    order += [k for k in keys(resolve_template(prev.meta.template)) if k not in order]
     rows = [DiffRow(k, _v(prev, k), _v(cur, k)) for k in order]
     if changed_only:
         rows = [r for r in rows if r.before != r.after]

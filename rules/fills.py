@@ -127,7 +127,7 @@ def blank_kept(ctx: RuleContext) -> Iterator[Finding]:
     t = ctx.template
     plan = _plan(ctx)
     # a table the report does not print is one structure finding, not a blank per row
-    absent = {str(i.data.get("table")) for i in ctx.extraction.issues if i.kind == "missing_table"}
+    absent = {i.table for i in ctx.extraction.issues if i.kind == "missing_table"}
     absent |= {k.split(".", 1)[0] for i in ctx.extraction.issues if i.kind == "missing_table" for k in i.keys}
     rows: dict[str, list[str]] = {}
     for key, cell in ctx.extraction.cells.items():

@@ -7,12 +7,11 @@ with a table that has no applications; and the parts of a 共…其中 with thei
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from functools import cache
-from importlib import resources
 
+from nianbao.data import load
 from nianbao.models import Claim, Finding, Number
 from nianbao.rules.common import cell_label, fmt, spans_of, words
 from nianbao.rules.registry import RuleContext, rule
@@ -21,8 +20,7 @@ from nianbao.spec import keys as spec_keys
 
 @cache
 def subjects() -> dict[str, dict]:
-    text = resources.files("nianbao").joinpath("data", "subjects.json").read_text(encoding="utf-8")
-    return json.loads(text)["subjects"]
+    return load("subjects")["subjects"]
 
 
 def subject_parts(subject: str | None) -> list[str]:
@@ -104,15 +102,15 @@ def _claims(ctx: RuleContext) -> Iterator[Claim]:
 
 @cache
 def _multipliers() -> dict[str, int]:
-    text = resources.files("nianbao").joinpath("data", "narrative.json").read_text(encoding="utf-8")
-    return json.loads(text)["multipliers"]
+    return load("narrative")["multipliers"]
 
 
 def in_cell_unit(c: Claim, keys: list[str]) -> Number:
     """The claim in the cells' unit: 386000元 against a 万元 column is 38.6; 1.2 万件 is 12000 件."""
-    if c.unit == "元" and keys and all(k.endswith("_wan") for k in keys):
+    money = words()["money"]
+    if c.unit in money["yuan"] and keys and all(k.endswith("_wan") for k in keys):
         return c.value / 10000
-    if c.unit == "万元" or not c.unit:
+    if c.unit in money["wan"] or not c.unit:
         return c.value
     scale = _multipliers().get(c.unit[0], 1)
     return c.value * scale if scale != 1 else c.value

@@ -29,15 +29,15 @@ def repair(ctx: RuleContext) -> Iterator[Finding]:
         if not keys:
             continue
         done.update(keys)
-        raw = i.data.get("raw", "")
-        if i.data.get("stray"):
+        raw = i.raw
+        if i.stray:
             # a digit-like glyph beside a label that is no value: the cells were read without it
             yield Finding(category="ocr", rule="ocr.repair", severity="warning", keys=keys,
                           message=f"{cell_label(keys[0], t).rsplit(' ', 1)[0]}：标签处的“{raw}”是被识别成数字的字形，"
                                   f"不是数值，已忽略；请核对该行",
                           spans=[i.span] if i.span else spans_of(ctx, keys))
             continue
-        value = i.data.get("value", ctx.values.get(keys[0]))
+        value = i.value if i.value is not None else ctx.values.get(keys[0])
         yield Finding(category="ocr", rule="ocr.repair", severity="warning", keys=keys,
                       message=f"{cell_label(keys[0], t)}：印作“{raw}”，按字形读作 {fmt(value)}，请核对原件",
                       found=value, spans=[i.span] if i.span else spans_of(ctx, keys))

@@ -30,8 +30,8 @@ def missing_tables(ctx: RuleContext) -> set[str]:
     for i in ctx.extraction.issues:
         if i.kind != "missing_table":
             continue
-        if i.data.get("table"):
-            out.add(str(i.data["table"]))
+        if i.table:
+            out.add(i.table)
         out |= {k.split(".", 1)[0] for k in i.keys}
     return out
 

@@ -12,13 +12,17 @@ from dataclasses import dataclass, field
 
 from nianbao.document import Document
 from nianbao.models import Category, Extraction, Finding, Number, Severity
+from nianbao.spec import resolve_template
 
 # modules of nianbao.rules, imported in this order; rules run in registration order
-RULE_MODULES: list[str] = ["arithmetic", "fills", "bounds", "structure", "ocr", "narrative", "prose_fills",
-                           "consistency"]
-# fills that rest on what the prose states rather than on an identity: the report prints no value,
-# so the cell is marked as read from the prose and listed as uncertain
+RULE_MODULES: list[str] = ["settle", "prose_fills", "arithmetic", "fills", "bounds", "structure", "ocr",
+                           "narrative", "consistency"]
+# fills that rest on what the prose states where the report prints no value: the cell is marked as
+# read from the prose and listed as uncertain
 PROSE_FILLS: frozenset[str] = frozenset({"fill.prose"})
+# fills that pick one of the readings the parser left open: the cell is no longer uncertain
+SETTLING: frozenset[str] = frozenset({"narrative.settle"})
+STAGES = ("settle", "check")  # settle-stage rules propose values first; check-stage rules see them
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class Rule:
     severity: Severity
     func: Callable[[RuleContext], Iterable[Finding]]
     doc: str = ""
+    stage: str = "check"
 
 
 @dataclass
@@ -38,17 +43,19 @@ class RuleContext:
 
     @property
     def template(self) -> str:
-        return self.extraction.meta.template or "2021"
+        return resolve_template(self.extraction.meta.template)
 
 
 RULES: dict[str, Rule] = {}
 
 
-def rule(id: str, category: Category, severity: Severity) -> Callable:
-    """Register a rule function under a stable id."""
+def rule(id: str, category: Category, severity: Severity, stage: str = "check") -> Callable:
+    """Register a rule function under a stable id. Settle-stage rules propose values for cells the
+    reading left open (the prose settling a digit run, a table replaced by a statement of none); they
+    are applied before the check-stage rules judge the table."""
 
     def wrap(func: Callable[[RuleContext], Iterable[Finding]]) -> Callable[[RuleContext], Iterable[Finding]]:
-        RULES[id] = Rule(id, category, severity, func, (func.__doc__ or "").strip())
+        RULES[id] = Rule(id, category, severity, func, (func.__doc__ or "").strip(), stage)
         return func
 
     return wrap
@@ -60,17 +67,26 @@ def _load() -> None:
 
 
 def run_rules(doc: Document | None, extraction: Extraction) -> list[Finding]:
-    """Every registered rule's findings, in rule order; cells are read, never changed, here."""
+    """Every registered rule's findings, in stage and rule order. Rules never change a cell: the
+    values settle-stage rules propose are written by apply_fills, the one step that does, before the
+    check stage runs; the check stage's own fills are applied by the caller."""
     _load()
-    ctx = RuleContext(doc, extraction, extraction.values())
     out: list[Finding] = []
     seen: set[tuple] = set()
-    for r in RULES.values():
-        for f in r.func(ctx):
-            sig = (f.category, f.rule, tuple(sorted(f.keys)), f.message)
-            if sig not in seen:  # stable and deduplicated: the same finding once, in rule order
-                seen.add(sig)
-                out.append(f)
+    for stage in STAGES:
+        ctx = RuleContext(doc, extraction, extraction.values())
+        found = []
+        for r in RULES.values():
+            if r.stage != stage:
+                continue
+            for f in r.func(ctx):
+                sig = (f.category, f.rule, tuple(sorted(f.keys)), f.message)
+                if sig not in seen:  # stable and deduplicated: the same finding once, in rule order
+                    seen.add(sig)
+                    found.append(f)
+        if stage == "settle":
+            apply_fills(extraction, found)
+        out.extend(found)
     uncertain = set(extraction.uncertain)
     return [_hedge(f, uncertain) for f in out] if uncertain else out
 
@@ -88,12 +104,21 @@ def _hedge(f: Finding, uncertain: set[str]) -> Finding:
 
 
 def apply_fills(extraction: Extraction, findings: list[Finding]) -> None:
-    """Write the values an identity forced, or the prose settled, into cells that were missing,
-    noting who filled them."""
+    """The one step that writes values rules propose: an identity's forced value or the prose's into a
+    cell that was missing, the prose's choice into a cell the reading left uncertain. Each cell says
+    who filled it; its finding says why."""
     for f in findings:
         for key, value in (f.fill or {}).items():
             cell = extraction.cells.get(key)
-            if cell is not None and cell.value is None:
+            if cell is None:
+                continue
+            if f.rule in SETTLING:
+                if key in extraction.uncertain:
+                    cell.value = value
+                    cell.note = f"settled by {f.rule}"
+                    extraction.uncertain.remove(key)
+                continue
+            if cell.value is None:
                 cell.value = value
                 cell.note = f"filled by {f.rule}"
                 cell.reader = "prose" if f.rule in PROSE_FILLS else "identity"

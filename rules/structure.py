@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import cache
 
 from nianbao.models import Finding, ParseIssue
 from nianbao.rules.common import cell_label, fmt, words
@@ -25,7 +26,7 @@ def _issues(ctx: RuleContext, *kinds: str) -> Iterator[ParseIssue]:
 
 
 def _row_name(issue: ParseIssue, ctx: RuleContext) -> str:
-    label = issue.data.get("label")
+    label = getattr(issue, "label", "")
     if label:
         return str(label)
     if issue.keys:
@@ -41,16 +42,16 @@ def _spans(issue: ParseIssue) -> list:
 def row_cells(ctx: RuleContext) -> Iterator[Finding]:
     """A row printed with fewer or more cells than the template's columns: read as far as it goes."""
     for i in _issues(ctx, "short_row", "long_row"):
-        if i.data.get("too_long"):  # a run no reading fits: the parser's own words say it
+        if getattr(i, "too_long", False):  # a run no reading fits: the parser's own words say it
             yield Finding(category="structure", rule="structure.row_cells", severity="warning", keys=list(i.keys),
-                          message=i.detail, expected=i.data.get("expected"), spans=_spans(i))
+                          message=i.detail, expected=i.expected, spans=_spans(i))
             continue
-        exp, found = i.data.get("expected"), i.data.get("found")
+        exp, found = i.expected, i.found
         counts = f"应有 {exp} 格，实印 {found} 格" if exp is not None and found is not None else i.detail
         what = "少印了数值" if i.kind == "short_row" else "多出了数值"
         if i.kind == "short_row" and found == 0:
             what, counts = "表中没有找到这一行", f"应有 {exp} 格"
-        extra = i.data.get("extra")
+        extra = getattr(i, "extra", [])
         if i.kind == "long_row" and extra:
             counts += f"；未采用：{'、'.join(map(str, extra))}"
         yield Finding(category="structure", rule="structure.row_cells", severity="warning", keys=list(i.keys),
@@ -74,14 +75,14 @@ def ambiguous_split(ctx: RuleContext) -> Iterator[Finding]:
     are listed as uncertain. It is a limit of the copy that was read, not an error of the report, so
     info; any contradiction that rests on these cells is hedged to info as well."""
     for i in _issues(ctx, "ambiguous_split"):
-        if i.data.get("settled_by"):
-            continue
-        raw = i.data.get("raw")
-        options = i.data.get("options") or i.data.get("candidates") or []
-        options = options if isinstance(options, list) else []
+        cells = [ctx.extraction.cells.get(k) for k in i.keys]
+        if i.keys and all(c is not None and (c.note or "").startswith("settled by") for c in cells):
+            continue  # the prose settled it (narrative.settle says how)
+        raw = i.raw
+        options = i.options
         many = f"有 {len(options)} 种" if options else "有多种"
         run = f"印作“{raw}”，" if raw else ""
-        keys = i.data.get("row_keys") or []
+        keys = i.row_keys
         shown = "；".join("/".join(fmt(v) for v in opt) for opt in options[:4])
         tail = f"（如 {shown}{' 等' if len(options) > 4 else ''}）" if shown and keys else ""
         yield Finding(category="structure", rule="structure.ambiguous_split", severity="info",
@@ -112,7 +113,7 @@ def moved_values(ctx: RuleContext) -> Iterator[Finding]:
 def merged_digits(ctx: RuleContext) -> Iterator[Finding]:
     """A digit run printed without separators that the identities split one way only: documented."""
     for i in _issues(ctx, "merged_digits"):
-        raw = i.data.get("raw") or i.detail
+        raw = i.raw or i.detail
         yield Finding(category="structure", rule="structure.merged_digits", severity="info", keys=list(i.keys),
                       message=f"{_row_name(i, ctx)}：数字连写为 {raw}，按勾稽关系唯一拆分", spans=_spans(i))
 
@@ -122,13 +123,13 @@ def missing_table(ctx: RuleContext) -> Iterator[Finding]:
     """A table of the template that the report does not print."""
     seen = set()
     for i in _issues(ctx, "missing_table"):
-        table = str(i.data.get("table") or "")
+        table = i.table
         if table in seen:
             continue
         seen.add(table)
         name = _TABLE_NAMES.get(table, table or "某表")
         detail = f"（{i.detail}）" if i.detail else ""
-        if i.data.get("zero_statement"):
+        if i.zero_statement:
             # the report says in words that there was nothing to tabulate: documented, not a defect
             yield Finding(category="structure", rule="structure.missing_table", severity="info", keys=list(i.keys),
                           message=f"{name}以文字说明代替{detail}", spans=_spans(i))
@@ -161,8 +162,13 @@ def sections(ctx: RuleContext) -> Iterator[Finding]:
                       message=f"各部分顺序为 {'、'.join(printed)}，与模板顺序 {'、'.join(present)} 不符")
 
 
-# the heading: ordinal, then words up to 情况 (…存在的主要问题及改进情况)
-_HEADING = re.compile(r"^[#*\s]*五\s*[、.．]?[^。，；\n]{0,30}(?:改进情况|问题)(?:情况)?")
+
+
+@cache
+def _five_heading() -> re.Pattern[str]:
+    """Section 五's heading: its ordinal, then words up to one of its end words (…存在的主要问题及改进情况)."""
+    ends = "|".join(map(re.escape, words()["sections"]["five_heading_ends"]))
+    return re.compile(rf"^[#*\s]*五\s*[、.．]?[^。，；\n]{{0,30}}(?:{ends})(?:情况)?")
 _PUNCT = re.compile(r"[\s#*：:。．.、，,;；\-—|（）()]+")
 
 
@@ -174,7 +180,7 @@ def section_five_empty(ctx: RuleContext) -> Iterator[Finding]:
         return
     text = ctx.doc.text[span[0]:span[1]]
     # the heading's own words: its ordinal and whichever heading wording the report uses
-    body = _HEADING.sub("", text.strip(), count=1).strip()
+    body = _five_heading().sub("", text.strip(), count=1).strip()
     changed = True
     while changed:
         changed = False

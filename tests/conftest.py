@@ -29,3 +29,22 @@ def load_gold(name: str) -> dict:
 @pytest.fixture
 def shared_dir() -> Path:
     return require_dir(SHARED, "../shared (seeds, fixtures, dev reports, tools/score.py)")
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def chromium():
+    """Debian's Chromium driven by Playwright, one browser per test (the browser tests' real part)."""
+    assert CHROMIUM.exists(), "Debian's chromium is required (make system-deps)"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -60,10 +60,10 @@ LAUNCH = """
 import sys
 sys.path.insert(0, {tests!r})
 from runner_support import MisbehavingBackend
-import nianbao.pipeline, nianbao.review.batch
-nianbao.pipeline.make_backend = lambda name, **o: MisbehavingBackend()
+import nianbao.app.pipeline, nianbao.review.batch
+nianbao.app.pipeline.make_backend = lambda name, **o: MisbehavingBackend()
 nianbao.review.batch._backend = lambda name, options: MisbehavingBackend()
-from nianbao.cli import main
+from nianbao.app.cli import main
 sys.argv = ["nianbao", *sys.argv[1:]]
 main()
 """

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from store_helpers import write_reports
 
-CMD = [sys.executable, "-m", "nianbao.cli"]
+CMD = [sys.executable, "-m", "nianbao.app.cli"]
 
 
 def _count(db: Path) -> int:

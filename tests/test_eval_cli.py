@@ -9,7 +9,7 @@ import pytest
 from conftest import EXAMPLES, FIXTURES, ROOT
 from typer.testing import CliRunner
 
-from nianbao.cli import app
+from nianbao.app.cli import app
 from nianbao.eval.bench import (
     END,
     START,

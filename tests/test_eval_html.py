@@ -11,10 +11,6 @@ from nianbao.eval.harness import Case, find_cases, run_backend
 from nianbao.eval.html_report import marked_source, write_html
 from nianbao.eval.prices import load_prices
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
 
 def test_source_is_escaped_and_marked():
     html = marked_source("<script>x</script> 共3条", [(19, 21, "at-1")])
@@ -38,34 +34,28 @@ def page_file(tmp_path):
 
 
 @pytest.mark.browser
-def test_html_report_in_chromium(page_file):
-    playwright = pytest.importorskip("playwright.sync_api")
+def test_html_report_in_chromium(page_file, chromium):
     text = page_file.read_text(encoding="utf-8")
     assert "<b>x<b>" not in text and "http://" not in text.replace("http://www.w3.org/2000/svg", "")
     shots = ROOT / "out" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 900})
-            page.goto(page_file.as_uri())
-            charts = page.locator("svg.chart")
-            assert charts.count() == 2
-            for i in range(2):
-                box = charts.nth(i).bounding_box()
-                assert box and box["width"] >= 400 and box["height"] >= 60
-            bars = page.locator("rect.bar")
-            widths = [bars.nth(i).bounding_box()["width"] for i in range(bars.count())]
-            assert len(widths) >= 4 and max(widths) > 50
-            assert page.locator("#figures tr").count() > 10
-            page.screenshot(path=str(shots / "eval_report.png"), full_page=False)
-            link = page.locator("#errors a").first
-            assert link.count() == 1
-            link.click()
-            assert page.locator(link.get_attribute("href")).is_visible()
-            span_link = page.locator('#errors a[href^="#at-"]').first  # the wrong cell, marked in its source
-            target = page.locator(span_link.get_attribute("href"))
-            assert target.evaluate("e => e.tagName") == "MARK" and target.inner_text().strip()
-        finally:
-            browser.close()
+    page = chromium.new_page(viewport={"width": 1000, "height": 900})
+    page.goto(page_file.as_uri())
+    charts = page.locator("svg.chart")
+    assert charts.count() == 2
+    for i in range(2):
+        box = charts.nth(i).bounding_box()
+        assert box and box["width"] >= 400 and box["height"] >= 60
+    bars = page.locator("rect.bar")
+    widths = [bars.nth(i).bounding_box()["width"] for i in range(bars.count())]
+    assert len(widths) >= 4 and max(widths) > 50
+    assert page.locator("#figures tr").count() > 10
+    page.screenshot(path=str(shots / "eval_report.png"), full_page=False)
+    link = page.locator("#errors a").first
+    assert link.count() == 1
+    link.click()
+    assert page.locator(link.get_attribute("href")).is_visible()
+    span_link = page.locator('#errors a[href^="#at-"]').first  # the wrong cell, marked in its source
+    target = page.locator(span_link.get_attribute("href"))
+    assert target.evaluate("e => e.tagName") == "MARK" and target.inner_text().strip()
     assert (shots / "eval_report.png").stat().st_size > 5000

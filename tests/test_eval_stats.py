@@ -8,7 +8,7 @@ import json
 from conftest import load_gold, seed_names
 from typer.testing import CliRunner
 
-from nianbao.cli import app
+from nianbao.app.cli import app
 from nianbao.eval.stats import ReportStats, collect, totals
 from nianbao.eval.synth import render_gold
 

@@ -31,7 +31,7 @@ def store(tmp_path: Path) -> Store:
                 v["t3.total_processed.total"] += 2
             text = report_text(agency, 2023, v)
             _, ex = extraction_from(text, f"{agency}.txt")
-            from nianbao.pipeline import check
+            from nianbao.app.pipeline import check
 
             ids.append(s.save_result(None, f"/in/{agency}.txt", agency, "txt", text, check(None, ex), "k"))
         (f,) = [f for f in s.findings(ids[1])
@@ -171,7 +171,7 @@ def test_xlsx_workbook_has_a_data_dictionary_chinese_headers_sign_off_and_decisi
     from openpyxl import load_workbook
     from typer.testing import CliRunner
 
-    from nianbao.cli import app
+    from nianbao.app.cli import app
     from nianbao.review.decide import correct, sign_off
 
     a, b = store.test_ids
@@ -229,7 +229,7 @@ def test_issue_list_has_one_sheet_per_agency(store: Store, tmp_path: Path) -> No
     from openpyxl import load_workbook
     from typer.testing import CliRunner
 
-    from nianbao.cli import app
+    from nianbao.app.cli import app
 
     db = store.url.removeprefix("sqlite:///")
     out = tmp_path / "issues.xlsx"

@@ -59,7 +59,7 @@ READ = ("import sys, resource, time; from nianbao.extract import read_document; 
 def test_big_text_is_read_up_to_the_limit_in_bounded_time(tmp_path, megabytes, one_line, cpu, rss):
     """A big text (8 MB was 156 s end to end, 50 MB killed after 300 s) is read up to
     LIMITS.max_text_chars — far beyond any report — with a note saying so, whatever its lines."""
-    from nianbao.extract.ingest_limits import LIMITS
+    from nianbao.extract.ingest.limits import LIMITS
 
     path = text_big(tmp_path, megabytes, one_line)
     out = run_limited([PYTHON, "-c", READ, str(path)], cpu_limit=int(cpu) + 30, memory_limit_mb=4096)

@@ -7,7 +7,7 @@ import random
 
 from typer.testing import CliRunner
 
-from nianbao.cli import app
+from nianbao.app.cli import app
 
 GOOD = (
     "某镇2023年政府信息公开工作年度报告\n一、总体情况\n全年共发布信息１２条。\n"

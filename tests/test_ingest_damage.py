@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLES
 
+from nianbao.app.pipeline import process_file
 from nianbao.extract import IngestError, read_document
-from nianbao.extract.ingest_limits import damage_allowance
-from nianbao.pipeline import process_file
+from nianbao.extract.ingest.limits import damage_allowance
 
 SEEDS = sorted(EXAMPLES.glob("*.txt"))
 

@@ -9,7 +9,7 @@ from PIL import Image
 from test_ingest_pdf import encrypted_pdf
 from typer.testing import CliRunner
 
-from nianbao.cli import app
+from nianbao.app.cli import app
 
 
 def test_documents_by_content_and_bad_ones_one_line_each(tmp_path):

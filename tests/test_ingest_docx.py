@@ -8,8 +8,8 @@ import pytest
 from conftest import FIXTURES, load_gold, seed_names
 from docx import Document as new_docx
 
+from nianbao.app.pipeline import process_file
 from nianbao.extract.ingest import IngestError, read_document
-from nianbao.pipeline import process_file
 
 DOCS = FIXTURES / "docs"
 

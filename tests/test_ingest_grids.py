@@ -16,7 +16,7 @@ from test_ingest_pdf import _page
 
 from nianbao.document import Document, Grid
 from nianbao.extract import read_document
-from nianbao.extract.layout import Token, build
+from nianbao.extract.ingest.layout import Token, build
 from nianbao.spec import T3_COLUMNS, T4_COLUMNS, T4_GROUPS
 
 DOCS = FIXTURES / "docs"

@@ -11,7 +11,7 @@ from conftest import FIXTURES
 from gold_pages import STYLES, report_page, seed_page
 
 from nianbao.extract import IngestError, read_document
-from nianbao.extract.ingest_html import declared_charset
+from nianbao.extract.ingest.html import declared_charset
 
 COLUMNS = ["商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他"]
 RESULT_ROWS = [  # (sub-row label or None, row label, values)
@@ -268,7 +268,7 @@ def test_utf16_page_with_a_txt_name_is_sniffed_as_html(tmp_path):
 def test_gold_reports_published_as_html_tables_read_back_to_the_same_cells(tmp_path, style):
     """Ingest + the template parser on each seed's gold, rebuilt as a GBK page with the real
     template's rowspan/colspan structure: every cell and the report's meta come back."""
-    from nianbao.pipeline import process_file
+    from nianbao.app.pipeline import process_file
 
     for gold_path in sorted(FIXTURES.glob("*.gold.json")):
         gold = json.loads(gold_path.read_text("utf-8"))

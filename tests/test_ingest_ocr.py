@@ -8,8 +8,8 @@ import pytest
 from conftest import FIXTURES, load_gold
 from PIL import Image, ImageDraw, ImageFont
 
+from nianbao.app.pipeline import process_file
 from nianbao.extract.ingest import IngestError, read_document
-from nianbao.pipeline import process_file
 
 FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 SCAN_SEED = "004_6f1ea477f42cf686"

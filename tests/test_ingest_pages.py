@@ -16,7 +16,8 @@ import pypdfium2 as pdfium
 from conftest import FIXTURES
 from test_ingest_ocr import _table_image
 
-from nianbao.extract import ingest_ocr, read_document
+from nianbao.extract import read_document
+from nianbao.extract.ingest import ocr as ingest_ocr
 
 DOCS = FIXTURES / "docs"
 
@@ -88,7 +89,8 @@ def _session_threads() -> list[int]:
 
 CHILD = """
 import sys
-from nianbao.extract import ingest_ocr, read_document
+from nianbao.extract import read_document
+from nianbao.extract.ingest import ocr as ingest_ocr
 ingest_ocr.configure(workers=2)
 read_document(sys.argv[1])
 print(" ".join(str(p) for p in ingest_ocr._POOL._processes), flush=True)
@@ -122,7 +124,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_a_page_that_cannot_be_read_is_a_note_not_a_refused_report(monkeypatch):
-    from nianbao.extract import ingest_pdf
+    from nianbao.extract.ingest import pdf as ingest_pdf
 
     src = DOCS / "004_6f1ea477f42cf686.pdf"
     whole = read_document(src)

@@ -7,9 +7,9 @@ import json
 import pytest
 from conftest import FIXTURES, load_gold, seed_names
 
+from nianbao.app.pipeline import process_file
 from nianbao.extract.ingest import IngestError, read_document
-from nianbao.extract.layout import PageInput, Token, build
-from nianbao.pipeline import process_file
+from nianbao.extract.ingest.layout import PageInput, Token, build
 from nianbao.rules.registry import RULE_MODULES
 
 DOCS = FIXTURES / "docs"

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from nianbao.extract import IngestError, ingest_text, read_document
-from nianbao.extract.normalise import normalise
+from nianbao.extract import IngestError, read_document
+from nianbao.extract.ingest import text as ingest_text
+from nianbao.extract.ingest.normalise import normalise
 
 REPORT = (
     "临夏县马集镇2025年政府信息公开工作年度报告\n"

@@ -22,11 +22,11 @@ from conftest import EXAMPLES, ROOT
 from llm_scripted import ScriptedServer, completion, error
 
 from nianbao.document import Document
-from nianbao.extract.grounding import NUMBER, number_value
 from nianbao.extract.ingest import read_document
-from nianbao.extract.llm_backend import LLMReader, section_spans
-from nianbao.extract.llm_config import LLMConfig
-from nianbao.extract.llm_errors import BudgetExceeded, EndpointError
+from nianbao.extract.llm.backend import LLMReader, section_spans
+from nianbao.extract.llm.config import LLMConfig
+from nianbao.extract.llm.errors import BudgetExceeded, EndpointError
+from nianbao.extract.llm.grounding import NUMBER, number_value
 from nianbao.models import Meta
 
 pytestmark = pytest.mark.vcr
@@ -190,8 +190,8 @@ import json, sys
 from pathlib import Path
 sys.path.insert(0, {str(ROOT / "tests")!r})
 from test_llm_cassettes import one_sentence, REPORT
-from nianbao.extract.llm_backend import LLMReader
-from nianbao.extract.llm_config import LLMConfig
+from nianbao.extract.llm.backend import LLMReader
+from nianbao.extract.llm.config import LLMConfig
 from nianbao.models import Meta
 cfg = json.loads({json.dumps(cfg)!r})
 cfg["cache_dir"] = Path(cfg["cache_dir"])

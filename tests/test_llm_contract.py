@@ -15,8 +15,8 @@ from llm_scripted import Reply, ScriptedServer, completion, perfect_reader, requ
 
 from nianbao.extract.hybrid import HybridBackend
 from nianbao.extract.ingest import read_document
-from nianbao.extract.llm_backend import LLMBackend, LLMReader, section_spans, table_window
-from nianbao.extract.llm_config import LLMConfig
+from nianbao.extract.llm.backend import LLMBackend, LLMReader, section_spans, table_window
+from nianbao.extract.llm.config import LLMConfig
 from nianbao.extract.rules_backend import RulesBackend
 from nianbao.models import Meta
 

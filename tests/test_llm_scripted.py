@@ -25,14 +25,14 @@ from llm_scripted import (
 )
 from typer.testing import CliRunner
 
-from nianbao.cli import app
+from nianbao.app.cli import app
 from nianbao.extract.hybrid import NOT_CONSULTED, HybridBackend
 from nianbao.extract.ingest import read_document
-from nianbao.extract.llm_backend import LLMBackend, LLMReader, narrative_pieces, section_spans, table_window
-from nianbao.extract.llm_config import LLMConfig
-from nianbao.extract.llm_errors import BudgetExceeded, EndpointError, EndpointUnreachable
-from nianbao.extract.llm_schema import table_model
-from nianbao.extract.llm_transport import LLMClient, RunLimits
+from nianbao.extract.llm.backend import LLMBackend, LLMReader, narrative_pieces, section_spans, table_window
+from nianbao.extract.llm.config import LLMConfig
+from nianbao.extract.llm.errors import BudgetExceeded, EndpointError, EndpointUnreachable
+from nianbao.extract.llm.schema import table_model
+from nianbao.extract.llm.transport import LLMClient, RunLimits
 from nianbao.models import Meta
 
 REPORT = EXAMPLES / "004_6f1ea477f42cf686.txt"

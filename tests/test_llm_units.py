@@ -8,14 +8,15 @@ from pydantic import ValidationError
 
 from nianbao.document import Document
 from nianbao.extract.backends import default_backend
-from nianbao.extract.grounding import ground_quote, ground_row, locate
 from nianbao.extract.hybrid import RULE, HybridBackend, doubts, merge_claims
 from nianbao.extract.ingest import read_document
-from nianbao.extract.llm_backend import TableRead, guess_template
-from nianbao.extract.llm_config import LLMConfig, LLMConfigError, load_config, presets
-from nianbao.extract.llm_schema import NarrativeReading, table_model
-from nianbao.extract.llm_transport import cost_usd, fold_system
-from nianbao.extract.prompts import load_prompt
+from nianbao.extract.llm.backend import TableRead
+from nianbao.extract.llm.config import LLMConfig, LLMConfigError, load_config, presets
+from nianbao.extract.llm.grounding import ground_quote, ground_row, locate
+from nianbao.extract.llm.prompts import load_prompt
+from nianbao.extract.llm.schema import NarrativeReading, table_model
+from nianbao.extract.llm.transport import cost_usd, fold_system
+from nianbao.extract.narrative.meta import read_template
 from nianbao.extract.rules_backend import RulesBackend
 from nianbao.models import CellReading, Claim, Extraction, Meta, Span
 from nianbao.spec import keys
@@ -169,7 +170,7 @@ def test_identical_evidence_is_told_apart_by_row_order_and_line():
 
 
 def test_folded_evidence_matches_respaced_numbers_but_not_inside_longer_ones():
-    from nianbao.extract.grounding import find_folded
+    from nianbao.extract.llm.grounding import find_folded
     text = "行政复议\t10\t0\t0\n"
     assert find_folded(text, "0 0") == [(text.index("0\t0\n"), len(text) - 1)]
     assert find_folded(text, "行政复议 10  0") == [(0, text.index("\t0\n"))]
@@ -226,9 +227,9 @@ def test_prompts_are_versioned_files_in_chinese():
         load_prompt("table.v999")
 
 
-def test_template_guess_from_labels_only_one_version_prints():
-    assert guess_template("信息内容\t本年制发件数\t本年废止件数\t现行有效件数", Meta()) == "2021"
-    assert guess_template("信息内容\t本年新制作数量\t本年新公开数量\t对外公开总数量", Meta()) == "2019"
+def test_one_template_detection_for_every_backend():
+    assert read_template("信息内容\t本年制发件数\t本年废止件数\t现行有效件数", None) == "2021"
+    assert read_template("信息内容\t本年新制作数量\t本年新公开数量\t对外公开总数量", None) == "2019"
 
 
 # hybrid ------------------------------------------------------------------------------------------------
@@ -291,7 +292,7 @@ def test_merge_claims_adds_only_new_claims_and_remaps_parents():
 
 
 def test_hybrid_findings_survive_the_pipeline(tmp_path):
-    from nianbao.pipeline import check
+    from nianbao.app.pipeline import check
     ex = _extraction({"t4.review.upheld": 1, "t4.review.total": 2})
     _hybrid()._merge_table(ex, "2021", _model_read({"t4.review.total": 1}))
     out = check(None, ex)
@@ -322,8 +323,8 @@ def test_model_reading_taken_from_another_cells_number_is_not_adopted():
 
 
 def test_dates_and_deadlines_are_not_claims():
-    from nianbao.extract.llm_backend import LLMReader
-    from nianbao.extract.llm_schema import ClaimReading
+    from nianbao.extract.llm.backend import LLMReader
+    from nianbao.extract.llm.schema import ClaimReading
     doc = Document(name="d", kind="txt", text="均在20个工作日内答复，2023年发布信息 15 条。")
     items = [ClaimReading(value=20, unit="个", kind="application", quote="均在20个工作日内答复"),
              ClaimReading(value=2023, unit="年", kind="other", quote="2023年发布信息"),
@@ -333,7 +334,7 @@ def test_dates_and_deadlines_are_not_claims():
 
 
 def test_hybrid_sends_only_prose_with_unread_numbers():
-    from nianbao.extract.llm_backend import sentences_with_numbers
+    from nianbao.extract.llm.backend import sentences_with_numbers
     text = "2023年，我镇扎实推进公开工作。\n全年共发布信息 1359 条，其中微信 553 条。\n均在20个工作日内答复。\n举办培训 3 场。\n"
     got = [text[s:e].strip() for s, e in sentences_with_numbers(text, [(0, len(text))])]
     assert got == ["全年共发布信息 1359 条，其中微信 553 条。", "举办培训 3 场。"]
@@ -357,7 +358,7 @@ def test_row_lines_cover_the_doubted_rows_only():
 
 
 def test_document_numbers_and_date_ranges_are_not_unread_numbers():
-    from nianbao.extract.llm_backend import sentences_with_numbers
+    from nianbao.extract.llm.backend import sentences_with_numbers
     text = "按照《通知》（国办函〔2020〕109 号）规定收费。\n2024年1-12月无依申请公开信息。\n"
     assert sentences_with_numbers(text, [(0, len(text))]) == []
 
@@ -365,6 +366,6 @@ def test_document_numbers_and_date_ranges_are_not_unread_numbers():
 def test_partial_table_models_have_stable_names():
     import subprocess
     import sys
-    code = "from nianbao.extract.llm_schema import table_model; print(table_model('2021','t3',frozenset({'granted','carried_forward'})).__name__)"
+    code = "from nianbao.extract.llm.schema import table_model; print(table_model('2021','t3',frozenset({'granted','carried_forward'})).__name__)"
     names = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() for _ in range(2)}
     assert len(names) == 1 and next(iter(names)).startswith("Table3_2021_part")

@@ -10,7 +10,7 @@ from conftest import SHARED
 
 from nianbao.document import Document
 from nianbao.extract import read_document
-from nianbao.extract.meta import read_meta
+from nianbao.extract.narrative.meta import read_meta
 
 
 def _meta(text: str, kind: str = "txt", source: str = "") -> tuple[str | None, int | None, str | None]:

@@ -9,7 +9,7 @@ import pytest
 from conftest import EXAMPLES, load_gold, seed_names
 
 from nianbao.document import Document
-from nianbao.extract.narrative import extract_claims, extract_facts
+from nianbao.extract.narrative.claims import extract_claims, extract_facts
 from nianbao.models import Claim, Extraction
 
 
@@ -352,7 +352,7 @@ def test_a_count_of_a_modified_noun_keeps_the_noun() -> None:
     assert [c.quote for c in extract_claims(_doc("发布信息 5 条涉及民生领域，另有 3 条。"))][0] == "发布信息 5 条"
 
 
-# --- the prose settles table-二 digit runs (extract/disambiguate.py) ---------------------------
+# --- the prose settles table-二 digit runs (rules/settle.py, the settle stage) ---------------------------
 
 _T2_ROW = ["t2.normative_doc.issued", "t2.normative_doc.repealed", "t2.normative_doc.in_force"]
 
@@ -366,19 +366,19 @@ def _cuts(run: str, parts: int = 3) -> list[list[int]]:
 
 
 def _settle(prose: str, run: str):
-    from nianbao.extract.disambiguate import settle_with_narrative
-    from nianbao.models import CellReading, Meta, ParseIssue
+    from nianbao.models import CellReading, Meta, issue
+    from nianbao.rules import apply_fills, run_rules
 
     doc = _doc(prose)
     options = _cuts(run)
     ex = Extraction(report="t", meta=Meta(year=2022, template="2021"))
     ex.cells = {k: CellReading(key=k, value=v) for k, v in zip(_T2_ROW, options[0], strict=True)}
     ex.uncertain = list(_T2_ROW)
-    ex.issues = [ParseIssue(kind="ambiguous_split", keys=list(_T2_ROW), detail="行政规范性文件",
-                            data={"row_keys": list(_T2_ROW), "options": options})]
+    ex.issues = [issue("ambiguous_split", keys=list(_T2_ROW), detail="行政规范性文件",
+                            row_keys=list(_T2_ROW), options=options)]
     ex.narrative = extract_claims(doc, ex)
     ex.facts = extract_facts(doc, ex)
-    settle_with_narrative(ex)
+    apply_fills(ex, run_rules(doc, ex))
     return [ex.cells[k].value for k in _T2_ROW], ex.uncertain
 
 

@@ -12,7 +12,7 @@ import json
 import pdfplumber
 import pytest
 
-from nianbao.pipeline import process_file
+from nianbao.app.pipeline import process_file
 
 STEMS = ["huaian_shi_2024", "huaian_hongzequ_2023", "huaian_hongzequ_2024"]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from nianbao.extract import read_document
-from nianbao.extract.meta import read_meta
-from nianbao.extract.template_parser import parse_tables
+from nianbao.extract.narrative.meta import read_meta
+from nianbao.extract.parse.template_parser import parse_tables
 
 
 def _dev(shared_dir: Path) -> Path:
@@ -35,7 +35,7 @@ def _raw(shared_dir: Path, stem: str) -> Path:
 
 def _checked(path: Path):
     """The parser's reading with the identities' fills applied (what the contract's cells hold), no prose."""
-    from nianbao.pipeline import check
+    from nianbao.app.pipeline import check
 
     doc, ex = _parse(path)
     return check(doc, ex)
@@ -46,9 +46,9 @@ def _offered(ex, key: str, want) -> bool:
     if ex.cells[key].value == want:
         return True
     for issue in ex.issues:
-        if issue.kind == "ambiguous_split" and key in issue.data.get("row_keys", []):
-            i = issue.data["row_keys"].index(key)
-            if any(opt[i] == want for opt in issue.data.get("options", [])):
+        if issue.kind == "ambiguous_split" and key in issue.row_keys:
+            i = issue.row_keys.index(key)
+            if any(opt[i] == want for opt in issue.options):
                 return True
     return False
 
@@ -96,8 +96,8 @@ def test_d07_a_row_that_prints_no_value_stays_null_and_is_reported(shared_dir):
 def test_d06_table_two_runs_without_identities_are_uncertain_with_every_cut(shared_dir):
     """2019 table 二 `201956` (上一年项目数量, 本年增/减, 处理决定数量): no identity, no prose: all cuts stay."""
     _, ex = _parse(_raw(shared_dir, "d06_hebei_kejiting_2020"))
-    issue = next(i for i in ex.issues if i.kind == "ambiguous_split" and "t2.licensing.decisions" in i.data["row_keys"])
-    assert [2, 0, 1956] in issue.data["options"] and len(issue.data["options"]) > 2
+    issue = next(i for i in ex.issues if i.kind == "ambiguous_split" and "t2.licensing.decisions" in i.row_keys)
+    assert [2, 0, 1956] in issue.options and len(issue.options) > 2
     assert "t2.licensing.decisions" in ex.uncertain
     assert ex.cells["t2.regulation.new_made"].value is None  # 规章 prints nothing before 规范性文件
 
@@ -106,7 +106,7 @@ def test_d06_table_two_runs_without_identities_are_uncertain_with_every_cut(shar
 def test_tables_the_crawler_dropped_are_missing_not_invented(shared_dir, stem):
     _, ex = _parse(_raw(shared_dir, stem))
     assert not ex.tables_found
-    assert {i.data.get("table") for i in ex.issues if i.kind == "missing_table"} == {"t2", "t3", "t4"}
+    assert {i.table for i in ex.issues if i.kind == "missing_table"} == {"t2", "t3", "t4"}
     assert all(c.value is None for c in ex.cells.values())
 
 

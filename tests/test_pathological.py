@@ -7,8 +7,8 @@ import resource
 
 import pytest
 
+from nianbao.app.pipeline import process_file
 from nianbao.eval.bench import pathological_text
-from nianbao.pipeline import process_file
 
 
 def _run(tmp_path, case: str):

@@ -12,9 +12,9 @@ from store_helpers import consistent_values, template_text
 from typer.testing import CliRunner
 
 import nianbao
-from nianbao.cli import app
+from nianbao.app.cli import app
+from nianbao.app.pipeline import process_document
 from nianbao.document import Document
-from nianbao.pipeline import process_document
 
 runner = CliRunner()
 

@@ -9,27 +9,11 @@ import pytest
 from review_server import live_server
 from store_helpers import TEST_RULE, balance_rule_registered, consistent_values, extraction_from, report_text
 
-from nianbao.pipeline import check
+from nianbao.app.pipeline import check
 from nianbao.review.store import Store
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 pytestmark = pytest.mark.browser
 
-
-@pytest.fixture
-def chromium():
-    assert CHROMIUM.exists(), "Debian's chromium is required (make system-deps)"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def test_dismiss_and_correct_in_the_browser(tmp_path: Path, chromium) -> None:

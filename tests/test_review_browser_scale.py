@@ -17,33 +17,18 @@ from conftest import FIXTURES
 from review_server import free_port, live_server
 from store_helpers import consistent_values, template_text
 
+from nianbao.app.pipeline import check, process_document
 from nianbao.document import Document
 from nianbao.extract import read_document
-from nianbao.pipeline import check, process_document
 from nianbao.review import decide
 from nianbao.review.store import Store
 from nianbao.rules import registry
 from nianbao.spec import TEMPLATES, keys
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCAN = FIXTURES / "docs" / "004_6f1ea477f42cf686.scan.pdf"
 
 pytestmark = pytest.mark.browser
 
-
-@pytest.fixture
-def chromium():
-    assert CHROMIUM.exists(), "Debian's chromium is required (make system-deps)"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def _ids_never_shown() -> list[str]:

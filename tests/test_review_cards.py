@@ -6,8 +6,8 @@ import random
 
 from store_helpers import consistent_values, template_text
 
+from nianbao.app.pipeline import process_document
 from nianbao.document import Document
-from nianbao.pipeline import process_document
 from nianbao.review.causes import group
 
 

@@ -12,7 +12,7 @@ import pytest
 from review_server import live_server
 from store_helpers import TEST_RULE, balance_rule_registered, consistent_values, extraction_from, report_text
 
-from nianbao.pipeline import check
+from nianbao.app.pipeline import check
 from nianbao.review.export import diff_rows
 from nianbao.review.store import Store
 

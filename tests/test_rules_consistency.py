@@ -6,7 +6,7 @@ import pytest
 from rules_support import extraction, gold, gold_names, run, seed_doc
 
 from nianbao.document import Document
-from nianbao.models import ParseIssue
+from nianbao.models import issue
 
 
 def _stale(year: int, text: str) -> list:
@@ -69,7 +69,7 @@ def test_2021_report_on_the_2019_template():
 def test_template_mix_issue_keeps_its_keys():
     ex = extraction(gold("001_2343b6edbc9db73c"))
     keys = [k for k in ex.cells if k.startswith("t3.other_processing.")]
-    ex.issues.append(ParseIssue(kind="template_mix", keys=keys, detail="（六）其他处理 印作一行（2019 版）"))
+    ex.issues.append(issue("template_mix", keys=keys, detail="（六）其他处理 印作一行（2019 版）"))
     fs = [f for f in run(ex) if f.category == "template"]
     assert len(fs) == 1 and fs[0].keys == keys and "2019 版" in fs[0].message
 
@@ -93,7 +93,7 @@ def test_fee_looks_entered_in_yuan(value, raw, fires):
 
 def test_fee_in_yuan_issue_from_the_parser():
     ex = extraction(gold("002_17b0dc41428b3418"))
-    ex.issues.append(ParseIssue(kind="fee_in_yuan", keys=["t2.procurement.amount_wan"], data={"raw": "84030000元"}))
+    ex.issues.append(issue("fee_in_yuan", keys=["t2.procurement.amount_wan"], raw="84030000元"))
     fs = [f for f in run(ex) if f.rule == "fees.in_yuan"]
     assert len(fs) == 1 and "84030000元" in fs[0].message
 

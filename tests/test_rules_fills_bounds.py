@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rules_support import extraction, gold, run
 
-from nianbao.models import ParseIssue
-from nianbao.pipeline import check
+from nianbao.app.pipeline import check
+from nianbao.models import issue
 
 
 def _missing(ex, key, note="missing"):
@@ -56,7 +56,7 @@ def test_blank_no_identity_fixes_stays_null_with_info():
     for k in square:
         _missing(ex, k, "blank")
         ex.cells[k].raw = "/"
-    ex.issues.append(ParseIssue(kind="blank_cell", keys=square))
+    ex.issues.append(issue("blank_cell", keys=square))
     fs = run(ex)
     assert not [f for f in fs if f.fill]
     blank = [f for f in fs if f.rule == "fill.blank"]
@@ -156,7 +156,7 @@ def test_a_missing_table_is_one_finding_not_a_blank_per_row():
     for k, c in ex.cells.items():
         if k.startswith("t4."):
             c.value, c.note = None, "missing"
-    ex.issues.append(ParseIssue(kind="missing_table", data={"table": "t4"}))
+    ex.issues.append(issue("missing_table", table="t4"))
     fs = run(ex)
     assert not [f for f in fs if f.rule == "fill.blank"]
     assert [f.rule for f in fs if f.severity != "info"] == ["structure.missing_table"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from rules_support import EXAMPLES, allowed_categories, extraction, gold, gold_names
 
+from nianbao.app.pipeline import check
 from nianbao.extract import get_backend, read_document
-from nianbao.pipeline import check
 
 
 def _hit(expected: dict, findings: list) -> bool:

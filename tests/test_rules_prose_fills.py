@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from nianbao.app.pipeline import check
 from nianbao.document import Document
-from nianbao.extract.narrative import extract_claims, extract_facts
-from nianbao.models import CellReading, Extraction, Meta, ParseIssue
-from nianbao.pipeline import check
+from nianbao.extract.narrative.claims import extract_claims, extract_facts
+from nianbao.models import CellReading, Extraction, Meta, issue
 from nianbao.spec import keys as spec_keys
 
 
@@ -14,7 +14,7 @@ def _report(text: str, missing: list[str], template: str = "2019") -> tuple[Docu
     doc = Document(name="t.txt", kind="txt", text=text)
     ex = Extraction(report="t.txt", meta=Meta(agency="某厅", year=2019, template=template))  # type: ignore[arg-type]
     ex.cells = {k: CellReading(key=k, value=None, note="missing") for k in spec_keys(template)}
-    ex.issues = [ParseIssue(kind="missing_table", detail=f"未找到{t}", data={"table": t}) for t in missing]
+    ex.issues = [issue("missing_table", detail=f"未找到{t}", table=t) for t in missing]
     ex.narrative = extract_claims(doc, ex)
     ex.facts = extract_facts(doc, ex)
     return doc, ex

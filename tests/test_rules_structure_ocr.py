@@ -5,7 +5,7 @@ from __future__ import annotations
 from rules_support import extraction, gold, run
 
 from nianbao.document import Document
-from nianbao.models import ParseIssue
+from nianbao.models import issue
 
 FIVE_SECTIONS = "一、总体情况\n正文。\n二、主动公开\n表\n三、收到和处理\n表\n四、复议诉讼\n表\n五、存在的主要问题及改进情况\n{five}\n六、其他需要报告的事项\n无\n"
 
@@ -22,10 +22,10 @@ def test_short_and_long_rows_are_structure_warnings_with_the_row_keys():
     ex = extraction(gold("003_9e368bcf3916d1f1"))
     keys = [f"t3.carried_forward.{c}" for c in ("natural_person", "business", "research", "nonprofit",
                                                   "legal_service", "other_org", "total")]
-    ex.issues.append(ParseIssue(kind="short_row", keys=keys, data={"expected": 7, "found": 6,
-                                                                    "label": "四、结转下年度继续办理"}))
-    ex.issues.append(ParseIssue(kind="long_row", keys=["t4.review.total"],
-                                data={"expected": 15, "found": 16, "extra": ["0"]}))
+    ex.issues.append(issue("short_row", keys=keys, expected=7, found=6,
+                                                                    label="四、结转下年度继续办理"))
+    ex.issues.append(issue("long_row", keys=["t4.review.total"],
+                                expected=15, found=16, extra=["0"]))
     fs = [f for f in run(ex) if f.rule == "structure.row_cells"]
     assert [f.category for f in fs] == ["structure", "structure"]
     assert "t3.carried_forward.total" in fs[0].keys and "应有 7 格，实印 6 格" in fs[0].message
@@ -35,12 +35,12 @@ def test_short_and_long_rows_are_structure_warnings_with_the_row_keys():
 def test_split_ambiguous_merged_and_missing_table_issues():
     ex = extraction(gold("001_2343b6edbc9db73c"))
     ex.issues += [
-        ParseIssue(kind="split_cell", keys=["t3.granted.natural_person", "t3.granted.business"], detail="2|0 → 20"),
-        ParseIssue(kind="ambiguous_split", keys=["t3.new_received.natural_person"],
-                   data={"raw": "1100011", "candidates": [[1, 1, 0], [11, 0, 0]]}),
-        ParseIssue(kind="merged_digits", keys=["t3.granted.total"], data={"raw": "230100024"}),
-        ParseIssue(kind="missing_table", data={"table": "t4"}),
-        ParseIssue(kind="missing_table", data={"table": "t4"}),
+        issue("split_cell", keys=["t3.granted.natural_person", "t3.granted.business"], detail="2|0 → 20"),
+        issue("ambiguous_split", keys=["t3.new_received.natural_person"],
+                   raw="1100011", options=[[1, 1, 0], [11, 0, 0]]),
+        issue("merged_digits", keys=["t3.granted.total"], raw="230100024"),
+        issue("missing_table", table="t4"),
+        issue("missing_table", table="t4"),
     ]
     fs = {f.rule: f for f in run(ex)}
     assert fs["structure.split_cell"].severity == "warning" and "2|0 → 20" in fs["structure.split_cell"].message
@@ -80,7 +80,7 @@ def test_section_five_bare_or_empty():
 
 def test_ocr_repairs_one_finding_per_cell_from_issue_or_note():
     ex = extraction(gold("003_9e368bcf3916d1f1"))
-    ex.issues.append(ParseIssue(kind="ocr_repair", keys=["t2.punishment.decisions"], data={"raw": "O", "value": 0}))
+    ex.issues.append(issue("ocr_repair", keys=["t2.punishment.decisions"], raw="O", value=0))
     ex.cells["t2.punishment.decisions"].note = "O→0"
     ex.cells["t2.punishment.decisions"].raw = "O"
     ex.cells["t2.coercion.decisions"].raw = "7 政强制 0"
@@ -95,7 +95,7 @@ def test_low_confidence_digits_grouped_by_row():
     ex = extraction(gold("004_6f1ea477f42cf686"))
     ex.cells["t3.granted.natural_person"].confidence = 0.3
     ex.cells["t3.granted.total"].confidence = 0.4
-    ex.issues.append(ParseIssue(kind="low_confidence", keys=["t4.review.total"]))
+    ex.issues.append(issue("low_confidence", keys=["t4.review.total"]))
     ex.cells["t3.new_received.business"].confidence = 0.2  # every identity vouches for it: no finding
     ex.cells["t3.granted.natural_person"].value += 1  # the row sum and the column no longer hold
     ex.cells["t4.review.upheld"].value += 1
@@ -107,8 +107,8 @@ def test_low_confidence_digits_grouped_by_row():
 
 def test_stray_label_glyph_is_not_called_a_repaired_value():
     ex = extraction(gold("003_9e368bcf3916d1f1"))
-    ex.issues.append(ParseIssue(kind="ocr_repair", keys=["t3.partially_granted.natural_person"],
-                                data={"raw": "1", "stray": True}))
+    ex.issues.append(issue("ocr_repair", keys=["t3.partially_granted.natural_person"],
+                                raw="1", stray=True))
     fs = [f for f in run(ex) if f.rule == "ocr.repair"]
     assert len(fs) == 1 and "不是数值" in fs[0].message and "读作" not in fs[0].message
 
@@ -116,15 +116,15 @@ def test_stray_label_glyph_is_not_called_a_repaired_value():
 def test_table_four_replaced_by_a_statement_is_info():
     ex = extraction(gold("001_2343b6edbc9db73c"))
     keys = [k for k in ex.cells if k.startswith("t4.")]
-    ex.issues.append(ParseIssue(kind="missing_table", keys=keys, detail="未发生行政复议、行政诉讼",
-                                data={"table": "t4", "zero_statement": True}))
+    ex.issues.append(issue("missing_table", keys=keys, detail="未发生行政复议、行政诉讼",
+                                table="t4", zero_statement=True))
     fs = [f for f in run(ex) if f.rule == "structure.missing_table"]
     assert len(fs) == 1 and fs[0].severity == "info" and "以文字说明代替" in fs[0].message
 
 
 def test_a_row_not_found_says_so():
     ex = extraction(gold("001_2343b6edbc9db73c"))
-    ex.issues.append(ParseIssue(kind="short_row", keys=["t3.granted.total"],
-                                data={"expected": 7, "found": 0, "label": "（一）予以公开"}))
+    ex.issues.append(issue("short_row", keys=["t3.granted.total"],
+                                expected=7, found=0, label="（一）予以公开"))
     fs = [f for f in run(ex) if f.rule == "structure.row_cells"]
     assert len(fs) == 1 and "没有找到这一行" in fs[0].message

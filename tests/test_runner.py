@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from nianbao import progress
-from nianbao.runner import Limits, Runner, expand_inputs
+from nianbao.app import progress
+from nianbao.app.runner import Limits, Runner, expand_inputs
 
 SPAWNED = Path("/nonexistent")  # where the "spawn" task writes its child's pid (set by the test)
 

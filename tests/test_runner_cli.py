@@ -17,7 +17,7 @@ import psutil
 from runner_support import cli_with_misbehaving_backend, write_misbehaving
 from store_helpers import write_reports
 
-CMD = [sys.executable, "-m", "nianbao.cli"]
+CMD = [sys.executable, "-m", "nianbao.app.cli"]
 GBK_NAME = "中文报告".encode("gbk")  # not UTF-8: a name unpacked from a zip made on Windows
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from conftest import ROOT, SHARED
 from typer.testing import CliRunner
 
-from nianbao.cli import app
+from nianbao.app.cli import app
 from nianbao.eval.fuzz import DAMAGES, damage, make_variants, seed_files
 
 

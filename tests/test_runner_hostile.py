@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 from store_helpers import write_reports
 
-CMD = [sys.executable, "-m", "nianbao.cli"]
+CMD = [sys.executable, "-m", "nianbao.app.cli"]
 LIMIT = int(2.5 * 2**30)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from store_helpers import consistent_values, extraction_from, report_text
 from typer.testing import CliRunner
 
-from nianbao.cli import app
+from nianbao.app.cli import app
 from nianbao.review.store import Store
 from nianbao.spec import keys
 

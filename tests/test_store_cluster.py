@@ -74,7 +74,7 @@ def test_the_command_line_sends_a_run_to_a_scheduler(tmp_path: Path, pg_url: str
     import sys
 
     write_reports(tmp_path / "in", 5, seed=4)
-    args = [sys.executable, "-m", "nianbao.cli", "run", str(tmp_path / "in"), "--db", pg_url,
+    args = [sys.executable, "-m", "nianbao.app.cli", "run", str(tmp_path / "in"), "--db", pg_url,
             "--cluster", cluster.scheduler.address]
     r = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
