@@ -263,11 +263,20 @@ def choose_readings(rows: Sequence[RowOptions], column_ids: Sequence[Identity], 
     steps = 0
     dead: list[int] = [0] * len(idents)
 
+    # the least the rows from `depth` on can still add: a branch that cannot catch up even so is cut
+    rest_viol = [0] * (len(open_rows) + 1)
+    rest_cost = [0.0] * (len(open_rows) + 1)
+    for d in range(len(open_rows) - 1, -1, -1):
+        readings = [x for x, _ in contenders[open_rows[d]]]
+        rest_viol[d] = rest_viol[d + 1] + min(x.violations for x in readings)
+        rest_cost[d] = rest_cost[d + 1] + min(x.cost for x in readings)
+
     def dfs(depth: int, viol: int, cost: float, choice: dict[str, Reading]) -> None:
         nonlocal steps
         if steps > max_combinations:
             return
-        if best and (viol > best[0][0] or (viol == best[0][0] and cost > best[0][1] + ambiguity_margin)):
+        low_v, low_c = viol + rest_viol[depth], cost + rest_cost[depth]
+        if best and (low_v > best[0][0] or (low_v == best[0][0] and low_c > best[0][1] + ambiguity_margin)):
             return  # costs only grow deeper down: this branch cannot catch up
         if depth == len(open_rows):
             best.append((viol, cost, dict(choice)))
