@@ -181,10 +181,15 @@ def clause_start(text: str, pos: int, *, floor: int = 0) -> int:
     return start
 
 
+@cache
+def _sentence_end() -> re.Pattern[str]:
+    return re.compile("[" + re.escape(lexicon()["sentence_end"]) + "]")
+
+
 def sentence_ends(text: str, start: int, end: int) -> list[int]:
     """Positions in text[start:end] that end a sentence: 。；！？ and newlines that are not wraps."""
-    ends = lexicon()["sentence_end"]
-    return [k for k in range(start, end) if text[k] in ends and not (text[k] == "\n" and wrapped(text, k))]
+    return [m.start() for m in _sentence_end().finditer(text, start, end)
+            if not (m.group() == "\n" and wrapped(text, m.start()))]
 
 
 def crosses_break(text: str, start: int, end: int) -> bool:
