@@ -35,7 +35,8 @@ def _period() -> re.Pattern[str]:
 def _money() -> re.Pattern[str]:
     """An amount and its printed unit (万元 or 元), longest unit first."""
     units = sorted(words()["money"]["wan"] + words()["money"]["yuan"], key=len, reverse=True)
-    return re.compile(r"(\d+(?:\.\d+)?)\s*(" + "|".join(map(re.escape, units)) + ")")
+    # never from the middle of a digit run: the leftmost match is the same, without retrying every digit
+    return re.compile(r"(?<!\d)(\d+(?:\.\d+)?)\s*(" + "|".join(map(re.escape, units)) + ")")
 
 
 def _prose_ranges(ctx: RuleContext) -> list[tuple[int, int]]:

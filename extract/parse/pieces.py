@@ -155,7 +155,7 @@ class Lines:
             line = self.text[a:b]
             if "\t" in line:
                 k = "tab"
-            elif _PIPE_ROW.search(line) and line.strip() not in "|｜":
+            elif ("|" in line or "｜" in line) and _PIPE_ROW.search(line) and line.strip() not in "|｜":
                 k = "pipe"
             else:
                 k = ""
