@@ -167,6 +167,7 @@ class _Table:
         # per row, per reading: [(ident, side, known sum, unknown count)]
         self.contrib: dict[str, list[list[tuple[int, int, float, int]]]] = {}
         self.bounds: dict[str, list[tuple[int, int, float, float, int]]] = {}
+        self.touched: dict[str, tuple[int, ...]] = {}  # per row: the identities it touches, each once
         for r in open_rows:
             pos = {k: i for i, k in enumerate(r.keys)}
             touch = [(n, side, tuple(pos[k] for k in ks if k in pos))
@@ -195,6 +196,7 @@ class _Table:
                 self.rem_max[n][side] += max(sums)
                 self.rem_open[n][side] += opened
             self.bounds[r.row] = bounds
+            self.touched[r.row] = tuple(dict.fromkeys(n for n, _, _ in touch))
 
     def apply(self, row: str, choice: int, sign: int) -> None:
         """Take (sign 1) or give back (sign -1) reading `choice` of `row`."""
@@ -210,14 +212,13 @@ class _Table:
         """Identities touched by `row` that can no longer hold, whatever the rows left to choose."""
         out = []
         inf = self.INF
-        for n, side, _, _, _ in self.bounds[row]:
-            if side == 1 and any(b[0] == n for b in self.bounds[row] if b[1] == 0):
-                continue  # checked once per identity
-            kl, kr = self.known[n]
-            lo_l = kl + self.rem_min[n][0]
-            lo_r = kr + self.rem_min[n][1]
-            hi_l = inf if (self.unknown[n][0] or self.rem_open[n][0]) else kl + self.rem_max[n][0]
-            hi_r = inf if (self.unknown[n][1] or self.rem_open[n][1]) else kr + self.rem_max[n][1]
+        known, rem_min, rem_max, unknown, rem_open = self.known, self.rem_min, self.rem_max, self.unknown, self.rem_open
+        for n in self.touched[row]:
+            kl, kr = known[n]
+            lo_l = kl + rem_min[n][0]
+            lo_r = kr + rem_min[n][1]
+            hi_l = inf if (unknown[n][0] or rem_open[n][0]) else kl + rem_max[n][0]
+            hi_r = inf if (unknown[n][1] or rem_open[n][1]) else kr + rem_max[n][1]
             if lo_l > hi_r + 1e-6 or lo_r > hi_l + 1e-6:
                 out.append(n)
         return out

@@ -19,6 +19,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 Number = int | float
 SumGroup = tuple[tuple[int, ...], int]  # (positions of the parts, position of their total)
@@ -337,8 +338,25 @@ def row_readings(pieces: Sequence[Piece], n: int, groups: Sequence[SumGroup] = (
     Never empty. A row whose pieces hold more digits than its cells could gets the plain reading
     (each piece one cell, the rest missing) marked as breaking its sums, so the caller reports it
     rather than trusting it; so does a row whose search runs out of steps before any reading.
+
+    The answer depends only on what the pieces say, so rows printed alike (a run of zeros, the same
+    row in a report's several copies, one template across a batch) are read once per process.
     """
-    costs = costs or Costs()
+    printed = tuple((p.value, p.digits, p.sign, p.decimal, p.gap, p.isolated, p.blank, type(p.value))
+                    for p in pieces)
+    return list(_readings_of(printed, n, tuple(groups), costs or _COSTS))
+
+
+_COSTS = Costs()
+
+
+@lru_cache(maxsize=4096)
+def _readings_of(printed: tuple, n: int, groups: tuple[SumGroup, ...], costs: Costs) -> tuple[Reading, ...]:
+    """row_readings of pieces given as field tuples (hashable; the value's type kept, so 0 is not 0.0)."""
+    return tuple(_search_readings([Piece(*p[:7]) for p in printed], n, groups, costs))
+
+
+def _search_readings(pieces: Sequence[Piece], n: int, groups: Sequence[SumGroup], costs: Costs) -> list[Reading]:
     exact = _exact(pieces, n, groups)
     if exact is not None:
         return [exact]

@@ -119,3 +119,25 @@ def test_readings_the_identities_cannot_tell_apart_are_uncertain_with_their_opti
     assert {"a", "b", "c"} >= choice.uncertain and len(choice.options["normative_doc"]) == 3
     hinted = choose_readings(options, [], hints={"b": 1})
     assert hinted.picks["normative_doc"].values == (1, 1, 53) and not hinted.uncertain
+
+
+def test_rows_printed_alike_are_read_once_and_alike():
+    """row_readings remembers rows by what they print: the same answer again, a caller's edits to the
+    list it got do not leak into the next answer, and 0 printed as 0.0 is not confused with 0."""
+    from nianbao.readings import _readings_of
+
+    run = [Piece(None, "713000074")]
+    first = row_readings(run, 7, ((tuple(range(1, 6)), 6),))
+    before = _readings_of.cache_info().hits
+    again = row_readings([Piece(None, "713000074")], 7, ((tuple(range(1, 6)), 6),))
+    assert _readings_of.cache_info().hits == before + 1
+    assert again == first
+    again.clear()
+    assert row_readings(run, 7, ((tuple(range(1, 6)), 6),)) == first
+    ints = row_readings([Piece(0, "0"), Piece(0, "0")], 2)[0].values
+    floats = row_readings([Piece(0.0, "0"), Piece(0.0, "0")], 2)[0].values
+    assert [type(v) for v in ints] == [int, int] and [type(v) for v in floats] == [float, float]
+    # a piece's gap is part of the key: the same digits with another separator cost another reading
+    in_cell = row_readings([Piece(1, "1"), Piece(4, "4", gap="in_cell")], 1)[0]
+    by_line = row_readings([Piece(1, "1"), Piece(4, "4", gap="line")], 1)[0]
+    assert in_cell.values == by_line.values == (14,) and in_cell.cost < by_line.cost
