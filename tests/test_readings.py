@@ -137,7 +137,6 @@ def test_rows_printed_alike_are_read_once_and_alike():
     ints = row_readings([Piece(0, "0"), Piece(0, "0")], 2)[0].values
     floats = row_readings([Piece(0.0, "0"), Piece(0.0, "0")], 2)[0].values
     assert [type(v) for v in ints] == [int, int] and [type(v) for v in floats] == [float, float]
-    # a piece's gap is part of the key: the same digits with another separator cost another reading
-    in_cell = row_readings([Piece(1, "1"), Piece(4, "4", gap="in_cell")], 1)[0]
-    by_line = row_readings([Piece(1, "1"), Piece(4, "4", gap="line")], 1)[0]
-    assert in_cell.values == by_line.values == (14,) and in_cell.cost < by_line.cost
+    # a piece's gap is part of the key: the same digits across a line break are not one number
+    assert row_readings([Piece(1, "1"), Piece(4, "4", gap="in_cell")], 1)[0].values == (14,)
+    assert row_readings([Piece(1, "1"), Piece(4, "4", gap="line")], 1)[0].values == (1,)
