@@ -198,15 +198,21 @@ class _Table:
             self.bounds[r.row] = bounds
             self.touched[r.row] = tuple(dict.fromkeys(n for n, _, _ in touch))
 
-    def apply(self, row: str, choice: int, sign: int) -> None:
-        """Take (sign 1) or give back (sign -1) reading `choice` of `row`."""
-        for n, side, ksum, unk in self.contrib[row][choice]:
-            self.known[n][side] += sign * ksum
-            self.unknown[n][side] += sign * unk
+    def settle(self, row: str, sign: int) -> None:
+        """`row` leaves (sign 1) or rejoins (sign -1) the rows still to choose: the same for each of its
+        readings, so the search does it once per row, not once per reading."""
+        rem_min, rem_max, rem_open = self.rem_min, self.rem_max, self.rem_open
         for n, side, lo, hi, opened in self.bounds[row]:
-            self.rem_min[n][side] -= sign * lo
-            self.rem_max[n][side] -= sign * hi
-            self.rem_open[n][side] -= sign * opened
+            rem_min[n][side] -= sign * lo
+            rem_max[n][side] -= sign * hi
+            rem_open[n][side] -= sign * opened
+
+    def apply(self, row: str, choice: int, sign: int) -> None:
+        """Take (sign 1) or give back (sign -1) reading `choice` of a settled `row`."""
+        known, unknown = self.known, self.unknown
+        for n, side, ksum, unk in self.contrib[row][choice]:
+            known[n][side] += sign * ksum
+            unknown[n][side] += sign * unk
 
     def broken(self, row: str) -> list[int]:
         """Identities touched by `row` that can no longer hold, whatever the rows left to choose."""
@@ -287,6 +293,7 @@ def choose_readings(rows: Sequence[RowOptions], column_ids: Sequence[Identity], 
                              key=lambda b: b[1])[:64]
             return
         row = open_rows[depth]
+        table.settle(row, 1)
         for index, (reading, _) in enumerate(contenders[row]):
             steps += 1
             table.apply(row, index, 1)
@@ -299,6 +306,7 @@ def choose_readings(rows: Sequence[RowOptions], column_ids: Sequence[Identity], 
             for n in newly:
                 dead[n] = 0
             table.apply(row, index, -1)
+        table.settle(row, -1)
 
     options: dict[str, list[tuple]] = {}
     uncertain: set[str] = set()
