@@ -88,10 +88,12 @@ def review_findings(store: Store, doc_id: int) -> list[dict[str, Any]]:
     return [f for f in store.findings(doc_id, active_only=False) if f["active"] or f["status"] == "corrected"]
 
 
-def correction_notes(store: Store, doc_id: int) -> dict[str, tuple[Any, Any]]:
-    """key → (first value before any correction, latest corrected value)."""
+def correction_notes(store: Store, doc_id: int, history: list[dict[str, Any]] | None = None
+                     ) -> dict[str, tuple[Any, Any]]:
+    """key → (first value before any correction, latest corrected value); `history` is the report's
+    decisions when the caller has them already (oldest first, as `Store.decisions` gives them)."""
     out: dict[str, tuple[Any, Any]] = {}
-    for d in store.decisions(doc_id):
+    for d in store.decisions(doc_id) if history is None else history:
         if d["action"] == "correct" and d["cell_key"]:
             old = json.loads(d["old_value"]) if d["old_value"] is not None else None
             new = json.loads(d["new_value"]) if d["new_value"] is not None else None

@@ -554,14 +554,7 @@ class Store:
             return []
         with self.engine.connect() as c:
             _, ex = self._extraction(c, doc_id)
-        out = []
-        for i, cell in enumerate(ex.cells.values()):
-            sp = cell.span
-            out.append({"id": i, "extraction_id": doc.current_extraction_id, "key": cell.key, "value": cell.value,
-                        "raw": cell.raw, "span_start": sp.start if sp else None, "span_end": sp.end if sp else None,
-                        "page": sp.page if sp else None, "bbox": list(sp.bbox) if sp and sp.bbox else None,
-                        "confidence": cell.confidence, "reader": cell.reader, "note": cell.note})
-        return out
+        return cell_rows(doc, ex)
 
     def claims(self, doc_id: int) -> list[dict[str, Any]]:
         """The current extraction's narrative claims, from its stored JSON."""
@@ -570,14 +563,49 @@ class Store:
             return []
         with self.engine.connect() as c:
             _, ex = self._extraction(c, doc_id)
-        return [{"id": i, "extraction_id": doc.current_extraction_id, "idx": i, "value": cl.value, "unit": cl.unit,
-                 "kind": cl.kind, "quote": cl.quote, "parent": cl.parent, "subject": cl.subject,
-                 "span_start": cl.span.start if cl.span else None, "span_end": cl.span.end if cl.span else None}
-                for i, cl in enumerate(ex.narrative)]
+        return claim_rows(doc, ex)
+
+    def reading(self, doc_id: int) -> tuple[Any, Extraction | None, Extraction | None]:
+        """A report for its page in one visit: the document row, its stored extraction (cells and
+        claims as printed) and the same as reviewed (`current`); one decode when nothing was
+        corrected, and then both are the same object, to be read, not changed."""
+        with self.engine.connect() as c:
+            doc = c.execute(select(S.documents).where(S.documents.c.id == doc_id)).first()
+            if doc is None:
+                raise StoreError(f"no report with id {doc_id}")
+            if doc.current_extraction_id is None:
+                return doc, None, None
+            row = c.execute(select(S.extractions.c.data, S.extractions.c.data_z)
+                            .where(S.extractions.c.id == doc.current_extraction_id)).one()
+            corrections = self._corrections(c, doc_id)
+        stored = _unpack(row.data, row.data_z)
+        if not corrections:
+            return doc, stored, stored
+        return doc, stored, _apply(doc, _unpack(row.data, row.data_z), corrections)
 
     def runs(self) -> list[Any]:
         with self.engine.connect() as c:
             return c.execute(select(S.runs).order_by(S.runs.c.id)).all()
+
+
+def cell_rows(doc: Any, ex: Extraction) -> list[dict[str, Any]]:
+    """An extraction's cells as printed (value, raw, provenance)."""
+    out = []
+    for i, cell in enumerate(ex.cells.values()):
+        sp = cell.span
+        out.append({"id": i, "extraction_id": doc.current_extraction_id, "key": cell.key, "value": cell.value,
+                    "raw": cell.raw, "span_start": sp.start if sp else None, "span_end": sp.end if sp else None,
+                    "page": sp.page if sp else None, "bbox": list(sp.bbox) if sp and sp.bbox else None,
+                    "confidence": cell.confidence, "reader": cell.reader, "note": cell.note})
+    return out
+
+
+def claim_rows(doc: Any, ex: Extraction) -> list[dict[str, Any]]:
+    """An extraction's narrative claims."""
+    return [{"id": i, "extraction_id": doc.current_extraction_id, "idx": i, "value": cl.value, "unit": cl.unit,
+             "kind": cl.kind, "quote": cl.quote, "parent": cl.parent, "subject": cl.subject,
+             "span_start": cl.span.start if cl.span else None, "span_end": cl.span.end if cl.span else None}
+            for i, cl in enumerate(ex.narrative)]
 
 
 _OPEN: weakref.WeakSet[Store] = weakref.WeakSet()

@@ -13,7 +13,7 @@ from nianbao.review import labels as L
 from nianbao.review.causes import Card, group
 from nianbao.review.decide import correction_notes, review_findings, sign_offs
 from nianbao.review.queries import neighbours
-from nianbao.review.store import Store
+from nianbao.review.store import Store, cell_rows, claim_rows
 from nianbao.spec import resolve_template
 from nianbao.spec import rows as spec_rows
 
@@ -23,30 +23,37 @@ PAGED_KINDS = ("pdf", "scan")
 def _segments(text: str, marks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Cut text at every mark boundary; each piece lists the marks covering it and those starting.
 
-    One sweep over the cuts, keeping the marks open at each: linear in cuts plus marks.
+    One sweep over the cuts, opening the marks that start and closing those that end at each
+    (every end is a cut): linear in cuts plus marks. What a piece shows is worked out again only
+    when the marks covering it change.
     """
     n = len(text)
     marks = [m for m in marks if 0 <= m["start"] < m["end"] <= n]
     cuts = sorted({0, n, *(m["start"] for m in marks), *(m["end"] for m in marks)})
     starting: dict[int, list[int]] = {}
+    ending: dict[int, list[int]] = {}
     for i, m in enumerate(marks):
         starting.setdefault(m["start"], []).append(i)
+        ending.setdefault(m["end"], []).append(i)
     out = []
     open_marks: dict[int, dict[str, Any]] = {}
+    shown: dict[str, Any] = {"classes": [], "cellkeys": [], "findings": [], "title": ""}
     for a, b in zip(cuts, cuts[1:], strict=False):
-        for i in starting.get(a, ()):
+        began = starting.get(a, ())
+        ended = [i for i in ending.get(a, ()) if i in open_marks]
+        for i in began:
             open_marks[i] = marks[i]
-        for i in [i for i, m in open_marks.items() if m["end"] <= a]:
+        for i in ended:
             del open_marks[i]
-        covering = list(open_marks.values())
-        out.append({
-            "text": text[a:b],
-            "anchors": [marks[i]["id"] for i in starting.get(a, ()) if marks[i].get("id")],
-            "classes": sorted({c for m in covering for c in m["classes"]}),
-            "cellkeys": sorted({m["key"] for m in covering if m.get("key")}),
-            "findings": sorted({m["finding"] for m in covering if m.get("finding")}),
-            "title": next((m["title"] for m in covering if m.get("title")), ""),
-        })
+        if began or ended:
+            covering = open_marks.values()
+            shown = {
+                "classes": sorted({c for m in covering for c in m["classes"]}),
+                "cellkeys": sorted({m["key"] for m in covering if m.get("key")}),
+                "findings": sorted({m["finding"] for m in covering if m.get("finding")}),
+                "title": next((m["title"] for m in covering if m.get("title")), ""),
+            }
+        out.append({"text": text[a:b], "anchors": [marks[i]["id"] for i in began if marks[i].get("id")], **shown})
     return out
 
 
@@ -121,20 +128,20 @@ def _by_row(keys: list[str], template: str | None, cells: dict[str, dict[str, An
 
 
 def report_view(store: Store, doc_id: int, order: list[int] | None = None) -> dict[str, Any]:
-    doc = store.document(doc_id)
+    doc, stored, ex = store.reading(doc_id)
     prev_id, next_id = neighbours(store, doc_id, order)
     signoff = sign_offs(store, [doc_id]).get(doc_id)
-    decisions = [_decision_view(d, doc.template) for d in reversed(store.decisions(doc_id))]
+    history = store.decisions(doc_id)
+    decisions = [_decision_view(d, doc.template) for d in reversed(history)]
     common = {"doc": doc, "kind_zh": L.kind(doc.kind), "prev_id": prev_id, "next_id": next_id,
               "signoff": signoff, "decisions": decisions, "paged": doc.kind in PAGED_KINDS}
-    if doc.current_extraction_id is None:
+    if stored is None or ex is None:
         return {**common, "segments": [{"text": doc.text or "", "anchors": [], "classes": [], "findings": [],
                                         "title": "", "cellkeys": []}],
                 "tables": [], "cards": [], "claims": [], "cells": {}, "counts": _counts([])}
-    ex = store.current(doc_id)
     template = resolve_template(ex.meta.template, doc.template)
-    printed = {c["key"]: c for c in store.cells(doc_id)}
-    corrections = correction_notes(store, doc_id)
+    printed = {c["key"]: c for c in cell_rows(doc, stored)}
+    corrections = correction_notes(store, doc_id, history)
     findings = review_findings(store, doc_id)
     flagged: dict[str, str] = {}
     for f in sorted(findings, key=lambda f: f["status"] != "open"):
@@ -157,7 +164,7 @@ def report_view(store: Store, doc_id: int, order: list[int] | None = None) -> di
             marks.append({"start": p["span_start"], "end": p["span_end"], "id": f"src-{key}", "key": key,
                           "classes": ["num", f"flag-{flagged[key]}" if key in flagged else "ok"],
                           "title": L.cell(key, template)})
-    claims = store.claims(doc_id)
+    claims = claim_rows(doc, stored)
     for c in claims:
         c["kind_zh"] = L.claim_kind(c["kind"])
         if c["span_start"] is not None:
