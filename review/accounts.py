@@ -85,15 +85,19 @@ def login(store: Store, name: str, password: str) -> str | None:
 
 def session_user(store: Store, token: str | None) -> str | None:
     """The reviewer a session cookie belongs to, if it is a live session."""
+    found = session(store, token)
+    return found[0] if found is not None and found[1] >= now() else None
+
+
+def session(store: Store, token: str | None) -> tuple[str, str] | None:
+    """(reviewer, expires at) of a session cookie, expired or not; None for no such session."""
     if not token or len(token) > 200:
         return None
     with store.engine.connect() as c:
         row = c.execute(select(users.c.name, sessions.c.expires_at)
                         .join(users, users.c.id == sessions.c.user_id)
                         .where(sessions.c.token_hash == _digest(token))).first()
-    if row is None or row.expires_at < now():
-        return None
-    return row.name
+    return None if row is None else (row.name, row.expires_at)
 
 
 def logout(store: Store, token: str | None) -> None:

@@ -23,7 +23,7 @@ F, D = S.findings, S.documents
 SHOWN = or_(F.c.active.is_(True), F.c.status == "corrected")  # what the page shows of a report
 
 
-@dataclass
+@dataclass(frozen=True)
 class Filters:
     agency: str = ""
     year: int | None = None
@@ -118,39 +118,6 @@ def neighbours(store: Store, doc_id: int, order: list[int] | None = None) -> tup
     except ValueError:
         return None, None
     return (ids[i - 1] if i > 0 else None), (ids[i + 1] if i + 1 < len(ids) else None)
-
-
-class Snapshot:
-    """Whole-store figures (progress, queues, the review order) kept for a moment.
-
-    Every page shows them and each is an aggregate over all findings, so under load they are
-    computed once per `ttl` seconds; the server clears them after each of its own writes, so a
-    reviewer always sees their own decision counted.
-    """
-
-    def __init__(self, store: Store, ttl: float = 2.0) -> None:
-        import threading
-
-        self.store, self.ttl = store, ttl
-        self._lock = threading.Lock()
-        self._values: dict[str, tuple[float, Any]] = {}
-
-    def get(self, name: str, compute: Any) -> Any:
-        import time
-
-        now = time.monotonic()
-        with self._lock:
-            hit = self._values.get(name)
-        if hit and now - hit[0] < self.ttl:
-            return hit[1]
-        value = compute(self.store)
-        with self._lock:
-            self._values[name] = (now, value)
-        return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._values.clear()
 
 
 def progress(store: Store) -> dict[str, int]:

@@ -7,18 +7,29 @@ the file system.
 
 Forgery: every POST must come from this server's own origin (Origin, else Referer) and carry a
 CSRF token that is an HMAC, under a secret made when the server starts, of the session cookie;
-a cookie planted by another page on the same host is useless without the secret. Load: at most
-`slots` requests work at once; one that waits longer than a second and a half for a slot gets a
-503 with Retry-After instead of a place in an ever longer queue.
+a cookie planted by another page on the same host is useless without the secret.
+
+Load: the list, report and queue pages are kept once rendered, for the store revision they were
+built at (review/pagecache.py: any write, by this server or another process, makes a new
+revision), and an address asked for before is answered from memory before any routing, with the
+visitor's own CSRF token put into the kept bytes. Building a page is CPU-bound Python: `serve`
+builds in processes of their own, so the event loop that answers everyone keeps its core and its
+GIL (embedded, e.g. in tests, the app builds in worker threads). At most `slots` builds (or other
+requests) are at work at once; visitors asking for a page that is being built wait for that one
+build; a request waits for a slot only while the wait it can expect stays under QUEUE_WAIT, and
+otherwise gets a 503 with Retry-After at once instead of a place in an ever longer queue.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import re
 import secrets
+import time
+from collections.abc import Callable, Hashable
 from importlib import resources
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
@@ -28,15 +39,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from nianbao.review import accounts, decide, queries
 from nianbao.review import labels as L
+from nianbao.review import schema as S
+from nianbao.review.pagecache import PageCache, Rev, Revision, Snapshot
 from nianbao.review.pages import PageError, original_bytes, page_image
-from nianbao.review.store import Store, StoreError, parse_value
+from nianbao.review.store import Store, StoreError, now, parse_value
 from nianbao.review.view import report_view
 
 SESSION_COOKIE = "nianbao_session"
@@ -45,9 +60,87 @@ STATUSES = ("open", "confirmed", "dismissed", "corrected")
 DOC_ID = re.compile(r"^[1-9][0-9]{0,8}$")
 FINDING_ID = re.compile(r"^[0-9a-f]{16}$")
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
-SLOTS = 4  # CPU-bound page building under one GIL: more threads only wait longer
+SLOTS = 2  # CPU-bound page building under one GIL: more threads only wait longer
 QUEUE_WAIT = 1.0  # seconds a request may wait for a slot before it gets a 503
-MAX_WAITING = 8  # requests that may wait at all; beyond that a 503 at once
+MAX_WAITING = 8  # requests that may always wait; more only while their expected wait is under QUEUE_WAIT
+CACHE_BYTES = 128 << 20  # rendered pages kept (UTF-8 bytes), least recently used dropped first
+PAGE_PATHS = re.compile(r"^/(?:queue|report/[^/]*)?$")  # GET pages that are kept and gate themselves
+
+
+class Busy(Exception):
+    """No slot free within QUEUE_WAIT (or too many waiting): the answer is a 503."""
+
+
+class Gate:
+    """At most `slots` requests at work; a request waits for a slot only while the wait it can
+    expect (those ahead of it × how long a slot is held, lately, ÷ slots) is under QUEUE_WAIT,
+    never past QUEUE_WAIT, and at least MAX_WAITING may always wait. The rest are Busy at once."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self.sem = asyncio.Semaphore(slots)  # bound to the server's event loop when first waited on
+        self.waiting = 0
+        self.held = 0.1  # seconds a slot is held, moving average (a cautious start)
+
+    def full(self) -> bool:
+        """Would a request that needs a slot now be turned away?"""
+        if not self.sem.locked() or self.waiting < MAX_WAITING:
+            return False
+        return (self.waiting + 1) * self.held / self.slots >= QUEUE_WAIT
+
+    @contextlib.asynccontextmanager
+    async def slot(self):
+        if not self.sem.locked():
+            await self.sem.acquire()  # a slot is free: taken at once, without waiting in line
+        elif self.full():
+            raise Busy
+        else:
+            self.waiting += 1
+            try:
+                await asyncio.wait_for(self.sem.acquire(), timeout=QUEUE_WAIT)
+            except TimeoutError:
+                raise Busy from None
+            finally:
+                self.waiting -= 1
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.sem.release()
+            self.held += 0.2 * (time.perf_counter() - start - self.held)
+
+
+class Guard:
+    """ASGI middleware. A kept page is answered by `front` before any routing or parsing when it
+    can be: from memory when it is kept at the current revision, a 503 at once when it would need
+    building and the gate is full. Requests other than static files and the kept pages take a slot
+    of the gate (or get a 503). A write makes a new revision before its answer leaves."""
+
+    def __init__(self, app: Any, gate: Gate, revision: Revision, busy: Callable[[], Response],
+                 front: Callable[[Any], Response | None]) -> None:
+        self.app, self.gate, self.revision, self.busy = app, gate, revision, busy
+        self.front = front
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/static/"):
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "GET" and PAGE_PATHS.match(scope["path"]):
+            answer = self.front(scope)
+            await (answer or self.app)(scope, receive, send)
+            return
+        if scope["method"] not in ("GET", "HEAD"):
+            revision, plain_send = self.revision, send
+
+            async def send(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    revision.bump()  # whatever it changed, no page kept before is shown again
+                await plain_send(message)
+        try:
+            async with self.gate.slot():
+                await self.app(scope, receive, send)
+        except Busy:
+            await self.busy()(scope, receive, send)
 
 
 class PageProblem(Exception):
@@ -57,10 +150,29 @@ class PageProblem(Exception):
         super().__init__(message)
         self.status, self.message, self.back = status, message, back
 
+    def __reduce__(self) -> tuple[Any, ...]:  # raised in a build process, answered by the server
+        return PageProblem, (self.status, self.message, self.back)
+
+
+class _PageEnvironment(Environment):
+    """Jinja with `x.name` on a plain dict read as `x["name"]` first, as Jinja would after failing
+    to find such an attribute: the same answer (names of dict methods still mean the method), without
+    the AttributeError raised and caught for each of the thousands of lookups a report page makes."""
+
+    _methods = frozenset(dir(dict))
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in self._methods:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
 
 def _env() -> Environment:
     root = resources.files("nianbao.review")
-    env = Environment(loader=FileSystemLoader(str(root.joinpath("templates"))),
+    env = _PageEnvironment(loader=FileSystemLoader(str(root.joinpath("templates"))),
                       autoescape=select_autoescape(["html"], default=True))
     env.globals.update(urlencode=urlencode, L=L, SEVERITIES=SEVERITIES, STATUSES=STATUSES)
     env.filters["local_time"] = L.local_time
@@ -83,59 +195,210 @@ def _page(raw: str) -> int:
     return int(raw) if re.fullmatch(r"[1-9]\d{0,5}", raw.strip() or "x") else 1
 
 
+class Pages:
+    """Builds the kept pages (list, report, queue) from the store, as the bytes around their CSRF
+    token: in the server's worker threads, or in a build process of its own (`_build_in_process`)."""
+
+    def __init__(self, store: Store, env: Environment | None = None) -> None:
+        self.store, self.env = store, env or _env()
+        self.snap = Snapshot(store)
+
+    def context(self, what: tuple[Any, ...], rev: Rev) -> tuple[str, dict[str, Any]]:
+        """The template and what it shows, for ("list", Filters, filters shown), ("report", id)
+        or ("queue", category, rule, status, page)."""
+        store, snap = self.store, self.snap
+        if what[0] == "list":
+            _, f, filters = what
+            return "list.html", dict(**queries.report_list(store, f), filters=dict(filters), sorts=queries.SORTS,
+                                     categories=snap.get("categories", queries.categories, rev),
+                                     runs=store.runs()[-10:][::-1])
+        if what[0] == "report":
+            try:
+                data = report_view(store, what[1], order=snap.get("order", queries.review_order, rev))
+            except StoreError:
+                raise PageProblem(404, "没有这份报告。") from None
+            if data["paged"]:
+                _place_boxes(data)
+            return "report.html", data
+        if what[0] == "queue":
+            _, category, rule, status, page = what
+            found = (queries.queue_findings(store, category=category[:40], rule=rule[:80], status=status, page=page)
+                     if category or rule else None)
+            return "queue.html", {"queues": snap.get("queues", queries.queues, rev), "category": category,
+                                  "rule": rule, "status": status, "found": found}
+        raise ValueError(f"no such page {what[0]!r}")
+
+    def warm(self) -> None:
+        """Compile the templates and load what a first report page needs (labels, the spec), so
+        that the first visitor after a start does not pay for it."""
+        for name in ("list.html", "report.html", "queue.html", "error.html"):
+            self.env.get_template(name)
+        with self.store.engine.connect() as c:
+            first = c.execute(select(func.min(S.documents.c.id))
+                              .where(S.documents.c.current_extraction_id.is_not(None))).scalar()
+        if first is not None:
+            with contextlib.suppress(Exception):
+                self.build(("report", first), (-1, -1), None, False, "warm")
+
+    def build(self, what: tuple[Any, ...], rev: Rev, user: str | None, login: bool, sentinel: str,
+              **extra: Any) -> tuple[bytes, ...]:
+        name, ctx = self.context(what, rev)
+        return self.render(name, rev, user, login, sentinel, **ctx, **extra)
+
+    def render(self, name: str, rev: Rev, user: str | None, login: bool, sentinel: str,
+               **ctx: Any) -> tuple[bytes, ...]:
+        html = self.env.get_template(name).render(
+            csrf_token=sentinel, who=user, login=login,
+            progress=self.snap.get("progress", queries.progress, rev), **ctx)
+        return tuple(html.encode("utf-8").split(sentinel.encode("ascii")))
+
+
+_WORKER_PAGES: Pages | None = None
+
+
+def _start_build_process(url: str) -> None:
+    """In a build process: leave Ctrl-C to the server, end when it is gone, open the store."""
+    global _WORKER_PAGES
+    import os
+    import signal
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    server = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == server:
+            time.sleep(1.0)
+        os._exit(0)  # the server died without ending this process (SIGKILL, a crash)
+
+    threading.Thread(target=watch, daemon=True, name="nianbao-watch-server").start()
+    _WORKER_PAGES = Pages(Store(url))
+    _WORKER_PAGES.warm()
+
+
+def _build_in_process(*args: Any) -> tuple[bytes, ...]:
+    assert _WORKER_PAGES is not None
+    return _WORKER_PAGES.build(*args)
+
+
+def _build_process_ready() -> int:
+    import os
+    import time
+
+    time.sleep(0.05)  # held a moment, so each of the first calls starts a process of its own
+    return os.getpid()
+
+
+class _BuildPool:
+    """Processes that build pages, so the event loop keeps its core (and the GIL) to answer. When
+    one dies (killed, out of memory) the builds it held are 503s, and so is every build until new
+    processes have started (in a thread, while the server goes on answering from memory)."""
+
+    def __init__(self, url: str, processes: int) -> None:
+        self.url, self.processes = url, processes
+        self.pool: Any = self._start()
+
+    def _start(self) -> Any:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start_build_process, initargs=(self.url,))
+        for f in [pool.submit(_build_process_ready) for _ in range(self.processes)]:
+            f.result(timeout=300)  # started and the store opened before the first request
+        return pool
+
+    def _restart(self) -> None:
+        for _ in range(3):
+            try:
+                self.pool = self._start()
+                return
+            except Exception:  # tried again; the server answers 503 meanwhile
+                time.sleep(1.0)
+
+    async def build(self, *args: Any) -> tuple[bytes, ...]:
+        from concurrent.futures.process import BrokenProcessPool
+
+        loop = asyncio.get_running_loop()
+        pool = self.pool
+        if pool is None:
+            raise Busy  # new build processes are starting
+        try:
+            return await loop.run_in_executor(pool, _build_in_process, *args)
+        except BrokenProcessPool:
+            if self.pool is pool:  # the first to notice has new ones started
+                self.pool = None
+                with contextlib.suppress(Exception):
+                    pool.shutdown(wait=False, cancel_futures=True)
+                loop.run_in_executor(None, self._restart)
+            raise Busy from None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 def create_app(store: Store, who: str = "reviewer", login: bool = False, slots: int = SLOTS,
-               allowed_hosts: list[str] | None = None) -> FastAPI:
+               allowed_hosts: list[str] | None = None, cache_bytes: int = CACHE_BYTES,
+               processes: int = 0) -> FastAPI:
     """The review app over one store.
 
     Without `login` (the loopback default) every visitor is `who`; with it, a reviewer signs in
-    with an account from `nianbao user add` and the audit trail names them.
+    with an account from `nianbao user add` and the audit trail names them. With `processes`,
+    pages are built in that many processes of their own (started here, before the first request;
+    `app.state.close()` ends them), so building one never holds up the event loop that answers
+    everyone else; without, in worker threads of this process.
     """
     app = FastAPI(title="nianbao review", docs_url=None, redoc_url=None, openapi_url=None)
+    env = _env()
+    secret = secrets.token_bytes(32)
+    revision = Revision(store)
+    pages = Pages(store, env)
+    cache = PageCache(cache_bytes)
+    pool = _BuildPool(store.url, processes) if processes > 0 else None
+    gate = Gate(slots)
+    building: dict[Hashable, asyncio.Future] = {}
+    sentinel = "csrf-" + secrets.token_hex(16)  # stands for the visitor's token in a kept page
+    busy_page = _busy(env)
+    addresses: dict[tuple[str, bytes, str | None], Hashable] = {}  # (path, query, reviewer) → page key
+    app.add_middleware(Guard, gate=gate, revision=revision, busy=lambda: _copy(busy_page),
+                       front=lambda scope: front(scope))
     if not login:
         # only loopback names: a web page elsewhere cannot reach this server through DNS rebinding
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or ["127.0.0.1", "localhost", "[::1]"])
-    env = _env()
-    secret = secrets.token_bytes(32)
-    snap = queries.Snapshot(store)
-    busy_page = _busy(env)
     static = resources.files("nianbao.review").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
-    gate: dict[str, Any] = {"sem": None, "waiting": 0}
+    app.state.page_cache, app.state.revision = cache, revision
 
-    @app.middleware("http")
-    async def bounded(request: Request, call_next):
-        """At most `slots` requests at work, at most MAX_WAITING waiting (briefly); the rest get 503 at once."""
-        if request.url.path.startswith("/static/"):
-            return await call_next(request)
-        if gate["sem"] is None:
-            gate["sem"] = asyncio.Semaphore(slots)
-        sem: asyncio.Semaphore = gate["sem"]
-        if sem.locked() and gate["waiting"] >= MAX_WAITING:
-            return _copy(busy_page)
-        gate["waiting"] += 1
-        try:
-            await asyncio.wait_for(sem.acquire(), timeout=QUEUE_WAIT)
-        except TimeoutError:
-            return _copy(busy_page)
-        finally:
-            gate["waiting"] -= 1
-        try:
-            response = await call_next(request)
-        finally:
-            sem.release()
-        if request.method == "POST":
-            snap.clear()  # this server's own write: the counts on the next page include it
-        return response
+    def close() -> None:
+        if pool is not None:
+            pool.close()
+        revision.close()
+
+    app.state.close = close
+    app.state.warm = pages.warm
 
     # ------------------------------------------------------------ sessions and forgery
 
     def session_of(request: Request) -> str:
         return request.cookies.get(SESSION_COOKIE) or ""
 
+    known: dict[str, tuple[Rev, tuple[str, str] | None]] = {}  # session → (revision, (who, expires))
+
     def user_of(request: Request) -> str | None:
+        """The reviewer; with login, a session is looked up once per store revision (a login,
+        logout or any other write makes a new one) and its expiry checked every time."""
         if not login:
             return who
-        return accounts.session_user(store, session_of(request))
+        token = session_of(request)
+        rev = revision.current()
+        hit = known.get(token)
+        if hit is None or hit[0] != rev:
+            if len(known) > 10_000:
+                known.clear()
+            hit = known[token] = (rev, accounts.session(store, token))
+        found = hit[1]
+        return found[0] if found is not None and found[1] >= now() else None
 
     def csrf_for(session: str) -> str:
         return hmac.new(secret, b"csrf|" + session.encode("utf-8"), hashlib.sha256).hexdigest()
@@ -157,19 +420,82 @@ def create_app(store: Store, who: str = "reviewer", login: bool = False, slots: 
             raise PageProblem(401, "请先登录。", back="/login")
         return user
 
-    def render(request: Request, name: str, http_status: int = 200, **ctx: Any) -> HTMLResponse:
+    def respond(request: Request, parts: tuple[bytes, ...], http_status: int = 200) -> HTMLResponse:
+        """A page for this visitor: their CSRF token in it, and a session if they have none."""
         session = session_of(request)
         new_session = None
         if not session and not login:
             session = new_session = secrets.token_urlsafe(32)
-        html = env.get_template(name).render(
-            csrf_token=csrf_for(session) if session else "", who=user_of(request),
-            login=login, progress=snap.get("progress", queries.progress), **ctx)
-        resp = HTMLResponse(html, status_code=http_status)
+        token = csrf_for(session) if session else ""
+        resp = HTMLResponse(token.encode("ascii").join(parts), status_code=http_status)
         _secure(resp)
         if new_session:
             resp.set_cookie(SESSION_COOKIE, new_session, httponly=True, samesite="strict")
         return resp
+
+    def render(request: Request, name: str, http_status: int = 200, **ctx: Any) -> HTMLResponse:
+        parts = pages.render(name, revision.current(), user_of(request), login, sentinel, **ctx)
+        return respond(request, parts, http_status)
+
+    def front(scope: Any) -> Response | None:
+        """The answer to a page's address when no routing is needed: the page kept at the current
+        revision (an address asked for before), or a 503 when it would need building and no slot
+        is to be had; None to go on."""
+        request = Request(scope)
+        user = user_of(request)
+        if user is None:
+            return None
+        rev = revision.current()
+        key = addresses.get((scope["path"], scope["query_string"], user))
+        if key is not None:
+            parts = cache.get(key, rev)
+            if parts is not None:
+                return respond(request, parts)
+            if (key, rev) in building:
+                return None  # to wait for the build under way
+        return _copy(busy_page) if gate.full() else None
+
+    async def kept(request: Request, what: tuple[Any, ...]) -> Response:
+        """A page from memory when it was built at the store's current revision; else built once
+        (holding a slot of the gate) for every visitor asking for it meanwhile."""
+        user = need_user(request)
+        rev = revision.current()  # read before any row the page shows: what is kept is never older
+        key = (user, what)
+        if len(addresses) > 100_000:
+            addresses.clear()
+        addresses[(request.scope["path"], request.scope["query_string"], user)] = key
+        parts = cache.get(key, rev)
+        if parts is None:
+            try:
+                parts = await _build_once(key, rev, user, what)
+            except Busy:
+                return _copy(busy_page)
+        return respond(request, parts)
+
+    async def _build_once(key: Hashable, rev: Rev, user: str | None, what: tuple[Any, ...]) -> tuple[bytes, ...]:
+        pending = building.get((key, rev))
+        if pending is not None:
+            return await asyncio.shield(pending)
+        pending = asyncio.get_running_loop().create_future()
+        pending.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved, even with no waiter
+        building[(key, rev)] = pending
+        try:
+            async with gate.slot():
+                if pool is not None:
+                    parts = await pool.build(what, rev, user, login, sentinel)
+                else:
+                    parts = await run_in_threadpool(pages.build, what, rev, user, login, sentinel)
+            cache.put(key, rev, parts)
+            pending.set_result(parts)
+            return parts
+        except asyncio.CancelledError:
+            pending.set_exception(Busy())
+            raise
+        except BaseException as e:
+            pending.set_exception(e)
+            raise
+        finally:
+            building.pop((key, rev), None)
 
     def need_user(request: Request) -> str:
         user = user_of(request)
@@ -242,32 +568,24 @@ def create_app(store: Store, who: str = "reviewer", login: bool = False, slots: 
     # ------------------------------------------------------------ pages
 
     @app.get("/", response_class=HTMLResponse)
-    def index(request: Request, agency: str = "", year: str = "", category: str = "", rule: str = "",
-              status: str = "", signed: str = "", sort: str = "open", page: str = "1") -> HTMLResponse:
-        need_user(request)
+    async def index(request: Request, agency: str = "", year: str = "", category: str = "", rule: str = "",
+                    status: str = "", signed: str = "", sort: str = "open", page: str = "1") -> Response:
         f = queries.Filters(agency=agency.strip()[:100], year=_year(year), category=category.strip()[:40],
                             rule=rule.strip()[:80], status=status if status in STATUSES else "",
                             signed=signed if signed in ("yes", "no") else "",
                             sort=sort if sort in queries.SORTS else "open", page=_page(page))
-        data = queries.report_list(store, f)
         filters = {"agency": f.agency, "year": year if f.year else "", "category": f.category, "rule": f.rule,
                    "status": f.status, "signed": f.signed, "sort": f.sort}
-        return render(request, "list.html", **data, filters=filters, categories=snap.get("categories", queries.categories),
-                      sorts=queries.SORTS, runs=store.runs()[-10:][::-1])
+        return await kept(request, ("list", f, tuple(filters.items())))
 
     @app.get("/report/{doc_id}", response_class=HTMLResponse)
-    def report(request: Request, doc_id: str) -> HTMLResponse:
-        need_user(request)
-        return report_page(request, _doc_id(doc_id))
+    async def report(request: Request, doc_id: str) -> Response:
+        return await kept(request, ("report", _doc_id(doc_id)))
 
     def report_page(request: Request, doc_id: int, error: str = "", status: int = 200) -> HTMLResponse:
-        try:
-            data = report_view(store, doc_id, order=snap.get("order", queries.review_order))
-        except StoreError:
-            raise PageProblem(404, "没有这份报告。") from None
-        if data["paged"]:
-            _place_boxes(data)
-        return render(request, "report.html", http_status=status, error=error, **data)
+        """The report page with a message (after a refused decision): built for this answer only."""
+        parts = pages.build(("report", doc_id), revision.current(), user_of(request), login, sentinel, error=error)
+        return respond(request, parts, status)
 
     @app.get("/report/{doc_id}/page/{page}.png")
     def page_png(request: Request, doc_id: str, page: str) -> Response:
@@ -307,14 +625,10 @@ def create_app(store: Store, who: str = "reviewer", login: bool = False, slots: 
             raise PageProblem(404, "没有这份报告。") from None
 
     @app.get("/queue", response_class=HTMLResponse)
-    def queue(request: Request, category: str = "", rule: str = "", status: str = "open", page: str = "1"
-              ) -> HTMLResponse:
-        need_user(request)
+    async def queue(request: Request, category: str = "", rule: str = "", status: str = "open", page: str = "1"
+                    ) -> Response:
         status = status if status in STATUSES else ""
-        found = (queries.queue_findings(store, category=category[:40], rule=rule[:80], status=status,
-                                        page=_page(page)) if category or rule else None)
-        return render(request, "queue.html", queues=snap.get("queues", queries.queues), category=category, rule=rule,
-                      status=status, found=found)
+        return await kept(request, ("queue", category, rule, status, _page(page) if category or rule else 1))
 
     @app.get("/diff", response_class=HTMLResponse)
     def diff(request: Request, agency: str = "", changed: str = "1") -> HTMLResponse:
@@ -508,12 +822,23 @@ def _media(data: bytes) -> tuple[str, bool]:
     return "application/octet-stream", False
 
 
+def build_processes() -> int:
+    """Processes that build pages when serving: one core is left to the event loop that answers."""
+    import os
+
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
 def serve(store: Store, host: str = "127.0.0.1", port: int = 8765, who: str = "reviewer") -> None:
-    """Serve the review page: on loopback without login, elsewhere only with login."""
+    """Serve the review page: on loopback without login, elsewhere only with login. Pages are
+    built in processes of their own (`build_processes()`), started and warmed before the first
+    request is accepted."""
     import uvicorn
 
     login = host not in LOOPBACK
-    app = create_app(store, who, login=login)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
-
-
+    app = create_app(store, who, login=login, processes=build_processes())
+    try:
+        app.state.warm()
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        app.state.close()

@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 
@@ -21,10 +22,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_server(store: Store, who: str = "测试审核员") -> Iterator[str]:
+def live_server(store: Store, who: str = "测试审核员", **options: Any) -> Iterator[str]:
+    """`options` go to create_app (e.g. processes=1); the app's build processes end with the server."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(store, who), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
+    app = create_app(store, who, **options)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -37,3 +39,4 @@ def live_server(store: Store, who: str = "测试审核员") -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        app.state.close()
