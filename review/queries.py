@@ -59,8 +59,9 @@ def _where(f: Filters) -> list[Any]:
     return conds
 
 
-def report_list(store: Store, f: Filters, per_page: int = PER_PAGE) -> dict[str, Any]:
-    """One page of reports with their finding counts, the number matching, and the page count."""
+def report_list(store: Store, f: Filters, per_page: int | None = PER_PAGE) -> dict[str, Any]:
+    """One page of reports with their finding counts, the number matching, and the page count
+    (`per_page=None`: every matching report, in order, as one page)."""
     conds = _where(f)
     counts = (select(
         F.c.document_id.label("doc"),
@@ -91,11 +92,30 @@ def report_list(store: Store, f: Filters, per_page: int = PER_PAGE) -> dict[str,
     with store.engine.connect() as c:
         matching = c.execute(select(func.count()).select_from(D).where(and_(*conds)) if conds
                              else select(func.count()).select_from(D)).scalar_one()
+        if per_page is None:
+            rows = c.execute(base.order_by(*order)).all()
+            return {"items": [dict(r._mapping) for r in rows], "matching": matching, "page": 1, "pages": 1,
+                    "per_page": max(1, matching)}
         pages = max(1, -(-matching // per_page))
         page = min(max(1, f.page), pages)
         rows = c.execute(base.order_by(*order).limit(per_page).offset((page - 1) * per_page)).all()
     return {"items": [dict(r._mapping) for r in rows], "matching": matching, "page": page, "pages": pages,
             "per_page": per_page}
+
+
+def unfiltered(f: Filters) -> bool:
+    """The whole list, only sorted: every page of it can be cut from one ordered read."""
+    return not _where(f)
+
+
+def page_of(whole: dict[str, Any], page: int, per_page: int = PER_PAGE) -> dict[str, Any]:
+    """One page cut from `report_list(…, per_page=None)`: the same rows in the same order as asking
+    for that page (the order ends on the id, so it is total)."""
+    matching = whole["matching"]
+    pages = max(1, -(-matching // per_page))
+    page = min(max(1, page), pages)
+    return {"items": whole["items"][(page - 1) * per_page:page * per_page], "matching": matching, "page": page,
+            "pages": pages, "per_page": per_page}
 
 
 def review_order(store: Store) -> list[int]:

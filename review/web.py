@@ -72,42 +72,50 @@ class Busy(Exception):
 
 
 class Gate:
-    """At most `slots` requests at work; a request waits for a slot only while the wait it can
-    expect (those ahead of it × how long a slot is held, lately, ÷ slots) is under QUEUE_WAIT,
-    never past QUEUE_WAIT, and at least MAX_WAITING may always wait. The rest are Busy at once."""
+    """At most `slots` requests at work. A request waits for a slot only while the work queued
+    ahead of it (for each waiting request, how long a slot was held lately by work of its kind —
+    a list page, a report page, a decision), shared over the slots, stays under QUEUE_WAIT; at
+    least MAX_WAITING may always wait; none waits past QUEUE_WAIT. The rest are Busy at once."""
 
     def __init__(self, slots: int) -> None:
         self.slots = slots
         self.sem = asyncio.Semaphore(slots)  # bound to the server's event loop when first waited on
         self.waiting = 0
-        self.held = 0.1  # seconds a slot is held, moving average (a cautious start)
+        self.queued = 0.0  # seconds of work waiting, as expected
+        self.held: dict[str, float] = {}  # seconds a slot is held, moving average per kind of work
+
+    def cost(self, kind: str) -> float:
+        return self.held.get(kind, 0.1)  # a cautious guess until measured
 
     def full(self) -> bool:
         """Would a request that needs a slot now be turned away?"""
         if not self.sem.locked() or self.waiting < MAX_WAITING:
             return False
-        return (self.waiting + 1) * self.held / self.slots >= QUEUE_WAIT
+        return self.queued / self.slots >= QUEUE_WAIT
 
     @contextlib.asynccontextmanager
-    async def slot(self):
+    async def slot(self, kind: str = ""):
         if not self.sem.locked():
             await self.sem.acquire()  # a slot is free: taken at once, without waiting in line
         elif self.full():
             raise Busy
         else:
+            cost = self.cost(kind)
             self.waiting += 1
+            self.queued += cost
             try:
                 await asyncio.wait_for(self.sem.acquire(), timeout=QUEUE_WAIT)
             except TimeoutError:
                 raise Busy from None
             finally:
                 self.waiting -= 1
+                self.queued -= cost
         start = time.perf_counter()
         try:
             yield
         finally:
             self.sem.release()
-            self.held += 0.2 * (time.perf_counter() - start - self.held)
+            self.held[kind] = self.cost(kind) + 0.2 * (time.perf_counter() - start - self.cost(kind))
 
 
 class Guard:
@@ -209,7 +217,12 @@ class Pages:
         store, snap = self.store, self.snap
         if what[0] == "list":
             _, f, filters = what
-            return "list.html", dict(**queries.report_list(store, f), filters=dict(filters), sorts=queries.SORTS,
+            if queries.unfiltered(f):  # every page of the whole list from one read per sort and revision
+                whole = snap.get(f"list:{f.sort}", lambda s: queries.report_list(s, f, per_page=None), rev)
+                data = queries.page_of(whole, f.page)
+            else:
+                data = queries.report_list(store, f)
+            return "list.html", dict(**data, filters=dict(filters), sorts=queries.SORTS,
                                      categories=snap.get("categories", queries.categories, rev),
                                      runs=store.runs()[-10:][::-1])
         if what[0] == "report":
@@ -229,15 +242,15 @@ class Pages:
         raise ValueError(f"no such page {what[0]!r}")
 
     def warm(self) -> None:
-        """Compile the templates and load what a first report page needs (labels, the spec), so
-        that the first visitor after a start does not pay for it."""
+        """Compile the templates and load what a first page needs (labels, the spec), so that the
+        first visitor after a start does not pay for it."""
         for name in ("list.html", "report.html", "queue.html", "error.html"):
             self.env.get_template(name)
         with self.store.engine.connect() as c:
             first = c.execute(select(func.min(S.documents.c.id))
                               .where(S.documents.c.current_extraction_id.is_not(None))).scalar()
         if first is not None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception):  # a revision of no store: nothing built here is served
                 self.build(("report", first), (-1, -1), None, False, "warm")
 
     def build(self, what: tuple[Any, ...], rev: Rev, user: str | None, login: bool, sentinel: str,
@@ -281,12 +294,8 @@ def _build_in_process(*args: Any) -> tuple[bytes, ...]:
     return _WORKER_PAGES.build(*args)
 
 
-def _build_process_ready() -> int:
-    import os
-    import time
-
+def _build_process_ready() -> None:
     time.sleep(0.05)  # held a moment, so each of the first calls starts a process of its own
-    return os.getpid()
 
 
 class _BuildPool:
@@ -305,7 +314,7 @@ class _BuildPool:
         pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_start_build_process, initargs=(self.url,))
         for f in [pool.submit(_build_process_ready) for _ in range(self.processes)]:
-            f.result(timeout=300)  # started and the store opened before the first request
+            f.result(timeout=300)  # started, the store opened and a first page built
         return pool
 
     def _restart(self) -> None:
@@ -480,7 +489,7 @@ def create_app(store: Store, who: str = "reviewer", login: bool = False, slots: 
         pending.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved, even with no waiter
         building[(key, rev)] = pending
         try:
-            async with gate.slot():
+            async with gate.slot(what[0]):
                 if pool is not None:
                     parts = await pool.build(what, rev, user, login, sentinel)
                 else:

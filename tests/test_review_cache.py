@@ -61,6 +61,12 @@ def _decided(page: str) -> int:
     return int(re.search(r"已处理问题 <b>(\d+)</b>", page).group(1))
 
 
+def _row_decided(listing: str, doc: int) -> str:
+    """The list's 已处理/全部 figure for one report."""
+    row = re.search(rf'<tr class="report-row[^"]*" data-doc="{doc}">.*?</tr>', listing, re.S).group(0)
+    return re.search(r'<td class="count">(\d+/\d+)</td>', row).group(1)
+
+
 def test_a_decision_shows_on_the_very_next_page(store: Store, card: dict) -> None:
     report = f"/report/{store.doc_id}"
     with live_server(store) as base, httpx.Client(base_url=base, headers={"Origin": base}) as client:
@@ -68,13 +74,16 @@ def test_a_decision_shows_on_the_very_next_page(store: Store, card: dict) -> Non
         assert client.get(report).text == page  # the same page, kept
         listing = client.get("/").text
         assert _card_status(page, store.fid) == "open" and _decided(page) == _decided(listing) == 0
+        assert _row_decided(listing, store.doc_id).startswith("0/")
         token = TOKEN.search(page).group(1)
         r = client.post(f"{report}/finding/{store.fid}", data={"action": "dismiss", "comment": "原表如此",
                                                                "csrf_token": token, **card})
         assert r.status_code == 303
         page = client.get(report).text
         assert _card_status(page, store.fid) == "dismissed" and "原表如此" in page and _decided(page) == 5
-        assert _decided(client.get("/").text) == 5
+        listing = client.get("/").text
+        assert _decided(listing) == 5 and _row_decided(listing, store.doc_id).startswith("5/")
+        assert _row_decided(client.get("/", params={"sort": "name"}).text, store.doc_id).startswith("5/")
         assert 'class="qf status-dismissed"' in client.get("/queue", params={"rule": TEST_RULE, "status": ""}).text
         r = client.post(f"{report}/signoff", data={"action": "sign", "csrf_token": token})
         assert r.status_code == 303 and "已审核" in client.get(report).text
@@ -232,3 +241,15 @@ def test_build_processes_end_when_the_server_is_killed(store: Store) -> None:
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGKILL)
+
+
+def test_every_page_of_the_whole_list_is_cut_from_one_ordered_read(store: Store) -> None:
+    from nianbao.review import decide, queries
+
+    decide.sign_off(store, store.doc_id, "某人")
+    for sort in queries.SORTS:
+        whole = queries.report_list(store, queries.Filters(sort=sort), per_page=None)
+        for page in (0, 1, 2, 3, 99):
+            assert queries.page_of(whole, page, per_page=1) == queries.report_list(
+                store, queries.Filters(sort=sort, page=page), per_page=1), (sort, page)
+    assert not queries.unfiltered(queries.Filters(year=2023)) and queries.unfiltered(queries.Filters(sort="name"))
