@@ -37,8 +37,12 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 
 @pytest.fixture
-def chromium():
-    """Debian's Chromium driven by Playwright, one browser per test (the browser tests' real part)."""
+def chromium(request: pytest.FixtureRequest):
+    """Debian's Chromium driven by Playwright, one browser per test (the browser tests' real part).
+
+    A test using it must be marked `browser`, so that the fast suite (`make test` outside CI) never
+    starts a browser."""
+    assert request.node.get_closest_marker("browser"), f"{request.node.nodeid} drives Chromium: mark it browser"
     assert CHROMIUM.exists(), "Debian's chromium is required (make system-deps)"
     from playwright.sync_api import sync_playwright
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from store_helpers import write_reports
 
+pytestmark = pytest.mark.slow  # real `nianbao run` subprocesses, Ctrl-C half way and resume
+
 CMD = [sys.executable, "-m", "nianbao.app.cli"]
 
 

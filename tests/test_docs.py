@@ -48,3 +48,14 @@ def test_paths_the_readme_names_exist():
     named = set(re.findall(r"`((?:extract|rules|review|eval|app|nianbao|docs|scripts|tests|prompts)/[\w./-]+)`", readme))
     gone = sorted(p for p in named if not (ROOT / p.rstrip("/")).exists())
     assert not gone, gone
+
+
+def test_ci_runs_the_readmes_test_command():
+    """The README sets up with exactly `make demo` and `make test`; CI runs exactly `make test`, with CI set
+    so that it runs every test rather than the fast ones."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    setup = readme.split("## Set up", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    assert [line.split("#")[0].strip() for line in setup.splitlines()] == ["make demo", "make test"]
+    lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()]
+    commands = [line for line in lines if line and not line.startswith("#")]
+    assert commands[-1] == "make test" and "export CI=true" in commands, commands

@@ -49,6 +49,7 @@ def test_required_skips_fail_in_ci(tmp_path):
     assert "required dependency missing" in out
 
 
+@pytest.mark.slow
 def test_required_skips_stay_skips_locally(tmp_path):
     run = _inner_run(tmp_path, None)
     assert run.returncode == 0, run.stdout

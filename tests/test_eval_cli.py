@@ -41,6 +41,7 @@ def test_json_has_the_contracted_figures():
     assert set(data["reports"]["rules"]) == {p.stem for p in EXAMPLES.glob("*.txt")}
 
 
+@pytest.mark.slow
 def test_fail_under_gates(tmp_path):
     res, data = _json("--fail-under", "cell_accuracy=0.5")
     ok = data["backends"]["rules"]["cell_accuracy"] >= 0.5
@@ -53,6 +54,7 @@ def test_fail_under_gates(tmp_path):
     assert res.exit_code == 2 and "NAME=NUMBER" in res.stderr
 
 
+@pytest.mark.slow
 def test_baseline_flags_a_drop(tmp_path):
     _, data = _json()
     better = json.loads(json.dumps(data))
@@ -82,6 +84,7 @@ def test_no_gold_is_one_clear_line(tmp_path):
     assert "b.gold.json" in res.stderr and "no report with a gold fixture" in res.stderr
 
 
+@pytest.mark.slow
 def test_synth_then_eval(tmp_path):
     res = runner.invoke(app, ["eval", "synth", "--n", "6", "--seed", "3", "--damage", "0.05", "--inject", "2",
                               "-o", str(tmp_path)])
@@ -95,6 +98,7 @@ def test_synth_then_eval(tmp_path):
     assert res.exit_code == 2 and "nope" in res.stderr
 
 
+@pytest.mark.slow
 def test_bench_rewrites_only_its_section(tmp_path):
     doc = tmp_path / "benchmarks.md"
     doc.write_text("# Benchmarks\n\n<!-- ocr-bench:start -->\nOCR numbers\n<!-- ocr-bench:end -->\n", "utf-8")

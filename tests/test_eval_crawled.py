@@ -113,6 +113,7 @@ def test_table4_runs():
     assert len(v.uncertain) == 15
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", CRAWLED_LAYOUTS)
 def test_crawled_gold_is_honest(layout):
     """Truth among the kept readings of every open cell; quotes in the text; no number broken across lines."""

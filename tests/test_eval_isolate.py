@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
+
 from nianbao.eval.isolate import map_isolated, run_isolated
 
 
@@ -51,11 +53,13 @@ def test_crash_is_contained():
     assert out.error and "SIGABRT" in out.error
 
 
+@pytest.mark.slow
 def test_cpu_limit():
     out = run_isolated(_spin, None, cpu_limit=1)
     assert out.over_limit == "cpu" and 0.8 <= out.cpu_seconds < 3
 
 
+@pytest.mark.slow
 def test_wall_limit_catches_a_hang():
     out = run_isolated(_sleep, None, wall_limit=1)
     assert out.over_limit == "wall" and out.wall_seconds < 10

@@ -50,6 +50,7 @@ def test_every_dev_report_has_a_form(shared_dir):
     assert names == set(CASES) | NOT_A_SHAPE
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_layout_has_the_real_files_shape(shared_dir, name):
     layout, features, style, floor = CASES[name]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import load_gold, seed_names
 from typer.testing import CliRunner
 
@@ -72,6 +73,7 @@ def test_no_reports_is_an_error(tmp_path):
     assert res.exit_code == 2 and "nowhere" in res.stderr
 
 
+@pytest.mark.slow
 def test_workers_keep_the_order(tmp_path):
     _folder(tmp_path)
     files = sorted(p for p in tmp_path.iterdir() if not p.name.endswith(".gold.json"))

@@ -55,7 +55,8 @@ def test_long_rows_carry_status_corrections_and_finding_ids(store: Store) -> Non
     assert flagged["status"] == "confirmed" and store.finding["id"] in flagged["finding_ids"]
 
 
-@pytest.mark.parametrize("fmt", ["csv", "jsonl", "xlsx", "parquet"])
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", pytest.param("xlsx", marks=pytest.mark.slow),
+                                 pytest.param("parquet", marks=pytest.mark.slow)])
 def test_formats_round_trip(store: Store, tmp_path: Path, fmt: str) -> None:
     out = tmp_path / f"long.{fmt}"
     n = export(store, fmt, out)
@@ -209,6 +210,7 @@ def test_xlsx_workbook_has_a_data_dictionary_chinese_headers_sign_off_and_decisi
     assert {"确认", "更正", "签核"} <= set(actions)
 
 
+@pytest.mark.slow
 def test_parquet_counts_are_nullable_int64_with_labels_in_field_metadata(store: Store, tmp_path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -23,6 +23,7 @@ def _no_constants(name: str) -> None:
     raise AssertionError(f"{name} in the JSON output")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_hostile_file_gets_its_one_answer_within_bounds(case: Case, tmp_path, request):
     if case.known_issue:  # stopped at its CPU bound rather than run to the end
@@ -126,6 +127,7 @@ def good_report(tmp_path_factory) -> dict:
     return _good(tmp_path_factory.mktemp("good"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "make", "says"), CHECK_CASES, ids=[c[0] for c in CHECK_CASES])
 def test_check_answers_malformed_json_with_one_line_and_exit_2(tmp_path, good_report, name, make, says):
     made = make(good_report)
@@ -139,6 +141,7 @@ def test_check_answers_malformed_json_with_one_line_and_exit_2(tmp_path, good_re
     assert "Traceback" not in out.stderr and out.stdout == ""
 
 
+@pytest.mark.slow
 def test_check_still_reads_a_good_file_and_one_with_a_bom(tmp_path, good_report):
     plain, bom = tmp_path / "plain.json", tmp_path / "bom.json"
     plain.write_text(json.dumps(good_report, ensure_ascii=False), "utf-8")
@@ -149,6 +152,7 @@ def test_check_still_reads_a_good_file_and_one_with_a_bom(tmp_path, good_report)
         assert json.loads(out.stdout)["cells"] == good_report["cells"]
 
 
+@pytest.mark.slow
 def test_check_names_each_bad_file_and_goes_on(tmp_path, good_report):
     good, bad = tmp_path / "good.json", tmp_path / "bad.json"
     good.write_text(json.dumps(good_report, ensure_ascii=False), "utf-8")

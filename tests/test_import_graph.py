@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
 
 PACKAGE_DIRS = {"nianbao": ROOT / "nianbao", "nianbao.extract": ROOT / "extract", "nianbao.rules": ROOT / "rules",
@@ -93,6 +94,7 @@ def test_no_module_imports_a_layer_above_its_own():
     assert not bad, "\n".join(sorted(bad))
 
 
+@pytest.mark.slow
 def test_the_core_imports_nothing_above_it():
     graph = _graph()
     for module, deps in graph.items():
@@ -100,6 +102,7 @@ def test_the_core_imports_nothing_above_it():
             assert all(layer(d)[0] == 0 for d in deps), (module, sorted(deps))
 
 
+@pytest.mark.slow
 def test_no_import_cycle():
     graph = _graph()
     state: dict[str, int] = {}

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import FIXTURES, seed_names
 from PIL import Image
 from test_ingest_pdf import encrypted_pdf
 from typer.testing import CliRunner
 
 from nianbao.app.cli import app
+
+pytestmark = pytest.mark.slow  # extracts Word, PDF and scanned files through the CLI
 
 
 def test_documents_by_content_and_bad_ones_one_line_each(tmp_path):

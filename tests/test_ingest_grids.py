@@ -96,6 +96,7 @@ def test_seed_word_reports_tables_are_grids_holding_their_gold_values():
         _assert_grids_hold_the_gold(read_document(path), gold)
 
 
+@pytest.mark.slow
 def test_real_text_pdf_tables_are_grids_holding_their_gold_values(shared_dir):
     path = shared_dir / "reports" / "pdf" / "huaian_shi_2024.pdf"
     gold = json.loads(path.with_suffix(".gold.json").read_text("utf-8"))

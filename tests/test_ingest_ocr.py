@@ -36,6 +36,7 @@ def _table_image(path: Path) -> None:
     img.rotate(0.5, fillcolor="white").save(path)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not FONT.is_file(), reason="fonts-noto-cjk is not installed")
 def test_image_table_comes_out_as_rows_with_boxes(tmp_path):
     path = tmp_path / "scan.png"

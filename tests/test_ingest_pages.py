@@ -13,11 +13,14 @@ import time
 from pathlib import Path
 
 import pypdfium2 as pdfium
+import pytest
 from conftest import FIXTURES
 from test_ingest_ocr import _table_image
 
 from nianbao.extract import read_document
 from nianbao.extract.ingest import ocr as ingest_ocr
+
+pytestmark = pytest.mark.slow  # OCR worker processes over paged files
 
 DOCS = FIXTURES / "docs"
 

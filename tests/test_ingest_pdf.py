@@ -79,6 +79,7 @@ def test_unruled_table_row_splits_at_wide_gaps():
 
 # ---------------------------------------------------------------- real published PDFs
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stem", REAL)
 def test_real_pdf_reaches_gold_cells(shared_dir, stem):
     pdf_dir = shared_dir / "reports" / "pdf"
@@ -90,6 +91,7 @@ def test_real_pdf_reaches_gold_cells(shared_dir, stem):
     assert right / len(keys) >= 0.995, [k for k in keys if ex.values().get(k) != gold["cells"][k]]
 
 
+@pytest.mark.slow
 def test_real_pdf_text_layout(shared_dir):
     doc = read_document(shared_dir / "reports" / "pdf" / "huaian_shi_2024.pdf")
     lines = doc.text.splitlines()
@@ -102,6 +104,7 @@ def test_real_pdf_text_layout(shared_dir):
     assert doc.box_at(fee).page == doc.page_of(fee)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not RULE_MODULES, reason="no rule modules registered yet")
 def test_real_pdf_expected_findings(shared_dir):
     pdf_dir = shared_dir / "reports" / "pdf"
@@ -114,6 +117,7 @@ def test_real_pdf_expected_findings(shared_dir):
 
 # ---------------------------------------------------------------- seeds rendered as text PDFs
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", seed_names())
 def test_seed_pdf_extracts_exactly_the_gold_cells(name):
     ex = process_file(DOCS / f"{name}.pdf")

@@ -235,6 +235,7 @@ def test_seed_reports_saved_other_ways_read_to_the_same_text(tmp_path, shared_di
         _assert_unchanged_chars_map_back(doc)
 
 
+@pytest.mark.slow
 def test_one_huge_line_of_markup_is_normalised_in_linear_time():
     import time
 

@@ -173,6 +173,7 @@ CACHED_CLAIMS = {"claims": [{"value": 1359, "unit": "条", "kind": "published", 
                              "parent": None}]}
 
 
+@pytest.mark.slow
 def test_scripted_cache_hit_across_processes(vcr, tmp_path):
     """Recorded from the scripted server: Gemma 3 270M gave no reply that validates (English quotes,
     invented numbers), so no reply of its can be cached; this shows another process using the cache."""
@@ -219,6 +220,7 @@ def test_token_budget_stops_before_the_next_call(vcr):
         r.read_narrative(doc, Meta(agency="承留镇", year=2023), [(0, len(doc.text))])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("status", "message"), [
     (401, "Incorrect API key provided: sk-***"),
     (404, "The model `gemma3-270m` does not exist or you do not have access to it."),

@@ -30,6 +30,7 @@ def config(server: ScriptedServer, tmp_path, **kw: object) -> LLMConfig:
     return LLMConfig(**values)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", seed_names())
 def test_perfect_reader_fills_every_table_four_cell_of_every_seed(name, tmp_path):
     gold = load_gold(name)
@@ -50,6 +51,7 @@ def test_perfect_reader_fills_every_table_four_cell_of_every_seed(name, tmp_path
         assert float(doc.text[c.span.start:c.span.end]) == t4[k]
 
 
+@pytest.mark.slow
 def test_perfect_reader_fills_all_200_cells_of_seed_004(tmp_path):
     gold = load_gold(SEED_004)
     doc = read_document(EXAMPLES / f"{SEED_004}.txt")
@@ -74,6 +76,7 @@ def _t2_reply(evidence: str, issued: int) -> dict:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("evidence", ["全年共发布信息 1359 条", "规章\t0\t0\t0", "1359"])
 def test_a_number_from_the_prose_is_dropped_from_table_two(evidence, tmp_path):
     doc = read_document(EXAMPLES / f"{SEED_004}.txt")
@@ -104,6 +107,7 @@ def _answer_rows(answers: dict[str, dict]) -> Reply:
 REPORT_003 = EXAMPLES / "003_9e368bcf3916d1f1.txt"  # the parser doubts t2 punishment/coercion, t3 carried_forward
 
 
+@pytest.mark.slow
 def test_hybrid_takes_no_value_from_a_date(tmp_path):
     doc = read_document(REPORT_003)
     assert "2024年1月1日" in doc.text

@@ -110,6 +110,7 @@ def test_clean_table_reply_is_grounded_with_spans(doc, tmp_path):
     assert server.gets == ["/v1/models"]  # one preflight
 
 
+@pytest.mark.slow
 def test_reply_failing_validation_is_reasked_with_the_reason(doc, tmp_path):
     bad = {"claims": [{"value": 1359, "unit": "条", "kind": "published", "quote": "全年共发布信息1359条"}]}
     good = {"claims": [{"value": 1359, "unit": "条", "kind": "published", "quote": QUOTE}]}
@@ -140,6 +141,7 @@ def test_invented_numbers_are_rejected_by_grounding(doc, tmp_path):
     assert read.rejected == 1 and read.cells["t2.normative_doc.in_force"].value == 2
 
 
+@pytest.mark.slow
 def test_never_valid_reply_is_grounded_and_not_cached(doc, tmp_path):
     # the quote drops the spaces every time: validation fails twice, then the last reply is grounded
     # by alignment, and the claim carries the source's exact characters
@@ -153,6 +155,7 @@ def test_never_valid_reply_is_grounded_and_not_cached(doc, tmp_path):
     assert [c.quote for c in again] == [QUOTE]
 
 
+@pytest.mark.slow
 def test_truncated_reply_is_kept_for_grounding_named_and_not_cached(doc, tmp_path):
     cut = '{"regulation": {"line": 3, "evidence": "规章\\t0\\t0\\t0", "issued": 0, "repealed": 0, "in_force": 0}, ' \
           '"normative_doc": {"line": 4, "evidence": "行政规范性文件\\t0\\t0'
@@ -169,6 +172,7 @@ def test_truncated_reply_is_kept_for_grounding_named_and_not_cached(doc, tmp_pat
 
 # transport ---------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_429_then_success_honours_retry_after(doc, tmp_path):
     with ScriptedServer([error(429, retry_after="1"), completion(T2_2021)]) as server:
         started = time.perf_counter()
@@ -179,12 +183,14 @@ def test_429_then_success_honours_retry_after(doc, tmp_path):
     assert read.cells["t2.punishment.decisions"].value == 6
 
 
+@pytest.mark.slow
 def test_5xx_is_retried_by_the_client(doc, tmp_path):
     with ScriptedServer([error(503), error(502), completion(T2_2021)]) as server:
         read = read_t2(LLMReader(config(server, tmp_path)), doc)
     assert len(server.requests) == 3 and read.usage.transport_retries == 2 and read.usage.calls == 1
 
 
+@pytest.mark.slow
 def test_timeout_exhausting_retries_is_one_clear_error_and_ends_the_run(doc, tmp_path):
     slow = Reply(body=completion(T2_2021).body, delay=1.5)
     with ScriptedServer([slow]) as server:
@@ -200,6 +206,7 @@ def test_timeout_exhausting_retries_is_one_clear_error_and_ends_the_run(doc, tmp
     assert "\n" not in message and "no reply within 0.3s" in message and server.base_url in message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("status", "message", "name"), [
     (401, "Incorrect API key provided: sk-test", "Unauthorized"),
     (404, "The model `scripted-model` does not exist or you do not have access to it.", "Not Found"),
@@ -220,6 +227,7 @@ def test_4xx_stops_the_call_with_status_provider_model_and_message(doc, tmp_path
     assert not any((tmp_path / "cache").rglob("*.json"))  # nothing that failed is cached
 
 
+@pytest.mark.slow
 def test_400_fails_only_that_call(doc, tmp_path):
     with ScriptedServer([error(400, message="max_tokens is too large"), completion(T2_2021)]) as server:
         reader = LLMReader(config(server, tmp_path))
@@ -229,6 +237,7 @@ def test_400_fails_only_that_call(doc, tmp_path):
         assert read_t2(reader, doc).cells["t2.punishment.decisions"].value == 6
 
 
+@pytest.mark.slow
 def test_preflight_finds_a_refused_key_before_any_model_call(doc, tmp_path):
     with ScriptedServer([completion(T2_2021)], models=error(401, message="invalid api key")) as server:
         reader = LLMReader(config(server, tmp_path))
@@ -239,6 +248,7 @@ def test_preflight_finds_a_refused_key_before_any_model_call(doc, tmp_path):
     assert server.requests == [] and server.gets == ["/v1/models"]
 
 
+@pytest.mark.slow
 def test_a_dead_endpoint_is_tried_once_per_run_not_once_per_report(tmp_path):
     with ClosingServer() as dead:
         backend = HybridBackend(config=config(dead.base_url, tmp_path, transport_retries=1))
@@ -256,6 +266,7 @@ def test_a_dead_endpoint_is_tried_once_per_run_not_once_per_report(tmp_path):
 
 # settings ----------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_cache_key_covers_max_tokens_and_base_url(doc, tmp_path):
     with ScriptedServer([completion(T2_2021)]) as a, ScriptedServer([completion(T2_2021)]) as b:
         read_t2(LLMReader(config(a, tmp_path, max_tokens=1000)), doc)
@@ -266,6 +277,7 @@ def test_cache_key_covers_max_tokens_and_base_url(doc, tmp_path):
     assert len(a.requests) == 2 and len(b.requests) == 1
 
 
+@pytest.mark.slow
 def test_reasoning_model_gets_no_temperature_and_its_token_parameter(doc, tmp_path):
     with ScriptedServer([completion(T2_2021)]) as server:
         read_t2(LLMReader(config(server, tmp_path, model="o3-mini", token_param="max_completion_tokens")), doc)
@@ -274,6 +286,7 @@ def test_reasoning_model_gets_no_temperature_and_its_token_parameter(doc, tmp_pa
     assert sent["max_completion_tokens"] == 16384  # the reasoning size in llm.toml
 
 
+@pytest.mark.slow
 def test_tool_choice_auto_for_providers_that_refuse_a_forced_tool(doc, tmp_path):
     name = table_model("2021", "t2").__name__
     with ScriptedServer([completion(T2_2021, tool=name)]) as server:
@@ -283,6 +296,7 @@ def test_tool_choice_auto_for_providers_that_refuse_a_forced_tool(doc, tmp_path)
     assert read.cells["t2.punishment.decisions"].value == 6
 
 
+@pytest.mark.slow
 def test_chat_format_without_system_role_gets_the_system_text_in_the_first_user_turn(doc, tmp_path):
     with ScriptedServer([completion(T2_2021)]) as server:
         read_t2(LLMReader(config(server, tmp_path, model="gemma3-270m")), doc)
@@ -293,6 +307,7 @@ def test_chat_format_without_system_role_gets_the_system_text_in_the_first_user_
     assert server.requests[0]["max_tokens"] == 1024  # the tiny size in llm.toml
 
 
+@pytest.mark.slow
 def test_llamacpp_mode_puts_the_schema_in_response_format(doc, tmp_path):
     with ScriptedServer([completion(T2_2021)]) as server:
         read_t2(LLMReader(config(server, tmp_path, mode="json_object_schema")), doc)
@@ -300,6 +315,7 @@ def test_llamacpp_mode_puts_the_schema_in_response_format(doc, tmp_path):
     assert fmt["type"] == "json_object" and "punishment" in fmt["schema"]["properties"]
 
 
+@pytest.mark.slow
 def test_cost_is_priced_by_the_model_the_server_reports(doc, tmp_path):
     with ScriptedServer([completion(T2_2021, prompt_tokens=1000, completion_tokens=1000, model="gpt-4o-mini")]) as s:
         ex = LLMBackend(config=config(s, tmp_path)).extract(doc)
@@ -308,6 +324,7 @@ def test_cost_is_priced_by_the_model_the_server_reports(doc, tmp_path):
     assert ex.usage["cost_usd"] == pytest.approx(calls * 0.00075)  # prices.toml's gpt-4o-mini
 
 
+@pytest.mark.slow
 def test_table_three_goes_in_two_calls_when_its_answer_passes_half_of_max_tokens(tmp_path):
     report = read_document(EXAMPLES / "003_9e368bcf3916d1f1.txt")
     sections = section_spans(report.text)
@@ -321,6 +338,7 @@ def test_table_three_goes_in_two_calls_when_its_answer_passes_half_of_max_tokens
     assert asked[0].isdisjoint(asked[1]) and asked[0] | asked[1] == asked[2]  # every row once, in two parts
 
 
+@pytest.mark.slow
 def test_rerun_hits_the_cache_across_processes_with_zero_tokens(doc, tmp_path):
     with ScriptedServer([Reply(respond=empty_answer)]) as server:
         first = LLMBackend(config=config(server, tmp_path, max_tokens=8192)).extract(doc)
@@ -336,6 +354,7 @@ def test_rerun_hits_the_cache_across_processes_with_zero_tokens(doc, tmp_path):
     assert offline.usage["cached_calls"] == 4 and offline.values() == first.values()
 
 
+@pytest.mark.slow
 def test_budget_is_checked_before_each_call_with_its_estimated_size(doc, tmp_path):
     with ScriptedServer([completion(T2_2021, prompt_tokens=80, completion_tokens=30)]) as server:
         client = LLMClient(config(server, tmp_path, cache_dir=None))
@@ -348,6 +367,7 @@ def test_budget_is_checked_before_each_call_with_its_estimated_size(doc, tmp_pat
     assert len(server.requests) == 1 and client.limits.used == 110 <= client.limits.limit
 
 
+@pytest.mark.slow
 def test_budget_is_shared_by_every_report_of_a_run(doc, tmp_path):
     limits = RunLimits(token_budget=10_000)
     with ScriptedServer([completion(T2_2021, prompt_tokens=8000, completion_tokens=1000)]) as server:
@@ -361,6 +381,7 @@ def test_budget_is_shared_by_every_report_of_a_run(doc, tmp_path):
 
 # the command -------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_llm_401_exits_2_with_one_named_error_and_the_next_run_sends_again(cli_env, tmp_path):
     with ScriptedServer([error(401, message="Incorrect API key provided")], models=error(404)) as bad:
         result = cli_env(bad.base_url, "--backend", "llm", str(REPORT), str(OTHER))
@@ -377,6 +398,7 @@ def test_llm_401_exits_2_with_one_named_error_and_the_next_run_sends_again(cli_e
     assert len(fixed.requests) >= 4  # the failure was not cached
 
 
+@pytest.mark.slow
 def test_llm_400_fails_that_report_and_the_batch_goes_on(cli_env, tmp_path):
     replies = [error(400, message="context length exceeded")] + [Reply(respond=empty_answer)]
     with ScriptedServer(replies) as server:
@@ -388,6 +410,7 @@ def test_llm_400_fails_that_report_and_the_batch_goes_on(cli_env, tmp_path):
     assert (tmp_path / "out" / f"{OTHER.stem}.json").exists()
 
 
+@pytest.mark.slow
 def test_hybrid_with_the_model_server_stopped_exits_3_with_one_line(cli_env, tmp_path):
     url = free_port_url()
     reports = [str(p) for p in sorted(EXAMPLES.glob("*.txt"))]
@@ -416,6 +439,7 @@ def test_hybrid_401_keeps_the_rules_reading_and_says_so_once(cli_env):
     assert server.requests == []
 
 
+@pytest.mark.slow
 def test_token_budget_ends_the_run_naming_the_reports_not_attempted(cli_env):
     reply = Reply(respond=lambda req: completion(empty_answer(req).body["choices"][0]["message"]["content"],
                                                  prompt_tokens=100, completion_tokens=20))
@@ -429,6 +453,7 @@ def test_token_budget_ends_the_run_naming_the_reports_not_attempted(cli_env):
     assert len(server.requests) >= 1
 
 
+@pytest.mark.slow
 def test_deadline_ends_the_run(cli_env):
     slow = Reply(respond=lambda req: Reply(body=empty_answer(req).body, delay=3))
     with ScriptedServer([slow]) as server:
@@ -437,6 +462,7 @@ def test_deadline_ends_the_run(cli_env):
     assert "deadline of 1s" in result.stderr and f"not attempted (1): {OTHER.name}" in result.stderr
 
 
+@pytest.mark.slow
 def test_hybrid_sends_a_fraction_of_what_llm_sends(tmp_path):
     report = read_document(EXAMPLES / "003_9e368bcf3916d1f1.txt")
     with ScriptedServer([Reply(respond=empty_answer)]) as server:
@@ -455,6 +481,7 @@ def test_hybrid_sends_a_fraction_of_what_llm_sends(tmp_path):
     assert hybrid.values() == rules_cells  # a model that reads nothing changes nothing
 
 
+@pytest.mark.slow
 def test_cli_defaults_to_hybrid_when_an_endpoint_is_configured(cli_env, monkeypatch):
     with ScriptedServer([Reply(respond=empty_answer)]) as server:
         result = cli_env(server.base_url, str(EXAMPLES / "003_9e368bcf3916d1f1.txt"))

@@ -363,6 +363,7 @@ def test_document_numbers_and_date_ranges_are_not_unread_numbers():
     assert sentences_with_numbers(text, [(0, len(text))]) == []
 
 
+@pytest.mark.slow
 def test_partial_table_models_have_stable_names():
     import subprocess
     import sys

@@ -110,7 +110,8 @@ def _labelled() -> list[tuple[Path, Path]]:
     pairs += [(p, SHARED / "fixtures" / f"{p.stem}.gold.json") for p in sorted((SHARED / "seeds").iterdir())]
     pairs += [(p, p.with_suffix(".gold.json")) for p in sorted((SHARED / "reports" / "pdf").glob("*.pdf"))]
     assert len(pairs) == 24
-    return pairs
+    # the real PDFs take seconds each to read: they run with the slow tests
+    return [pytest.param(*pair, marks=pytest.mark.slow) if pair[0].suffix == ".pdf" else pair for pair in pairs]
 
 
 @pytest.mark.parametrize("path,gold", _labelled(), ids=lambda p: p.stem if isinstance(p, Path) else "")

@@ -60,6 +60,7 @@ def test_seed_recall_precision_kind_parent(name: str) -> None:
         assert pred[pi].parent == (m.get(g_parent) if g_parent is not None else None), pred[pi].quote
 
 
+@pytest.mark.slow
 def test_real_pdf_narratives(shared_dir) -> None:
     """The three real PDFs (text as pdfplumber reads it): unseen-like wording, wrapped lines."""
     pdfplumber = pytest.importorskip("pdfplumber")

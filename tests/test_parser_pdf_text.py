@@ -14,6 +14,8 @@ import pytest
 
 from nianbao.app.pipeline import process_file
 
+pytestmark = pytest.mark.slow  # reads the real PDFs of ../shared
+
 STEMS = ["huaian_shi_2024", "huaian_hongzequ_2023", "huaian_hongzequ_2024"]
 
 

@@ -40,17 +40,20 @@ def test_table_four_with_thirteen_spaced_two_digit_cells_is_read_and_says_how(tm
     assert "structure.split_cell" in _rules(ex)
 
 
+@pytest.mark.slow
 def test_a_megabyte_of_prose_in_section_one_still_reads_the_tables(tmp_path):
     ex = _run(tmp_path, "section1_1m")
     assert {"t2", "t3", "t4"} <= set(ex.tables_found)
     assert "structure.truncated" in _rules(ex)  # thousands of counts: read up to the limit, and said
 
 
+@pytest.mark.slow
 def test_two_hundred_reports_in_one_file_end(tmp_path):
     ex = _run(tmp_path, "concat_200")
     assert "t3" in ex.tables_found
 
 
+@pytest.mark.slow
 def test_a_50_megabyte_one_line_text_is_read_up_to_the_limit_and_says_so(tmp_path):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     ex = _run(tmp_path, "oneline_50mb")

@@ -6,6 +6,7 @@ import random
 from pathlib import Path
 
 import httpx
+import pytest
 from conftest import EXAMPLES
 from review_server import live_server
 from store_helpers import consistent_values, template_text
@@ -36,6 +37,7 @@ def test_extract_check_and_load_store(tmp_path: Path) -> None:
     assert store.documents() == [] and (tmp_path / "api.db").is_file()
 
 
+@pytest.mark.slow
 def test_user_add_and_review_off_loopback_needs_reviewers(tmp_path: Path) -> None:
     db = tmp_path / "n.db"
     nianbao.load_store(db)
@@ -56,6 +58,7 @@ def test_user_add_and_review_off_loopback_needs_reviewers(tmp_path: Path) -> Non
     assert r.exit_code == 2 and "--labels" in r.output
 
 
+@pytest.mark.slow
 def test_year_over_year_page_is_chinese_rounded_with_changes_and_cross_findings(tmp_path: Path) -> None:
     store = nianbao.load_store(tmp_path / "y.db")
     rng = random.Random(5)

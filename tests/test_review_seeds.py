@@ -14,6 +14,8 @@ from nianbao.review.batch import run_batch
 from nianbao.review.store import RunSettings, Store
 from nianbao.rules import registry
 
+pytestmark = pytest.mark.slow  # the five seeds stored and served through the real review server
+
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Store:

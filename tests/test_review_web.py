@@ -84,6 +84,7 @@ def test_posts_without_the_csrf_token_are_refused(store: Store) -> None:
     assert [d["action"] for d in store.decisions(store.doc_id)] == ["confirm"]
 
 
+@pytest.mark.slow
 def test_dismiss_and_correct_over_http(store: Store) -> None:
     fid = next(f["id"] for f in store.findings(store.doc_id) if f["rule"] == TEST_RULE)
     key = "t3.total_processed.natural_person"
@@ -108,6 +109,7 @@ def test_dismiss_and_correct_over_http(store: Store) -> None:
     assert [d["action"] for d in store.decisions(store.doc_id)] == ["dismiss", "correct"]
 
 
+@pytest.mark.slow
 def test_diff_page_and_filters(tmp_path: Path) -> None:
     store = Store(tmp_path / "d.db")
     rng = random.Random(33)
@@ -125,6 +127,7 @@ def test_diff_page_and_filters(tmp_path: Path) -> None:
         assert client.get("/", params={"status": "open"}).text.count('class="report-row"') == 0
 
 
+@pytest.mark.slow
 def test_foreign_host_names_are_refused(store: Store) -> None:
     """A page on another site that rebinds its DNS name to 127.0.0.1 cannot read the store."""
     with live_server(store) as base, httpx.Client(base_url=base, headers={"Origin": base}) as client:
@@ -132,6 +135,7 @@ def test_foreign_host_names_are_refused(store: Store) -> None:
         assert client.get("/").status_code == 200
 
 
+@pytest.mark.slow
 def test_failed_reports_are_listed_with_their_error_escaped(store: Store) -> None:
     bad = store.save_error(None, "/in/<bad>.pdf", "h-bad", "could not be read as pdf: <PdfiumError> broken")
     with live_server(store) as base, httpx.Client(base_url=base, headers={"Origin": base}) as client:
@@ -146,6 +150,7 @@ def test_failed_reports_are_listed_with_their_error_escaped(store: Store) -> Non
         assert f'href="/report/{store.doc_id}" id="prev-report"' in page.text  # in the list's order
 
 
+@pytest.mark.slow
 def test_ids_are_checked_before_sql_and_errors_are_chinese_pages(store: Store) -> None:
     with live_server(store) as base, httpx.Client(base_url=base, headers={"Origin": base}) as client:
         for url in ("/report/99999999999999999999", "/report/0", "/report/-1", "/report/1e3",
@@ -167,6 +172,7 @@ def test_ids_are_checked_before_sql_and_errors_are_chinese_pages(store: Store) -
         assert r.status_code == 422 and "编号不对" in r.text
 
 
+@pytest.mark.slow
 def test_a_planted_session_cookie_from_this_origin_still_needs_the_servers_signature(store: Store) -> None:
     fid = store.findings(store.doc_id)[0]["id"]
     with live_server(store) as base:
@@ -186,6 +192,7 @@ def test_a_planted_session_cookie_from_this_origin_still_needs_the_servers_signa
     assert store.decisions(store.doc_id) == []
 
 
+@pytest.mark.slow
 def test_changing_a_decision_over_http_needs_the_overturn_flag(store: Store) -> None:
     fid = store.findings(store.doc_id)[0]["id"]
     url = f"/report/{store.doc_id}/finding/{fid}"
@@ -199,6 +206,7 @@ def test_changing_a_decision_over_http_needs_the_overturn_flag(store: Store) -> 
     assert [d["action"] for d in store.decisions(store.doc_id)] == ["confirm", "dismiss"]
 
 
+@pytest.mark.slow
 def test_login_is_required_off_loopback(store: Store) -> None:
     import threading
     import time
@@ -250,6 +258,7 @@ def test_login_is_required_off_loopback(store: Store) -> None:
     assert stored.startswith("scrypt$") and "correct horse" not in stored
 
 
+@pytest.mark.slow
 def test_a_saturated_server_answers_503_rather_than_queueing(store: Store, monkeypatch) -> None:
     import threading
 

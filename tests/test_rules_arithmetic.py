@@ -78,6 +78,7 @@ def test_blank_on_one_side_cannot_rescue_an_overshoot():
     assert any("t3.granted.total" in f.keys for f in fs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("data", all_golds(), ids=lambda d: d["report"])
 @pytest.mark.parametrize("delta", [1, -1])
 def test_injected_error_in_any_table_three_or_four_cell_is_caught(data, delta):

@@ -49,6 +49,7 @@ def _run(names: list[str], **kw) -> dict[str, object]:
     return {o.path.name: o for o in runner.run([Path(n) for n in names])}, runner
 
 
+@pytest.mark.slow
 def test_each_misbehaving_file_fails_alone_with_the_limit_named() -> None:
     names = ["a", "hang", "b", "hog", "c", "kill", "d", "raise", "e"]
     started = time.monotonic()
@@ -64,6 +65,7 @@ def test_each_misbehaving_file_fails_alone_with_the_limit_named() -> None:
     assert runner.stats.peak_worker_rss < 1 << 30  # the hog was stopped near its limit
 
 
+@pytest.mark.slow
 def test_a_pool_that_loses_workers_again_and_again_finishes_the_batch() -> None:
     names = [f"ok{i}" for i in range(30)]
     for i in (3, 9, 10, 11, 25):
@@ -96,6 +98,7 @@ def test_page_progress_reaches_the_parent() -> None:
     assert pages == [(1, 1, 3), (1, 2, 3), (1, 3, 3)]
 
 
+@pytest.mark.slow
 def test_threads_for_network_backends_time_out_too() -> None:
     out, _ = _run(["a", "hang", "b"], workers=2, isolate=False, limits=Limits(timeout=1))
     assert out["a"].ok and out["b"].ok
@@ -121,6 +124,7 @@ def test_stop_ends_the_run_at_once_and_kills_the_workers() -> None:
     assert not any(_alive(p) for p in pids)
 
 
+@pytest.mark.slow
 def test_what_a_timed_out_worker_started_dies_with_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys.modules[__name__], "SPAWNED", tmp_path / "grandchild.pid")
     out, _ = _run(["a", "spawn"], workers=2, limits=Limits(timeout=3))

@@ -14,8 +14,11 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 from runner_support import cli_with_misbehaving_backend, write_misbehaving
 from store_helpers import write_reports
+
+pytestmark = pytest.mark.slow  # `nianbao run`/`extract` in real subprocesses with misbehaving workers
 
 CMD = [sys.executable, "-m", "nianbao.app.cli"]
 GBK_NAME = "中文报告".encode("gbk")  # not UTF-8: a name unpacked from a zip made on Windows

@@ -7,6 +7,7 @@ import json
 import random
 from pathlib import Path
 
+import pytest
 from conftest import ROOT, SHARED
 from typer.testing import CliRunner
 
@@ -27,6 +28,7 @@ def test_variants_are_seeded_and_damaged(tmp_path: Path) -> None:
         assert damage(data, how, random.Random(1), data[::-1]) != data, how
 
 
+@pytest.mark.slow
 def test_a_small_fuzz_run_has_no_unexpected_exception(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["eval", "fuzz", "--n", "8", "--seed", "3", "--kind", "txt", "--kind", "html",
                                  "--json", "--keep", str(tmp_path)])

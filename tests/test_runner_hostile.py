@@ -14,7 +14,10 @@ import zipfile
 from pathlib import Path
 
 import psutil
+import pytest
 from store_helpers import write_reports
+
+pytestmark = pytest.mark.slow  # hostile files plus 100 good reports through a real run
 
 CMD = [sys.executable, "-m", "nianbao.app.cli"]
 LIMIT = int(2.5 * 2**30)

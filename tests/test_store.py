@@ -199,6 +199,7 @@ def test_an_old_database_is_upgraded_in_place(tmp_path: Path) -> None:
     Store(path)  # opening an up-to-date database again changes nothing
 
 
+@pytest.mark.slow
 def test_postgresql_url(pg_url: str) -> None:  # noqa: F811 - the fixture
     """Any SQL URL works: the same store code on a real PostgreSQL the test starts itself."""
     from store_helpers import extraction_from

@@ -16,6 +16,8 @@ from store_helpers import write_reports
 from nianbao.review.cluster import run_on_cluster, wait_for_workers
 from nianbao.review.store import RunSettings, Store
 
+pytestmark = pytest.mark.slow  # a Dask LocalCluster and a real PostgreSQL
+
 N = 200
 
 
