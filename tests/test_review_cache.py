@@ -89,6 +89,7 @@ def test_a_decision_shows_on_the_very_next_page(store: Store, card: dict) -> Non
         assert r.status_code == 303 and "已审核" in client.get(report).text
 
 
+@pytest.mark.slow
 def test_a_write_by_another_process_shows_on_the_next_page(store: Store, card: dict) -> None:
     report = f"/report/{store.doc_id}"
     with live_server(store) as base, httpx.Client(base_url=base, headers={"Origin": base}) as client:
@@ -151,6 +152,7 @@ def test_many_visitors_asking_for_one_page_cause_one_build(store: Store, monkeyp
     app.state.close()
 
 
+@pytest.mark.slow
 def test_pages_built_in_a_process_of_their_own(store: Store, card: dict) -> None:
     report = f"/report/{store.doc_id}"
     with live_server(store, processes=1) as base, httpx.Client(base_url=base, headers={"Origin": base}) as client:
@@ -179,6 +181,7 @@ def test_the_page_memory_is_bounded_and_holds_one_revision() -> None:
     assert cache.get("a", (0, 2)) is None
 
 
+@pytest.mark.slow
 def test_a_build_process_that_dies_costs_one_503_not_the_server(store: Store) -> None:
     import os
     import signal
@@ -212,6 +215,7 @@ def test_a_build_process_that_dies_costs_one_503_not_the_server(store: Store) ->
     assert builders() == []  # ended with the server
 
 
+@pytest.mark.slow
 def test_build_processes_end_when_the_server_is_killed(store: Store) -> None:
     import os
     import signal
