@@ -465,3 +465,25 @@ def test_cli_defaults_to_hybrid_when_an_endpoint_is_configured(cli_env, monkeypa
     assert out["backend"] == "hybrid" and out["usage"]["calls"] >= 1 and out["usage"]["model"] == "scripted"
     assert out["usage"]["model_requested"] == "scripted-model"
     assert json.loads(plain.stdout)["backend"] == "rules"
+
+
+def test_a_reply_that_never_validated_is_named_as_the_models_not_as_ocr(doc, tmp_path):
+    # Seen with Gemma 3 270M on seed 004: each table reply that never validated became an
+    # `ocr.low_confidence` warning per row ("识别把握不大的数字 … 空") on a plain-text report, 34 false
+    # positives. It is one `llm.unvalidated` finding per reply, information, and no OCR finding.
+    from nianbao.app.pipeline import process_document
+
+    def unfounded(request: dict) -> Reply:
+        props = requested_schema(request).get("properties", {})
+        if "claims" in props:
+            return completion({"claims": []})
+        return completion({name: {"line": 1, "evidence": "987654321", "total": 987654321} for name in props})
+
+    with ScriptedServer([Reply(respond=unfounded)]) as server:
+        ex = process_document(doc, LLMBackend(config=config(server, tmp_path, max_tokens=8192, max_retries=0)))
+    assert ex.usage["fallbacks"] >= 2 and ex.usage["calls"] == 4  # three tables, one narrative
+    assert not [f for f in ex.findings if f.category == "ocr"]
+    named = [f for f in ex.findings if f.rule == "llm.unvalidated"]
+    assert len(named) == ex.usage["fallbacks"] and {f.severity for f in named} == {"info"}
+    assert all("未通过校验" in f.message for f in named)
+    assert 987654321 not in ex.values().values()
