@@ -52,12 +52,16 @@ def run_cmd(
                                                  help="Write each backend's JSON per report to DIR/<backend>/."),
     unlabelled: bool = typer.Option(False, "--unlabelled",
                                     help="No gold needed: how cleanly each report was read (same as `eval stats`)."),
+    timeout: float = typer.Option(60.0, "--timeout", help="Wall-time limit per report in seconds (0: none); an LLM "
+                                  "backend on a slow local server needs more."),
 ) -> None:
     """Run each backend over the reports that have gold and print their figures side by side."""
     if unlabelled:
         stats_cmd(dirs, as_json=as_json, workers=1, timeout=60.0, problems_only=False)
         return
+    from nianbao.app.options import limits_from
     from nianbao.app.progress import Bar
+    from nianbao.errors import InputError
     from nianbao.eval.gates import check_thresholds, deltas, load_baseline, parse_thresholds
     from nianbao.eval.harness import find_cases, run_backend, to_json
     from nianbao.eval.prices import load_prices
@@ -68,7 +72,8 @@ def run_cmd(
         thresholds = parse_thresholds(fail_under) if fail_under else {}
         table = load_prices(prices)
         base = load_baseline(baseline) if baseline else None
-    except ValueError as e:
+        limits = limits_from(timeout, "2G")
+    except (ValueError, InputError) as e:
         _bad("eval", str(e))
         raise typer.Exit(2) from None
     cases, problems = find_cases(dirs, gold)
@@ -86,7 +91,7 @@ def run_cmd(
             raise typer.Exit(2) from None
         with Bar(f"eval {name}", len(cases), console=err) as bar:
             runs.append(run_backend(name, cases, table, prefer_table=prices is not None, backend=be,
-                                    advance=bar.advance))
+                                    advance=bar.advance, limits=limits))
     if save_predictions:
         for r in runs:
             out = save_predictions / r.backend

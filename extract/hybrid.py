@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from nianbao.document import Document
 from nianbao.extract.llm.backend import (
+    TABLE_SECTION,
     LLMReader,
     TableRead,
     narrative_pieces,
@@ -26,6 +27,7 @@ from nianbao.extract.llm.backend import (
 )
 from nianbao.extract.llm.config import LLMConfig
 from nianbao.extract.llm.errors import LLMError
+from nianbao.extract.llm.grounding import numbers_in
 from nianbao.extract.llm.transport import LLMClient, Usage
 from nianbao.extract.narrative.meta import read_template
 from nianbao.extract.rules_backend import RulesBackend
@@ -47,6 +49,20 @@ def _failing(ids: tuple[Identity, ...], cells: Mapping[str, Number | None]) -> l
 
 def _holding(ids: tuple[Identity, ...], cells: Mapping[str, Number | None]) -> list[Identity]:
     return [i for i in ids if (r := i.residual(cells)) is not None and abs(r) <= 1e-6]
+
+
+def printed(text: str, sections: Mapping[str, tuple[int, int]], table: str) -> bool:
+    """Whether the report prints anything the model could read for this table: its region or its
+    section exists and holds a number that is not part of a date, a phone or a document number.
+
+    A table lost by the crawler (its heading with nothing under it, or no heading at all) is not sent:
+    grounding could keep nothing from it, and each call costs the whole schema (Gemma 3 270M on one
+    thread: one to two minutes per request).
+    """
+    if f"table:{table}" not in sections and TABLE_SECTION[table] not in sections:
+        return False
+    start, end = table_window(text, dict(sections), table)
+    return bool(numbers_in(text, start, end, quantities_only=True))
 
 
 def doubts(ex: Extraction, template: str) -> dict[str, set[str] | None]:
@@ -158,6 +174,8 @@ class HybridBackend:
         template = resolve_template(ex.meta.template, read_template(doc.text, ex.meta.year))
         sections = {**section_spans(doc.text), **ex.sections}
         todo = doubts(ex, template)
+        unprinted = sorted(t for t in todo if not printed(doc.text, sections, t))
+        todo = {t: rows for t, rows in todo.items() if t not in unprinted}
         usage = Usage()
         covered = [(c.span.start, c.span.end) for c in ex.narrative + ex.facts if c.span]
         prose = sentences_with_numbers(doc.text, narrative_pieces(doc.text, sections), covered)
@@ -197,7 +215,7 @@ class HybridBackend:
             self._merge_table(ex, template, read)
         ex.narrative = merge_claims(ex.narrative, claims)
         ex.usage = usage_dict(usage, self.reader, time.perf_counter() - started)
-        ex.usage.update({"rejected_values": rejected, "tables_sent": sorted(todo),
+        ex.usage.update({"rejected_values": rejected, "tables_sent": sorted(todo), "tables_unprinted": unprinted,
                          "rows_sent": sum(len(r) if r else 0 for r in todo.values())})
         return ex
 

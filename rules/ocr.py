@@ -52,15 +52,19 @@ def repair(ctx: RuleContext) -> Iterator[Finding]:
 
 @rule("ocr.low_confidence", "ocr", "warning")
 def low_confidence(ctx: RuleContext) -> Iterator[Finding]:
-    """Digits the OCR model was unsure of, one finding per row, unless every identity they are in holds."""
+    """Digits the OCR model was unsure of, one finding per row, unless every identity they are in holds.
+
+    Only the readings of the page: a language model's reply that never validated is its own finding
+    (`llm.unvalidated`), and a model cell's confidence grades its grounding, not a glyph.
+    """
     t = ctx.template
     limit = float(words()["ocr"]["low_confidence"])
     keys: list[str] = []
     for i in ctx.extraction.issues:
-        if i.kind == "low_confidence":
+        if i.kind == "low_confidence" and getattr(i, "reader", "rules") != "llm":
             keys.extend(k for k in i.keys if k not in keys)
     for key, cell in ctx.extraction.cells.items():
-        if cell.value is not None and cell.confidence < limit and key not in keys:
+        if cell.value is not None and cell.confidence < limit and cell.reader != "llm" and key not in keys:
             keys.append(key)
     rows: dict[tuple[str, bool], list[str]] = {}
     for k in keys:

@@ -109,6 +109,17 @@ def moved_values(ctx: RuleContext) -> Iterator[Finding]:
                       message=f"{i.detail}，请核对原表", spans=_spans(i))
 
 
+@rule("llm.unvalidated", "disagreement", "info")
+def llm_unvalidated(ctx: RuleContext) -> Iterator[Finding]:
+    """A model reply (llm backend) that never passed validation: its values were grounded one by one
+    and the unfound ones left blank. Said once per reply; it concerns the reader, not the report, so
+    it is information (the blank cells have their own findings)."""
+    for i in _issues(ctx, "low_confidence"):
+        if getattr(i, "reader", "rules") == "llm":
+            yield Finding(category="disagreement", rule="llm.unvalidated", severity="info", keys=list(i.keys),
+                          message=i.detail, spans=_spans(i))
+
+
 @rule("structure.merged_digits", "structure", "info")
 def merged_digits(ctx: RuleContext) -> Iterator[Finding]:
     """A digit run printed without separators that the identities split one way only: documented."""

@@ -158,3 +158,42 @@ def test_folder_of_gold_finds_reports_in_a_sibling_folder(tmp_path):
     cases, problems = find_cases([tmp_path / "fixtures"])
     assert len(cases) == 2 and all(c.path.parent.name == "seeds" for c in cases)
     assert len(problems) == 1 and "lost.txt" in problems[0]
+
+
+class _SlowNetworkBackend:
+    """The rules reading after a wait, run in threads like an LLM backend on a slow local server."""
+
+    name = "slow-endpoint"
+
+    def __init__(self, rules) -> None:
+        self.rules = rules
+
+    def extract(self, doc):
+        import time
+
+        time.sleep(1.5)
+        return self.rules.extract(doc)
+
+
+def test_timeout_is_the_users_for_backends_slower_than_a_minute(tmp_path, monkeypatch):
+    # Gemma 3 270M on one thread takes minutes per report: under the fixed 60 s limit every `llm`
+    # report was stopped and scored as zero. `--timeout` sets it as for `extract` (0: none).
+    import shutil
+
+    import nianbao.extract
+
+    name = "004_6f1ea477f42cf686"
+    shutil.copy(EXAMPLES / f"{name}.txt", tmp_path / f"{name}.txt")
+    shutil.copy(FIXTURES / f"{name}.gold.json", tmp_path / f"{name}.gold.json")
+    slow = _SlowNetworkBackend(nianbao.extract.get_backend("rules"))
+    monkeypatch.setattr(nianbao.extract, "get_backend", lambda n, **o: slow)
+
+    def run(*args):
+        res = runner.invoke(app, ["eval", str(tmp_path), "-b", "slow-endpoint", "--json", *args])
+        assert res.exit_code == 0, res.output
+        return json.loads(res.stdout)["backends"]["slow-endpoint"]
+
+    assert run("--timeout", "0.5")["cell_accuracy"] == 0  # stopped: a score of zero
+    assert run("--timeout", "0")["cell_accuracy"] > 0.9
+    res = runner.invoke(app, ["eval", str(tmp_path), "--timeout", "-1"])
+    assert res.exit_code == 2 and "--timeout" in res.stderr

@@ -492,3 +492,51 @@ def test_cli_defaults_to_hybrid_when_an_endpoint_is_configured(cli_env, monkeypa
     assert out["backend"] == "hybrid" and out["usage"]["calls"] >= 1 and out["usage"]["model"] == "scripted"
     assert out["usage"]["model_requested"] == "scripted-model"
     assert json.loads(plain.stdout)["backend"] == "rules"
+
+
+def test_a_reply_that_never_validated_is_named_as_the_models_not_as_ocr(doc, tmp_path):
+    # Seen with Gemma 3 270M on seed 004: each table reply that never validated became an
+    # `ocr.low_confidence` warning per row ("识别把握不大的数字 … 空") on a plain-text report, 34 false
+    # positives. It is one `llm.unvalidated` finding per reply, information, and no OCR finding.
+    from nianbao.app.pipeline import process_document
+
+    def unfounded(request: dict) -> Reply:
+        props = requested_schema(request).get("properties", {})
+        if "claims" in props:
+            return completion({"claims": []})
+        return completion({name: {"line": 1, "evidence": "987654321", "total": 987654321} for name in props})
+
+    with ScriptedServer([Reply(respond=unfounded)]) as server:
+        ex = process_document(doc, LLMBackend(config=config(server, tmp_path, max_tokens=8192, max_retries=0)))
+    assert ex.usage["fallbacks"] >= 2 and ex.usage["calls"] == 4  # three tables, one narrative
+    assert not [f for f in ex.findings if f.category == "ocr"]
+    named = [f for f in ex.findings if f.rule == "llm.unvalidated"]
+    assert len(named) == ex.usage["fallbacks"] and {f.severity for f in named} == {"info"}
+    assert all("未通过校验" in f.message for f in named)
+    assert 987654321 not in ex.values().values()
+
+
+LOST_TABLES = ("某厅2020年政府信息公开工作年度报告\n一、总体情况\n2020年，本厅主动公开政府信息。\n"
+               "二、主动公开政府信息情况\n三、收到和处理政府信息公开申请情况\n2020年未收到政府信息公开申请。\n"
+               "四、政府信息公开行政复议、行政诉讼情况\n五、存在的主要问题及改进情况\n2020年，公开意识还需增强。\n"
+               "六、其他需要报告的事项\n无。\n")
+
+
+def test_hybrid_does_not_ask_for_tables_the_report_does_not_print(tmp_path):
+    # Seen on the dev reports whose crawler lost every table (d10–d14: headings with nothing under
+    # them, or no heading at all): hybrid sent three whole-table requests per report, each carrying
+    # the full schema (2–6 thousand tokens, one to two minutes on Gemma 3 270M), for windows that
+    # were empty, held only a date, or fell back to the whole report. Nothing there can be grounded.
+    from nianbao.document import Document
+
+    doc = Document(name="lost.txt", kind="txt", text=LOST_TABLES)
+    with ScriptedServer([Reply(respond=empty_answer)]) as server:
+        ex = HybridBackend(config=config(server, tmp_path)).extract(doc)
+    assert server.requests == [] and ex.usage["calls"] == 0
+    assert ex.usage["tables_sent"] == [] and ex.usage["tables_unprinted"] == ["t2", "t3", "t4"]
+    printed = LOST_TABLES.replace("二、主动公开政府信息情况\n", "二、主动公开政府信息情况\n行政许可\t12\n")
+    with ScriptedServer([Reply(respond=empty_answer)]) as server:
+        ex = HybridBackend(config=config(server, tmp_path / "b")).extract(
+            Document(name="t2.txt", kind="txt", text=printed))
+    assert ex.usage["tables_sent"] == ["t2"] and ex.usage["tables_unprinted"] == ["t3", "t4"]
+    assert len(server.requests) >= 1

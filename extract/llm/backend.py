@@ -236,8 +236,8 @@ class LLMReader:
                 out.rejected += dropped
                 out.issues.append(LowConfidence(
                     keys=[f.key for r in part for f in r.fields],
-                    detail=f"model reply for {table} never validated ({result.error}); its values were grounded "
-                           "one by one and unfound ones dropped",
+                    detail=f"模型对“{TABLE_TITLES[table]}”表的回答未通过校验（{result.error}），其数值逐个在表内核对，"
+                           "找不到的已舍去、留空",
                     reader="llm"))
         order = [r.row for r in row_list]
         self._ground_table(doc, template, table, region, lines, readings, order, row_spans or {}, out)
