@@ -175,6 +175,7 @@ class _SlowNetworkBackend:
         return self.rules.extract(doc)
 
 
+@pytest.mark.slow
 def test_timeout_is_the_users_for_backends_slower_than_a_minute(tmp_path, monkeypatch):
     # Gemma 3 270M on one thread takes minutes per report: under the fixed 60 s limit every `llm`
     # report was stopped and scored as zero. `--timeout` sets it as for `extract` (0: none).
