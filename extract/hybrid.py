@@ -15,10 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from nianbao.document import Document
 from nianbao.extract.llm.backend import (
-    TABLE_SECTION,
     LLMReader,
     TableRead,
     narrative_pieces,
+    printed,
     resolve_config,
     section_spans,
     sentences_with_numbers,
@@ -27,7 +27,6 @@ from nianbao.extract.llm.backend import (
 )
 from nianbao.extract.llm.config import LLMConfig
 from nianbao.extract.llm.errors import LLMError
-from nianbao.extract.llm.grounding import numbers_in
 from nianbao.extract.llm.transport import LLMClient, Usage
 from nianbao.extract.narrative.meta import read_template
 from nianbao.extract.rules_backend import RulesBackend
@@ -49,20 +48,6 @@ def _failing(ids: tuple[Identity, ...], cells: Mapping[str, Number | None]) -> l
 
 def _holding(ids: tuple[Identity, ...], cells: Mapping[str, Number | None]) -> list[Identity]:
     return [i for i in ids if (r := i.residual(cells)) is not None and abs(r) <= 1e-6]
-
-
-def printed(text: str, sections: Mapping[str, tuple[int, int]], table: str) -> bool:
-    """Whether the report prints anything the model could read for this table: its region or its
-    section exists and holds a number that is not part of a date, a phone or a document number.
-
-    A table lost by the crawler (its heading with nothing under it, or no heading at all) is not sent:
-    grounding could keep nothing from it, and each call costs the whole schema (Gemma 3 270M on one
-    thread: one to two minutes per request).
-    """
-    if f"table:{table}" not in sections and TABLE_SECTION[table] not in sections:
-        return False
-    start, end = table_window(text, dict(sections), table)
-    return bool(numbers_in(text, start, end, quantities_only=True))
 
 
 def doubts(ex: Extraction, template: str) -> dict[str, set[str] | None]:

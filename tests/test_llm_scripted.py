@@ -540,3 +540,24 @@ def test_hybrid_does_not_ask_for_tables_the_report_does_not_print(tmp_path):
             Document(name="t2.txt", kind="txt", text=printed))
     assert ex.usage["tables_sent"] == ["t2"] and ex.usage["tables_unprinted"] == ["t3", "t4"]
     assert len(server.requests) >= 1
+
+
+def test_llm_does_not_ask_for_tables_the_report_does_not_print(tmp_path):
+    # The same lost tables read by the llm backend alone: only the narrative is asked for; each
+    # table that is not printed is one missing_table issue instead of a whole-schema request.
+    from nianbao.document import Document
+
+    doc = Document(name="lost.txt", kind="txt", text=LOST_TABLES)
+    with ScriptedServer([Reply(respond=empty_answer)]) as server:
+        ex = LLMBackend(config=config(server, tmp_path)).extract(doc)
+    asked = [requested_schema(r).get("properties", {}) for r in server.requests]
+    assert asked and all("claims" in props for props in asked)
+    assert ex.usage["tables_unprinted"] == ["t2", "t3", "t4"]
+    assert sorted(i.table for i in ex.issues if i.kind == "missing_table") == ["t2", "t3", "t4"]
+    printed = LOST_TABLES.replace("二、主动公开政府信息情况\n", "二、主动公开政府信息情况\n行政许可\t12\n")
+    with ScriptedServer([Reply(respond=empty_answer)]) as server:
+        ex = LLMBackend(config=config(server, tmp_path / "b")).extract(
+            Document(name="t2.txt", kind="txt", text=printed))
+    asked = [requested_schema(r).get("properties", {}) for r in server.requests]
+    assert any("claims" not in props for props in asked)  # table 二 was asked for
+    assert ex.usage["tables_unprinted"] == ["t3", "t4"]

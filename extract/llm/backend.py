@@ -34,7 +34,7 @@ from nianbao.extract.llm.schema import (
 from nianbao.extract.llm.transport import LLMClient, Usage
 from nianbao.extract.narrative.meta import read_meta, read_template
 from nianbao.extract.parse.sections import find_sections, table_regions
-from nianbao.models import CellReading, Claim, Extraction, LowConfidence, Meta, ParseIssue
+from nianbao.models import CellReading, Claim, Extraction, LowConfidence, Meta, ParseIssue, issue
 from nianbao.spec import field_map, fields, resolve_template, rows
 
 TABLE_SECTION = {"t2": "二", "t3": "三", "t4": "四"}
@@ -70,6 +70,20 @@ def table_window(text: str, sections: dict[str, tuple[int, int]], table: str) ->
     if f"table:{table}" in sections:
         return sections[f"table:{table}"]
     return sections.get(TABLE_SECTION[table], (0, len(text)))
+
+
+def printed(text: str, sections: dict[str, tuple[int, int]], table: str) -> bool:
+    """Whether the report prints anything the model could read for this table: its region or its
+    section exists and holds a number that is not part of a date, a phone or a document number.
+
+    A table lost by the crawler (its heading with nothing under it, or no heading at all) is not sent:
+    grounding could keep nothing from it, and each call costs the whole schema (Gemma 3 270M on one
+    thread: one to two minutes per request).
+    """
+    if f"table:{table}" not in sections and TABLE_SECTION[table] not in sections:
+        return False
+    start, end = table_window(text, dict(sections), table)
+    return bool(numbers_in(text, start, end, quantities_only=True))
 
 
 def narrative_pieces(text: str, sections: dict[str, tuple[int, int]]) -> list[tuple[int, int]]:
@@ -348,7 +362,8 @@ class LLMBackend:
         sections = section_spans(doc.text)
         ex = Extraction(report=doc.name, meta=meta, backend=self.name,
                         sections={k: v for k, v in sections.items()})
-        tables = ("t2", "t3", "t4")
+        tables = [t for t in ("t2", "t3", "t4") if printed(doc.text, sections, t)]
+        unprinted = [t for t in ("t2", "t3", "t4") if t not in tables]
         usage = Usage()
         with ThreadPoolExecutor(max_workers=max(1, self.reader.cfg.concurrency)) as pool:
             table_jobs = [pool.submit(self.reader.read_table, doc, meta, template, t,
@@ -375,4 +390,8 @@ class LLMBackend:
         ex.narrative = claims
         ex.usage = usage_dict(usage, self.reader, time.perf_counter() - started)
         ex.usage["rejected_values"] = rejected
+        ex.usage["tables_unprinted"] = unprinted
+        for t in unprinted:  # said once, as the rules backend says it, rather than asked of the model
+            ex.issues.append(issue("missing_table", keys=[], detail=f"报告中没有表{TABLE_SECTION[t]}的数值，未请模型读取",
+                                   table=t))
         return ex
