@@ -242,14 +242,14 @@ class HybridBackend:
             hold_m = _holding(ids, mixed)
             mcell = read.cells[key]
             other = placed.get((mcell.span.start, mcell.span.end)) if mcell.span else None
-            if other is not None and other != key and fail_m and not fail_p:
-                # a shifted read the identities refute: the parser's reading is proven, nothing to review
-                adopt, severity = False, "info"
-                why = (f"模型读数取自解析读作 {other} 的数字（读数错位），且使恒等式 "
-                       f"{', '.join(i.id for i in fail_m)} 不成立，保留解析读数")
-            elif other is not None and other != key:
-                adopt, severity = False, "warning"
-                why = f"模型读数取自解析读作 {other} 的数字（读数错位），保留解析读数，待人工复核"
+            if other is not None and other != key:
+                adopt, why = False, f"模型读数取自解析读作 {other} 的数字（读数错位）"
+                if fail_m and not fail_p:  # the identities refute it: the parser's reading is proven
+                    severity = "info"
+                    why += f"，且使恒等式 {', '.join(i.id for i in fail_m)} 不成立，保留解析读数"
+                else:
+                    severity = "warning"
+                    why += "，保留解析读数，待人工复核"
             elif rv is None and (table_missing or key in ex.uncertain or (hold_m and not fail_m)):
                 adopt, why = True, "解析未读出该单元格，采用模型在原文中有据的读数" + (
                     f"（恒等式 {', '.join(i.id for i in hold_m)} 成立）" if hold_m else "")

@@ -312,12 +312,18 @@ def test_document_name_is_kept(tmp_path):
     assert doc.span(0, 2).start == 0
 
 
-def test_model_reading_taken_from_another_cells_number_is_not_adopted():
-    ex = _extraction({"t4.review.upheld": 1, "t4.review.total": 2})
+def _shifted_read(parser: dict[str, int], key: str, value: int) -> Extraction:
+    """The model reads `key` from the very number the parser read as t4.review.upheld; merged."""
+    ex = _extraction(parser)
     ex.cells["t4.review.upheld"] = CellReading(key="t4.review.upheld", value=1, span=Span(start=20, end=21))
-    read = _model_read({"t4.review.total": 1})
-    read.cells["t4.review.total"].span = Span(start=20, end=21)  # the number the parser read as upheld
+    read = _model_read({key: value})
+    read.cells[key].span = Span(start=20, end=21)
     _hybrid()._merge_table(ex, "2021", read)
+    return ex
+
+
+def test_model_reading_taken_from_another_cells_number_is_not_adopted():
+    ex = _shifted_read({"t4.review.upheld": 1, "t4.review.total": 2}, "t4.review.total", 1)
     assert ex.cells["t4.review.total"].value == 2  # a report's own error is never "fixed" by a shifted read
     assert "读数错位" in ex.findings[0].message and ex.findings[0].severity == "warning"
 
@@ -325,11 +331,7 @@ def test_model_reading_taken_from_another_cells_number_is_not_adopted():
 def test_a_shifted_model_reading_the_identities_refute_is_only_noted():
     # Seen with Gemma 3 270M on a real report (d15): every identity held on the parser's reading and
     # the model put a neighbour cell's number in another column. Nothing there is left to review.
-    ex = _extraction({"t4.review.upheld": 1, "t4.review.total": 1})
-    ex.cells["t4.review.upheld"] = CellReading(key="t4.review.upheld", value=1, span=Span(start=20, end=21))
-    read = _model_read({"t4.review.corrected": 1})
-    read.cells["t4.review.corrected"].span = Span(start=20, end=21)  # the number the parser read as upheld
-    _hybrid()._merge_table(ex, "2021", read)
+    ex = _shifted_read({"t4.review.upheld": 1, "t4.review.total": 1}, "t4.review.corrected", 1)
     assert ex.cells["t4.review.corrected"].value == 0
     (f,) = ex.findings
     assert f.severity == "info" and "读数错位" in f.message and "t4.sum.review" in f.message

@@ -40,27 +40,15 @@ class Located:
 
 # ---- text folding ------------------------------------------------------------------------------
 
-def normalise(text: str) -> tuple[str, list[int]]:
-    """NFKC text without whitespace, with each character's index in the original."""
+def fold(text: str, *, spaces: bool) -> tuple[str, list[int]]:
+    """NFKC text with each character's index in the original; whitespace dropped, or with
+    `spaces` each whitespace run kept as one space (so "0 0" is never read as "00")."""
     out: list[str] = []
     index: list[int] = []
     for i, ch in enumerate(text):
         for c in unicodedata.normalize("NFKC", ch):
             if c.isspace():
-                continue
-            out.append(c)
-            index.append(i)
-    return "".join(out), index
-
-
-def squash(text: str) -> tuple[str, list[int]]:
-    """NFKC text with each whitespace run as one space, with each character's index in the original."""
-    out: list[str] = []
-    index: list[int] = []
-    for i, ch in enumerate(text):
-        for c in unicodedata.normalize("NFKC", ch):
-            if c.isspace():
-                if out and out[-1] == " ":
+                if not spaces or (out and out[-1] == " "):
                     continue
                 c = " "
             out.append(c)
@@ -74,10 +62,10 @@ def find_folded(text: str, needle: str, lo: int = 0, hi: int | None = None) -> l
     A match never starts or ends inside a longer number (evidence "0 0" is not in "10 0").
     """
     hi = len(text) if hi is None else hi
-    pin = squash(needle)[0].strip()
+    pin = fold(needle, spaces=True)[0].strip()
     if not pin:
         return []
-    hay, index = squash(text[lo:hi])
+    hay, index = fold(text[lo:hi], spaces=True)
     out: list[Span] = []
     pos = hay.find(pin)
     while pos >= 0:
@@ -98,8 +86,8 @@ def locate(text: str, needle: str, start: int = 0, end: int | None = None) -> Lo
     pos = text.find(needle, start, end)
     if pos >= 0:
         return Located(pos, pos + len(needle), True, 1.0)
-    hay, index = normalise(text[start:end])
-    pin, _ = normalise(needle)
+    hay, index = fold(text[start:end], spaces=False)
+    pin, _ = fold(needle, spaces=False)
     if not pin or not hay:
         return None
     pos = hay.find(pin)
