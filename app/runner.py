@@ -358,6 +358,7 @@ class Runner:
         self._started: dict[int, float] = {}  # thread mode: file index → when its task began
         self._running = False
         self.halted = False  # a task raised StopRun: nothing more was started
+        self._stopping = threading.Event()  # thread mode: a task stopped the run, queued ones must not start
 
     # ---- public
 
@@ -426,8 +427,13 @@ class Runner:
         self._pending[fut] = (index, path, tries)
 
     def _timed_call(self, index: int, path: Path) -> tuple[Any, ...]:
+        if self._stopping.is_set():  # queued behind the task that stopped the run: never sent
+            return ("skipped",)
         self._started[index] = time.monotonic()
-        return _call(index, path, self.task)
+        result = _call(index, path, self.task)
+        if result[0] == "stop":
+            self._stopping.set()
+        return result
 
     def _worker_pids(self, pool: Any = None) -> list[int]:
         try:  # pebble keeps its workers by pid; there is no public accessor
@@ -471,6 +477,8 @@ class Runner:
             return self._failed(e, index, path, tries)
         if kind == "ok":
             return Outcome(index, path, value=rest[0])
+        if kind == "skipped":
+            return None
         line, code = rest
         return Outcome(index, path, problem=line, exit_code=code, stop=kind == "stop", unexpected=kind == "bug",
                        limit="memory" if kind == "memory" else None)

@@ -179,3 +179,23 @@ def test_expand_inputs_keep_filters_only_inside_folders(tmp_path: Path, keep_txt
     keep = (lambda p: p.suffix == ".txt") if keep_txt else None
     got = [p.name for p in expand_inputs([tmp_path / "d", tmp_path / "c.csv"], keep=keep).files]
     assert got == (["a.txt", "c.csv"] if keep_txt else ["a.txt", "b.csv", "c.csv"])
+
+
+def test_a_stopping_error_starts_no_file_queued_behind_it() -> None:
+    """One thread, several files queued: after the first raises StopRun (key refused, budget spent),
+    the queued ones are never started, so no further request leaves, and they come back as not run."""
+    from nianbao.errors import StopRun
+
+    started: list[str] = []
+
+    def task(path: Path) -> str:
+        started.append(path.name)
+        if path.name == "first":
+            raise StopRun("key refused")
+        return path.name
+
+    runner = Runner(task, workers=1, isolate=False, limits=Limits(timeout=None))
+    got = list(runner.run([Path("first"), Path("second"), Path("third")]))
+    assert started == ["first"]
+    assert [o.path.name for o in got] == ["first"] and got[0].stop
+    assert runner.halted
