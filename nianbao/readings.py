@@ -131,8 +131,9 @@ def _int_ok(d: str) -> bool:
 
 class _Search:
     def __init__(self, pieces: Sequence[Piece], n: int, groups: Sequence[SumGroup], costs: Costs,
-                 strict: bool, max_steps: int) -> None:
+                 strict: bool, max_steps: int, signed: tuple[int, ...] | None = None) -> None:
         self.max_steps = max_steps
+        self.signed = None if signed is None else frozenset(signed)
         self.p = list(pieces)
         self.n = n
         self.c = costs
@@ -281,6 +282,8 @@ class _Search:
                 miss += c.total_printed_last  # the last printed value of a group is likelier its total
             moves.append((None, -1, "missing", miss, k, o))
             for value, q, how, step, nk, no in moves:
+                if value is not None and value < 0 and self.signed is not None and j not in self.signed:
+                    continue  # a count is never negative: only a change (本年增/减) may be
                 checked = self._check(j, value, rem, unk, viol)
                 if checked is None:
                     continue
@@ -331,7 +334,7 @@ class _Search:
 
 
 def row_readings(pieces: Sequence[Piece], n: int, groups: Sequence[SumGroup] = (),
-                 costs: Costs | None = None) -> list[Reading]:
+                 costs: Costs | None = None, signed: tuple[int, ...] | None = None) -> list[Reading]:
     """Readings of one row: those the row's sums accept, cheapest first, then the cheapest that break
     them (a published row can be wrong, and the table's other identities may say so).
 
@@ -339,36 +342,41 @@ def row_readings(pieces: Sequence[Piece], n: int, groups: Sequence[SumGroup] = (
     (each piece one cell, the rest missing) marked as breaking its sums, so the caller reports it
     rather than trusting it; so does a row whose search runs out of steps before any reading.
 
+    `signed`: the cells that may hold a negative number (a change); every other cell is a count and
+    never takes one. None places no such limit.
+
     The answer depends only on what the pieces say, so rows printed alike (a run of zeros, the same
     row in a report's several copies, one template across a batch) are read once per process.
     """
     printed = tuple((p.value, p.digits, p.sign, p.decimal, p.gap, p.isolated, p.blank, type(p.value))
                     for p in pieces)
-    return list(_readings_of(printed, n, tuple(groups), costs or _COSTS))
+    return list(_readings_of(printed, n, tuple(groups), costs or _COSTS, signed))
 
 
 _COSTS = Costs()
 
 
 @lru_cache(maxsize=4096)
-def _readings_of(printed: tuple, n: int, groups: tuple[SumGroup, ...], costs: Costs) -> tuple[Reading, ...]:
+def _readings_of(printed: tuple, n: int, groups: tuple[SumGroup, ...], costs: Costs,
+                 signed: tuple[int, ...] | None) -> tuple[Reading, ...]:
     """row_readings of pieces given as field tuples (hashable; the value's type kept, so 0 is not 0.0)."""
-    return tuple(_search_readings([Piece(*p[:7]) for p in printed], n, groups, costs))
+    return tuple(_search_readings([Piece(*p[:7]) for p in printed], n, groups, costs, signed))
 
 
-def _search_readings(pieces: Sequence[Piece], n: int, groups: Sequence[SumGroup], costs: Costs) -> list[Reading]:
-    exact = _exact(pieces, n, groups)
+def _search_readings(pieces: Sequence[Piece], n: int, groups: Sequence[SumGroup], costs: Costs,
+                     signed: tuple[int, ...] | None = None) -> list[Reading]:
+    exact = _exact(pieces, n, groups, signed)
     if exact is not None:
         return [exact]
     digits = sum(max(1, len(p.digits)) for p in pieces if not p.blank)
     if digits > (n + 2) * costs.max_cell_digits:
         return [_plain(pieces, n, groups)]
-    strict = _Search(pieces, n, groups, costs, True, costs.max_steps)
+    strict = _Search(pieces, n, groups, costs, True, costs.max_steps, signed)
     found = strict.run(costs.max_readings)
     # a reading that breaks the sums is worth looking for only if it could be cheaper than the best
     # that keeps them: the cheapest conceivable reading costs at least the search's own floor
     if groups and (not found or found[0].cost > strict._floor(len(pieces), 0, n - 1) + 1e-9):
-        broken = _Search(pieces, n, groups, costs, False, costs.max_steps_relaxed).run(6)
+        broken = _Search(pieces, n, groups, costs, False, costs.max_steps_relaxed, signed).run(6)
         found += [r for r in broken if r.violations]
     if not found:
         return [_plain(pieces, n, groups)]
@@ -379,13 +387,16 @@ def _search_readings(pieces: Sequence[Piece], n: int, groups: Sequence[SumGroup]
     return list(unique.values())
 
 
-def _exact(pieces: Sequence[Piece], n: int, groups: Sequence[SumGroup]) -> Reading | None:
+def _exact(pieces: Sequence[Piece], n: int, groups: Sequence[SumGroup],
+           signed: tuple[int, ...] | None = None) -> Reading | None:
     """One printed piece per cell: the reading, unless its sums fail and two of its numbers shared a
     cell (then joining them is worth a look). A row printed cell for cell is never re-read to make
     its arithmetic come out: a published error stays an error."""
     if len(pieces) != n or any(p.value is None and not p.blank for p in pieces):
         return None
     values = tuple(p.value for p in pieces)
+    if signed is not None and any(v is not None and v < 0 and j not in signed for j, v in enumerate(values)):
+        return None  # a negative number where the template has a count: the search places it
     if groups and not sums_feasible(values, groups) and any(p.gap == "in_cell" for p in pieces[1:]):
         return None
     viol = 0 if sums_feasible(values, groups) else sum(1 for g in groups if not sums_feasible(values, [g]))

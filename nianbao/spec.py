@@ -120,6 +120,12 @@ def t3_rows(template: str) -> tuple[str, ...]:
     return tuple(r.row for r in rows(template) if r.table == "t3")
 
 
+def is_signed(key: str, template: str) -> bool:
+    """May this cell print a negative number (a change 本年增/减), unlike every count?"""
+    f = field_map(template).get(key)
+    return bool(f and f.label.rsplit(" ", 1)[-1] in load("layout").get("signed_columns", ()))
+
+
 def is_decimal(key: str, template: str) -> bool:
     f = field_map(template).get(key)
     return bool(f and f.type == "decimal")

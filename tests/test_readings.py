@@ -61,6 +61,19 @@ def test_a_signed_change_glued_to_its_neighbours_is_cut_with_its_sign():
     assert (0, 34, 636) in values
 
 
+def test_a_negative_number_goes_only_where_the_template_has_a_change():
+    """`24-20` under 上一年项目数量, 本年增/减, 处理决定数量: one cut either way, but a count
+    (处理决定数量) is never negative, so only 24, -2, 0 is a reading."""
+    pieces = [Piece(24, "24"), Piece(-20, "20", sign="-", gap="none")]
+    unlimited = {r.values for r in row_readings(pieces, 3)}
+    assert (2, 4, -20) in unlimited  # with no template to say so, both cuts are as cheap
+    readings = row_readings(pieces, 3, signed=(1,))
+    assert readings[0].values == (24, -2, 0)
+    assert all(v is None or v >= 0 for r in readings for j, v in enumerate(r.values) if j != 1)
+    # a row of counts only: the minus number is never put in a cell
+    assert all(v is None or v >= 0 for r in row_readings(pieces, 3, signed=()) for v in r.values)
+
+
 def test_table_four_with_thirteen_two_digit_cells_printed_apart_reads_in_bounded_time():
     values = [12, 13, 0, 0, 25, 11, 14, 0, 0, 25, 10, 16, 0, 0, 26]
     pieces = []

@@ -205,6 +205,42 @@ def test_2019_template_rows_are_read():
     assert ex.cells["t3.other_processing.total"].value == 0
 
 
+def _crawled_2019(t2: str) -> Document:
+    """A 2019-template report as a crawler gives it: table 二 glued into one line of digit runs."""
+    lines = [_row_line(r, [0] * 7) for r in _t3_rows("2019")]
+    text = ("某某县2020年政府信息公开工作年度报告\n一、总体情况\n二、主动公开政府信息情况" + t2 + "\n" + T3_HEADER
+            + "\n".join(lines) + "\n四、政府信息公开行政复议、行政诉讼情况\n" + "\t".join(["0"] * 15)
+            + "\n五、存在的主要问题及改进情况\n无\n")
+    return Document(name="t.txt", kind="txt", text=text)
+
+
+def test_2019_glued_rows_read_a_minus_as_the_change_column_sign():
+    """`行政许可24-20`: the minus after 24 starts the 本年增/减 cell (24, -2, 0); it is not a date."""
+    t2 = ("第二十条第（一）项信息内容本年新制作数量本年新公开数量对外公开总数量规章123规范性文件456"
+          "第二十条第（五）项信息内容上一年项目数量本年增/减处理决定数量行政许可24-20其他对外管理服务事项71-100"
+          "第二十条第（六）项信息内容上一年项目数量本年增/减处理决定数量行政处罚000行政强制000")
+    doc = _crawled_2019(t2)
+    meta = read_meta(doc)
+    ex = parse_tables(doc, meta)
+    assert meta.template == "2019"
+    got = {k: ex.cells[k].value for k in ("t2.licensing.prev_year_items", "t2.licensing.change",
+                                          "t2.licensing.decisions")}
+    assert got == {"t2.licensing.prev_year_items": 24, "t2.licensing.change": -2, "t2.licensing.decisions": 0}
+    assert [ex.cells[f"t2.other_admin_service.{c}"].value for c in ("prev_year_items", "change", "decisions")] \
+        == [71, -10, 0]
+
+
+def test_2019_rows_printed_in_the_2021_wording_are_found_whole():
+    """A 2019-template report that prints 行政规范性文件 (the 2021 wording): the row before it keeps its
+    digits (规章777 is 7, 7, 7), and 行政 is not text glued to them."""
+    t2 = ("第二十条第（一）项信息内容本年新制作数量本年新公开数量对外公开总数量规章777行政规范性文件004"
+          "第二十条第（五）项信息内容上一年项目数量本年增/减处理决定数量行政许可000其他对外管理服务事项000")
+    doc = _crawled_2019(t2)
+    ex = parse_tables(doc, read_meta(doc))
+    assert [ex.cells[f"t2.regulation.{c}"].value for c in ("new_made", "new_published", "total_published")] \
+        == [7, 7, 7]
+
+
 def test_values_printed_above_their_label_are_given_to_it():
     """PDF text often puts a multi-line label's numbers on the line above it (vertically centred)."""
     lines = []

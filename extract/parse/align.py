@@ -95,11 +95,13 @@ def _weight(spec: LabelSpec, core_len: int, ordinal: bool, how: str, settings: P
 def _candidates(text: str, skel: Skeleton, spec: LabelSpec, sa: int, sb: int,
                 settings: ParserSettings) -> list[Hit]:
     out: list[Hit] = []
-    for how, core in [("exact", spec.core)] + [("variant", v) for v in spec.variants]:
-        if not core:
-            continue
+    # the longest wording first, so 行政规范性文件 is taken whole where the label is 规范性文件: the
+    # wording that contains the label's own core counts as exact
+    cores = sorted({spec.core, *spec.variants} - {""}, key=len, reverse=True)
+    for core in cores:
+        how = "exact" if spec.core and spec.core in core else "variant"
         for k in skel.find_all(core, sa, sb, settings.max_hits_per_label):
-            if any(h.skel_start <= k < h.skel_end for h in out):
+            if any(k < h.skel_end and h.skel_start < k + len(core) for h in out):
                 continue
             start, end = skel.span_to_text(k, k + len(core))
             ordinal, _ = _ordinal_before(text, start, spec)

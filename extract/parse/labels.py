@@ -15,7 +15,7 @@ from functools import cache
 
 from nianbao.data import load
 from nianbao.extract.parse.skeleton import skeletonise
-from nianbao.spec import rows
+from nianbao.spec import is_signed, rows
 
 CJK_NUMERALS = "一二三四五六七八九十"
 _ORDINAL = re.compile(r"^\s*(?:[（(]\s*([一二三四五六七八九十\d]{1,3})\s*[)）]|([一二三四五六七八九十]{1,3})\s*[、.．]|(\d{1,2})\s*[.、．])")
@@ -36,6 +36,7 @@ class LabelSpec:
     n: int
     keys: tuple[str, ...]
     parent: str = ""  # the group a table-三 row belongs to ("group:denied"), if any
+    signed: tuple[int, ...] = ()  # positions of the cells that may be negative (本年增/减); counts elsewhere
 
     @property
     def holds_values(self) -> bool:
@@ -84,8 +85,9 @@ def table_labels(template: str, table: str) -> tuple[LabelSpec, ...]:
         if table == "t4":
             continue
         parent = "group:" + r.row.split(".")[0] if r.parent else ""
+        signed = tuple(i for i, k in enumerate(r.keys) if is_signed(k, template))
         out.append(LabelSpec(r.row, table, "row", core, _variants(core), note, ordinal, len(r.fields),
-                             tuple(r.keys), parent))
+                             tuple(r.keys), parent, signed))
         if table == "t3" and r.row == extra["after"]:
             ordinal, core, note = split_label(extra["label"])
             out.append(LabelSpec("group:" + extra["group"], table, "group", core, (), note, ordinal, 0, ()))

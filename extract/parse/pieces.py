@@ -176,12 +176,15 @@ def _gap(between: str, cell_row: bool) -> str:
 
 
 def read_pieces(text: str, start: int, end: int, blanks: tuple[int, ...] = (),
-                lines: Lines | None = None, cuts: tuple[int, ...] = ()) -> tuple[list[Printed], list[Debris]]:
+                lines: Lines | None = None, cuts: tuple[int, ...] = (),
+                signed: tuple[tuple[int, int], ...] = ()) -> tuple[list[Printed], list[Debris]]:
     """The pieces printed in text[start:end], in order, and the number-like debris among them.
 
     `blanks`: positions of empty grid cells in the region (from Document.grids). `lines`: the text's
     line table, when the caller reads many regions of one text. `cuts`: positions where one row's
     region ends and the next begins (labels): nothing is read across them, as if each were read alone.
+    `signed`: spans of rows with a cell that may be negative (本年增/减); there a minus glued to the
+    digits before it (24-2) starts a signed cell instead of making a date or range (2023-01).
     """
     lines = lines or Lines(text)
     rel_cuts = sorted(c - start for c in cuts if start < c < end)
@@ -217,7 +220,8 @@ def read_pieces(text: str, start: int, end: int, blanks: tuple[int, ...] = (),
             continue
         for m in _number_pattern().finditer(word):
             s, e = ws + m.start(), ws + m.end()
-            if m.start() > 0 and word[m.start() - 1].isdigit() and m.group()[0] in "-－":
+            if m.start() > 0 and word[m.start() - 1].isdigit() and m.group()[0] in "-－" and \
+                    not any(a <= start + s < z for a, z in signed):
                 found.append((s, e, "debris", False))  # 2023-01: a date or a range, not a signed cell
                 continue
             found.append((s, e, "num", False))

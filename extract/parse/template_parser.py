@@ -90,9 +90,10 @@ class _Builder:
 
     # ------------------------------------------------------------------ pieces
 
-    def pieces(self, start: int, end: int, cuts: tuple[int, ...] = ()) -> tuple[list[Printed], list[Debris]]:
+    def pieces(self, start: int, end: int, cuts: tuple[int, ...] = (),
+               signed: tuple[tuple[int, int], ...] = ()) -> tuple[list[Printed], list[Debris]]:
         blanks = tuple(p for p in self.blank_cells if start <= p < end) if self.blank_cells else ()
-        return read_pieces(self.text, start, end, blanks, self.lines, cuts)
+        return read_pieces(self.text, start, end, blanks, self.lines, cuts, signed)
 
 
 def _label(b: _Builder, row: _Row) -> str:
@@ -174,7 +175,8 @@ def _row_regions(b: _Builder, hits: list[Hit], specs: tuple[LabelSpec, ...], tab
         return out
     lo, hi = bounds[0][0], max(e for _, e in bounds)
     edges = tuple(sorted({x for bd in bounds for x in bd} | set(ordered)))
-    pieces, debris = b.pieces(lo, hi, edges)
+    signed = tuple(bd for h, bd in zip(hits, bounds, strict=True) if h.spec.signed)
+    pieces, debris = b.pieces(lo, hi, edges, signed)
     starts = [p.start for p in pieces]
     dstarts = [d.start for d in debris]
     for i, (h, (s, e)) in enumerate(zip(hits, bounds, strict=True)):
@@ -214,8 +216,8 @@ def _without_glued_ordinal(b: _Builder, spec: LabelSpec, pieces: list[Printed], 
                   last.repaired, last.unit)
     stripped = pieces[:-1] + [cut]
     groups = row_groups(spec.keys, b.template)
-    keep = row_readings([p.piece for p in pieces], spec.n, groups, b.costs)[0]
-    strip = row_readings([p.piece for p in stripped], spec.n, groups, b.costs)[0]
+    keep = row_readings([p.piece for p in pieces], spec.n, groups, b.costs, spec.signed)[0]
+    strip = row_readings([p.piece for p in stripped], spec.n, groups, b.costs, spec.signed)[0]
     return stripped if (strip.violations, strip.cost) <= (keep.violations, keep.cost) else pieces
 
 
@@ -280,7 +282,7 @@ def _rebalance(rows: list[_Row], n: int, reach: int) -> list[str]:
 
 def _options(b: _Builder, row: _Row, groups) -> RowOptions:
     pieces = [p.piece for p in row.pieces]
-    readings = row_readings(pieces, row.spec.n, groups, b.costs)
+    readings = row_readings(pieces, row.spec.n, groups, b.costs, row.spec.signed)
     return RowOptions(row.spec.id, row.spec.keys, groups, tuple(readings))
 
 
