@@ -53,7 +53,7 @@ def fmt_value(v: int | float | None) -> str:
     if v is None:
         return ""
     if isinstance(v, float):
-        return f"{v:.4f}".rstrip("0").rstrip(".")
+        return f"{v:.6f}".rstrip("0").rstrip(".")  # a 元 amount in 万元 keeps its 6 decimals
     return str(v)
 
 

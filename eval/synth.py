@@ -474,7 +474,8 @@ def _fixture_tables(gold_dir: Path | None) -> list[dict]:
     out = []
     for p in sorted(gold_dir.glob("*.gold.json")):
         g = json.loads(p.read_text(encoding="utf-8"))
-        if not violations(g["cells"], g["meta"]["template"]):
+        # a cell the gold leaves unknown (its table was not printed) cannot be printed again
+        if None not in g["cells"].values() and not violations(g["cells"], g["meta"]["template"]):
             out.append(g)
     return out
 

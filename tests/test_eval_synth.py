@@ -141,3 +141,19 @@ def test_expected_ocr_findings_name_printed_cells():
         for f in r.gold["findings"]["expected"]:
             if f["category"] == "ocr":
                 assert f["keys"][0] not in r.gold["uncertain"], (r.name, f)
+
+
+def test_gold_with_unknown_cells_is_not_reprinted_and_amounts_keep_their_decimals(tmp_path):
+    """A dev gold whose table the crawler dropped has null cells: printing it again would print blanks
+    the gold calls unknown. A 元 amount converted to 万元 keeps its six decimals when printed."""
+    import json
+
+    from nianbao.eval.layouts import fmt_value
+    from nianbao.eval.synth import _fixture_tables
+
+    src = json.loads(next(FIXTURES.glob("*.gold.json")).read_text(encoding="utf-8"))
+    (tmp_path / "known.gold.json").write_text(json.dumps(src, ensure_ascii=False), encoding="utf-8")
+    lost = {**src, "report": "lost.txt", "cells": {k: None for k in src["cells"]}}
+    (tmp_path / "lost.gold.json").write_text(json.dumps(lost, ensure_ascii=False), encoding="utf-8")
+    assert [g["report"] for g in _fixture_tables(tmp_path)] == [src["report"]]
+    assert fmt_value(5949.088667) == "5949.088667" and fmt_value(8403.5) == "8403.5" and fmt_value(7) == "7"
