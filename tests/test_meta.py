@@ -36,6 +36,14 @@ def test_a_title_the_crawler_truncated_still_names_agency_and_year() -> None:
     assert _meta(text)[:2] == ("河北省科学技术厅", 2021)
 
 
+@pytest.mark.parametrize("cut", ["政府信息公开工作...", "政府信息公开工作的年度...", "政府信息公开…"])
+def test_a_title_cut_anywhere_after_its_cue_still_names_agency_and_year(cut: str) -> None:
+    """A crawler cuts the 标题 cell where its width ends, not only at `年度报...`."""
+    text = (f"桐乡市人力资源和社会保障局2025年{cut}\n\n根据《中华人民共和国政府信息公开条例》等规定，发布本年度"
+            "报告。报告中所列数据统计期限为2025年1月1日至12月31日。一、总体情况2025年，本局坚持…")
+    assert _meta(text)[:2] == ("桐乡市人力资源和社会保障局", 2025)
+
+
 def test_a_sentence_is_never_the_agency() -> None:
     """Without a title, the old fallback took `根据《…》…统计期限为` as the agency; now nothing is better."""
     text = ("根据《中华人民共和国政府信息公开条例》等规定，发布本年度报告。报告中所列数据统计期限为2021年1月1日"
