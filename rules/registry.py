@@ -103,6 +103,12 @@ def _hedge(f: Finding, uncertain: set[str]) -> Finding:
                                 "message": f"{f.message}（涉及读法不确定的单元格 {shaky}，可能源于读取，请核对原文）"})
 
 
+def _settled_confidence() -> float:
+    from nianbao.rules.common import words
+
+    return float(words()["ocr"]["settled_confidence"])
+
+
 def apply_fills(extraction: Extraction, findings: list[Finding]) -> None:
     """The one step that writes values rules propose: an identity's forced value or the prose's into a
     cell that was missing, the prose's choice into a cell the reading left uncertain. Each cell says
@@ -116,6 +122,7 @@ def apply_fills(extraction: Extraction, findings: list[Finding]) -> None:
                 if key in extraction.uncertain:
                     cell.value = value
                     cell.note = f"settled by {f.rule}"
+                    cell.confidence = max(cell.confidence, _settled_confidence())
                     extraction.uncertain.remove(key)
                 continue
             if cell.value is None:

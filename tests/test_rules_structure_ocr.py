@@ -128,3 +128,25 @@ def test_a_row_not_found_says_so():
                                 expected=7, found=0, label="（一）予以公开"))
     fs = [f for f in run(ex) if f.rule == "structure.row_cells"]
     assert len(fs) == 1 and "没有找到这一行" in fs[0].message
+
+
+def test_a_cell_the_prose_settled_is_not_called_an_unsure_glyph():
+    """The first reading of `10 2 2 1 15` left 总计 empty (confidence 0); the prose chose the reading
+    that prints 15 there. That is a settled cut, not a digit OCR was unsure of."""
+    from nianbao.models import Claim
+
+    ex = extraction(gold("004_6f1ea477f42cf686"))
+    keys = [f"t3.granted.{c}" for c in ("natural_person", "business", "research", "nonprofit", "legal_service",
+                                        "other_org", "total")]
+    row = [ex.cells[k].value for k in keys]
+    wrong = row[:-1] + [None]
+    ex.cells["t3.granted.total"].value, ex.cells["t3.granted.total"].confidence = None, 0.0
+    ex.uncertain.append("t3.granted.total")
+    ex.issues.append(issue("ambiguous_split", keys=["t3.granted.total"], row_keys=keys, options=[wrong, row],
+                           label="（一）予以公开"))
+    ex.facts = [Claim(value=row[-1], unit="件", kind="application", quote=f"予以公开 {row[-1]} 件",
+                      subject="granted")]
+    findings = run(ex)  # the settle stage writes the prose's choice before the checks
+    assert [f.rule for f in findings if f.rule == "narrative.settle"]
+    assert ex.cells["t3.granted.total"].value == row[-1] and ex.cells["t3.granted.total"].confidence >= 0.6
+    assert not [f for f in findings if f.rule == "ocr.low_confidence"]
