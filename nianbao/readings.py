@@ -146,6 +146,10 @@ class _Search:
             self.first_part[min(parts)] = g
             for i in parts:
                 self.group_of[i] = g
+        # cells 0..j all parts of one group: what is left of a cut run must fit in them under its total
+        self.parts_to_left = [all(self.group_of.get(i, -1) == self.group_of.get(j, -2) for i in range(j + 1))
+                              for j in range(n)]
+        self._least: dict[tuple[int, int, int], float] = {}
         # a crawler's flattened row: its pieces touch (0+34636) or are few runs for many cells
         runs = [x for x in self.p if len(x.digits) >= 2]
         touching = all(x.gap == "none" for x in self.p[1:])
@@ -213,6 +217,33 @@ class _Search:
             joined = _joined(left, piece, D)
             if joined is not None:
                 yield (joined, q - 1, "merged", self._merge_cost(piece.gap), q - 1, 0)
+
+    def _least_split(self, k: int, o: int, m: int) -> float:
+        """The least sum piece k's first o digits can make cut into at most m cells (inf: they cannot).
+
+        Digits inside a run are never left out, so this bounds what those cells must hold."""
+        key = (k, o, m)
+        if key in self._least:
+            return self._least[key]
+        d = self.p[k].digits[:o]
+        D = self.c.max_cell_digits
+        inf = float("inf")
+        # best[i][c]: least sum of d[:i] in exactly c cells
+        best = [[inf] * (m + 1) for _ in range(o + 1)]
+        best[0][0] = 0.0
+        for i in range(1, o + 1):
+            for t in range(max(0, i - D), i):
+                part = d[t:i]
+                if not _int_ok(part):
+                    continue
+                v = int(part)
+                row, prev = best[i], best[t]
+                for c in range(1, m + 1):
+                    if prev[c - 1] + v < row[c]:
+                        row[c] = prev[c - 1] + v
+        out = min(best[o][1:], default=inf)
+        self._least[key] = out
+        return out
 
     @staticmethod
     def _signed(piece: Piece, v: int) -> int:
@@ -288,9 +319,15 @@ class _Search:
                 if checked is None:
                     continue
                 nrem, nunk, nviol, extra = checked
+                ahead = 0.0
+                if self.strict and j > 0 and nrem is not None and self.parts_to_left[j - 1]:
+                    if no > 0 and not self.p[nk].sign and self._least_split(nk, no, j) > nrem + 1e-6:
+                        continue  # the rest of the run, however cut into cells 0..j-1, adds up past the total
+                    if nk == 0 and nunk == 0 and nrem > (int(self.p[0].digits[:no]) if no > 0 else 0) + 1e-6:
+                        ahead = self.miss_cost  # what is left cannot reach the total: a cell must be missing
                 g = cost + step + extra + weight * (nviol - viol)
                 tick += 1
-                heapq.heappush(heap, (g + self._floor(nk, no, j - 1), tick, g,
+                heapq.heappush(heap, (g + max(ahead, self._floor(nk, no, j - 1)), tick, g,
                                       (nk, no, j - 1, nrem, nunk, nviol, (j, value, q, how, path))))
         return out
 

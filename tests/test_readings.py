@@ -74,6 +74,23 @@ def test_a_negative_number_goes_only_where_the_template_has_a_change():
     assert all(v is None or v >= 0 for r in row_readings(pieces, 3, signed=()) for v in r.values)
 
 
+def test_a_long_run_of_big_counts_is_cut_where_its_sum_holds():
+    """A crawler's `1147138152852781458` (19 digits; 1147+138+15+28+52+78 = 1458): every cut of it costs
+    the same, so only pruning what cannot add up finds the one reading within the step budget."""
+    readings = row_readings([Piece(None, "1147138152852781458")], 7, T3)
+    assert readings[0].values == (1147, 138, 15, 28, 52, 78, 1458) and readings[0].violations == 0
+
+
+def test_pruning_keeps_readings_whose_missing_cell_excuses_the_sum():
+    """What is left cannot reach the total only if no cell is missing: a reading with a missing cell
+    (its sum is then open) must still be found, at its own cost."""
+    pieces = [Piece(1, "1"), Piece(0, "00", gap="in_cell"), Piece(13, "13"), Piece(0, "0"), Piece(2, "2"),
+              Piece(3, "3"), Piece(124, "124")]
+    values = {r.values for r in row_readings(pieces, 7, T3)}
+    assert (100, 13, 0, 2, 3, None, 124) in values
+    assert (None, 1, 0, 13, 0, 23, 124) in values
+
+
 def test_table_four_with_thirteen_two_digit_cells_printed_apart_reads_in_bounded_time():
     values = [12, 13, 0, 0, 25, 11, 14, 0, 0, 25, 10, 16, 0, 0, 26]
     pieces = []
