@@ -245,6 +245,12 @@ class _Search:
         self._least[key] = out
         return out
 
+    def _carries_sign(self, q: int, how: str, new_o: int) -> bool:
+        """Whether the cell just read starts piece q, whose printed sign (+3462) then belongs to it."""
+        if q < 0 or not self.p[q].sign:
+            return False
+        return how in ("", "merged") or (how == "split" and new_o == 0)
+
     @staticmethod
     def _signed(piece: Piece, v: int) -> int:
         return -v if piece.sign == "-" else v
@@ -313,8 +319,9 @@ class _Search:
                 miss += c.total_printed_last  # the last printed value of a group is likelier its total
             moves.append((None, -1, "missing", miss, k, o))
             for value, q, how, step, nk, no in moves:
-                if value is not None and value < 0 and self.signed is not None and j not in self.signed:
-                    continue  # a count is never negative: only a change (本年增/减) may be
+                if self.signed is not None and j not in self.signed and value is not None and \
+                        (value < 0 or self._carries_sign(q, how, no)):
+                    continue  # a count is never negative nor printed with a sign: only a change (本年增/减) is
                 checked = self._check(j, value, rem, unk, viol)
                 if checked is None:
                     continue

@@ -74,6 +74,14 @@ def test_a_negative_number_goes_only_where_the_template_has_a_change():
     assert all(v is None or v >= 0 for r in row_readings(pieces, 3, signed=()) for v in r.values)
 
 
+def test_a_printed_sign_starts_the_change_cell():
+    """`40+3462`: the + opens 本年增/减, so 上一年项目数量 is 40 in every reading (not 4 with a 0 change)."""
+    pieces = [Piece(40, "40"), Piece(3462, "3462", sign="+", gap="none")]
+    readings = row_readings(pieces, 3, signed=(1,))
+    assert {r.values[0] for r in readings} == {40}
+    assert (40, 3, 462) in {r.values for r in readings}
+
+
 def test_a_long_run_of_big_counts_is_cut_where_its_sum_holds():
     """A crawler's `1147138152852781458` (19 digits; 1147+138+15+28+52+78 = 1458): every cut of it costs
     the same, so only pruning what cannot add up finds the one reading within the step budget."""
