@@ -44,6 +44,13 @@ def test_a_title_cut_anywhere_after_its_cue_still_names_agency_and_year(cut: str
     assert _meta(text)[:2] == ("桐乡市人力资源和社会保障局", 2025)
 
 
+def test_a_page_joined_into_one_line_still_has_its_title() -> None:
+    """A crawler that joins the whole page with spaces: header, title, date and body on one line."""
+    text = ("标题: 平潭综合实验区2022年度政府信息公开工作年度报告 发布时间: 2023-02-20 15:07 文号: 发布机构: "
+            "栏目: 政府信息公开年报 " + BODY.replace("\n", " "))
+    assert _meta(text)[:2] == ("平潭综合实验区", 2022)
+
+
 def test_a_sentence_is_never_the_agency() -> None:
     """Without a title, the old fallback took `根据《…》…统计期限为` as the agency; now nothing is better."""
     text = ("根据《中华人民共和国政府信息公开条例》等规定，发布本年度报告。报告中所列数据统计期限为2021年1月1日"

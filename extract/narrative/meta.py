@@ -68,16 +68,21 @@ def _is_titleish(s: str) -> bool:
 
 
 def _head_lines(text: str) -> Iterator[str]:
-    """The first non-empty lines of the text, cleaned of header prefixes and breadcrumbs, lazily."""
+    """The first non-empty lines of the text, cleaned of header prefixes and breadcrumbs, lazily.
+
+    A line longer than any title (a crawler that joined the whole page into one line) is read as the
+    pieces its spaces part, so `标题: …年度报告 发布时间: …` still yields the title on its own."""
     w = _words()
     n = 0
     for raw in text[: w["head_chars"]].split("\n"):
-        line = _clean_line(raw) if raw.strip() else ""
-        if line:
-            yield line
-            n += 1
-            if n >= w["head_lines"]:
-                return
+        pieces = raw.split() if len(raw.strip()) > w["title_line_max"] else [raw]
+        for piece in pieces:
+            line = _clean_line(piece) if piece.strip() else ""
+            if line:
+                yield line
+                n += 1
+                if n >= w["head_lines"]:
+                    return
 
 
 def _head_titles(text: str) -> Iterator[str]:
