@@ -209,6 +209,54 @@ def stats_cmd(
             _bad(s.name, s.failure)
 
 
+@eval_app.command("variants")
+def variants_cmd(
+    raw: Path = typer.Argument(..., help="Folder of real text reports (.txt, .md), e.g. ../shared/reports/dev/raw."),
+    gold: Path = typer.Option(..., "--gold", help="Folder of their <stem>.gold.json."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the re-encoded copies (one subfolder each)."),
+    variant: list[str] = typer.Option(None, "--variant", help="Only these variants (default: all)."),
+    as_json: bool = typer.Option(False, "--json", help="Print each variant's figures as JSON."),
+    fail_under: str | None = typer.Option(None, "--fail-under", help="NAME=VALUE,… every variant must meet."),
+) -> None:
+    """Re-encode real reports (one line, wrapped, full-width digits, GB18030, HTML…) and score each form
+    against the same gold: what the parser reads only because of a file's own line breaks shows here."""
+    from nianbao.eval.gates import check_thresholds, parse_thresholds
+    from nianbao.eval.harness import find_cases, run_backend
+    from nianbao.eval.prices import load_prices
+    from nianbao.eval.variants import VARIANTS, write_variants
+
+    try:
+        thresholds = parse_thresholds(fail_under) if fail_under else {}
+        folders = write_variants(raw, gold, out, variant or None)
+    except (ValueError, OSError) as e:
+        _bad("eval variants", str(e))
+        raise typer.Exit(2) from None
+    about = {v.name: v.about for v in VARIANTS}
+    summaries: dict[str, dict] = {}
+    for name, folder in folders.items():
+        cases, problems = find_cases([folder])
+        for p in problems:
+            _bad(name, p)
+        if cases:
+            summaries[name] = run_backend("rules", cases, load_prices(None)).summary
+    if as_json:
+        sys.stdout.write(json.dumps(summaries, ensure_ascii=False, indent=1) + "\n")
+    else:
+        from rich.table import Table
+
+        table = Table("variant", "reports", "cells", "meta", "narrative F1", "findings", "false flags", "what")
+        for name, s in summaries.items():
+            table.add_row(name, str(s["reports"]), f"{s['cells_right']}/{s['cells_total']}",
+                          f"{s['meta_accuracy']:.3f}", f"{s['narrative_f1']:.3f}",
+                          f"{s['findings_hit']}/{s['findings_expected']}", str(s["false_positives"]), about[name])
+        Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
+    failures = check_thresholds(summaries, thresholds)
+    for f in failures:
+        _bad("eval gate", f)
+    if failures:
+        raise typer.Exit(1)
+
+
 @eval_app.command("fuzz")
 def fuzz_cmd(
     n: int = typer.Option(100, "--n", min=1, help="How many damaged variants."),

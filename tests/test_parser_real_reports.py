@@ -135,3 +135,22 @@ def test_d05_a_heading_glued_to_the_heading_before_it_is_still_a_heading(shared_
     doc, ex = _parse(_raw(shared_dir, "d05_hebei_kejiting_2019"))
     start, end = ex.sections["二"]
     assert doc.text[start:end].startswith("二、主动公开政府信息情况") and doc.text[end:end + 2] == "三、"
+
+
+def test_d08_wrapped_at_a_page_width_an_ordinal_parted_from_its_label_is_no_value(shared_dir, tmp_path):
+    """Wrapped at 30 characters, d08's crawler line breaks as `…禁止公开00000003.⏎危及“三安全一稳定”…`:
+    the 3. belongs to the next label; it is neither a cell nor a surplus value to warn about."""
+    from nianbao.eval.variants import write_variants
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    src = _raw(shared_dir, "d08_hebei_kejiting_2022")
+    (raw / src.name).write_bytes(src.read_bytes())
+    folder = write_variants(raw, _dev(shared_dir) / "gold", tmp_path / "v", ["wrapped"])["wrapped"]
+    wrapped = folder / src.name
+    assert "00000003.\n危及" in wrapped.read_text(encoding="utf-8")
+    _, ex = _parse(wrapped)
+    gold = _gold(shared_dir, "d08_hebei_kejiting_2022")["cells"]
+    t3 = [k for k in gold if k.startswith("t3.")]
+    assert [ex.cells[k].value for k in t3] == [gold[k] for k in t3]
+    assert not [i for i in ex.issues if i.kind in ("long_row", "ocr_repair") and any(k.startswith("t3.") for k in i.keys)]

@@ -182,6 +182,8 @@ def _row_regions(b: _Builder, hits: list[Hit], specs: tuple[LabelSpec, ...], tab
     for i, (h, (s, e)) in enumerate(zip(hits, bounds, strict=True)):
         mine = pieces[bisect.bisect_left(starts, s):bisect.bisect_left(starts, e)]
         mine = [p for p in mine if p.end <= e or p.start == p.end]
+        if h.ordinal:  # 3.⏎危及…: the ordinal a line break parted from its label is no value
+            mine = [p for p in mine if not (p.raw == h.spec.ordinal and p.end <= _core_start(b.text, h))]
         if i + 1 < len(hits) and table == "t3":
             mine = _without_glued_ordinal(b, h.spec, mine, hits[i + 1])
         # empty cells after a row's last value and beyond its width belong to a wider row's columns
@@ -195,6 +197,15 @@ def _row_regions(b: _Builder, hits: list[Hit], specs: tuple[LabelSpec, ...], tab
             b.issue("ocr_repair", keys_, f"标签文字中的“{raw}”是被识别成数字的字形，不是数值", h.debris,
                     raw=raw, stray=True)
     return out
+
+
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
+
+
+def _core_start(text: str, h: Hit) -> int:
+    """Where the label's words begin, after its printed ordinal."""
+    m = _CJK_CHAR.search(text, h.start, h.end)
+    return m.start() if m else h.start
 
 
 def _without_glued_ordinal(b: _Builder, spec: LabelSpec, pieces: list[Printed], nxt: Hit) -> list[Printed]:
