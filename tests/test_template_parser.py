@@ -7,7 +7,7 @@ import pytest
 from nianbao.document import Document
 from nianbao.extract.narrative.meta import read_meta
 from nianbao.extract.parse.template_parser import parse_tables
-from nianbao.spec import rows
+from nianbao.spec import T3_COLUMNS, rows
 
 T3_HEADER = "三、收到和处理政府信息公开申请情况\n申请人情况\n自然人\t商业企业\t科研机构\t社会公益组织\t法律服务机构\t其他\t总计\n"
 
@@ -315,6 +315,27 @@ def test_long_digit_runs_with_ocr_glyphs_split_all_the_way():
     assert [ex.cells[f"t3.new_received.{c}"].value for c in ("natural_person", "other_org", "total")] == [158, 7, 178]
     assert ex.cells["t3.carried_over.total"].value == 0
     assert ex.cells["t3.denied.security_stability.other_org"].value == 1
+
+
+def test_an_ocr_glyph_in_a_run_right_after_a_closing_bracket_or_quote_is_repaired():
+    """`（二）部分公开（…不计其他情形）2541I3337` and `“三安全一稳定”40l0005`: the bracket or quote glued
+    to the run is punctuation, not part of the number, so the I and the l are read as 1."""
+    lines = []
+    for r in _t3_rows():
+        if r.row == "partially_granted":
+            lines.append(r.label + "2541I3337")  # 25 4 1 1 3 3 37
+        elif r.row == "denied.security_stability":
+            lines.append(r.label + "40l0005")  # 4 0 1 0 0 0 5
+        elif r.row in ("new_received", "total_processed"):
+            lines.append(_row_line(r, [29, 4, 2, 1, 3, 3, 42]))
+        else:
+            lines.append(_row_line(r, [0] * 7))
+    ex = _parse(_zero_report(lines))
+    assert [ex.cells[f"t3.partially_granted.{c}"].value for c in T3_COLUMNS] == [25, 4, 1, 1, 3, 3, 37]
+    assert [ex.cells[f"t3.denied.security_stability.{c}"].value for c in T3_COLUMNS] == [4, 0, 1, 0, 0, 0, 5]
+    repaired = [i for i in ex.issues if i.kind == "ocr_repair" and not getattr(i, "stray", False)]
+    assert {k for i in repaired for k in i.keys} >= {"t3.partially_granted.research",
+                                                     "t3.denied.security_stability.research"}
 
 
 def test_a_number_with_a_space_inside_one_cell_is_one_number():

@@ -23,8 +23,9 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _SKIP_AFTER = "，,、。；;：:.．"
 _PIPE_ROW = re.compile(r"(^\s*[|｜])|([|｜]\s*$)|(\s[|｜]\s)")
 _FIELD_SEP = re.compile(r"\t|[|｜]|\u3000+| {2,}")
-# words: runs of what is neither space, nor CJK (a label glued to a run: 申请9001Oo10), nor a pipe cell wall
-_WORD_NO_PIPE = re.compile(r"[^\s\u3000\u3400-\u9fff]+")
+# words: runs of what is neither space, nor CJK (a label glued to a run: 申请9001Oo10), nor a bracket or
+# CJK punctuation (情形）2541I3337: the bracket would keep the run from being read as one OCR-damaged number)
+_WORD_NO_PIPE = re.compile(r"[^\s\u3000\u3400-\u9fff（）()【】《》〈〉“”‘’，。、；：！？]+")
 _PIPE_SPLIT = re.compile(r"[^|｜]+")
 _LATIN = re.compile(r"[A-Za-z]")
 _PAGE_HINT = re.compile(r"[-—–－_页/／]")
