@@ -273,6 +273,8 @@ class HybridBackend:
                                             confidence=min(mcell.confidence, 0.7), reader="llm",
                                             note=f"hybrid: parser read {rv}; {why}")
                 parser[key] = mv
+                if key in read.unvalidated and key not in ex.uncertain:  # salvaged from a reply that failed
+                    ex.uncertain.append(key)
                 mixed[key] = mv
 
 

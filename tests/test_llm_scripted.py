@@ -516,6 +516,34 @@ def test_a_reply_that_never_validated_is_named_as_the_models_not_as_ocr(doc, tmp
     assert 987654321 not in ex.values().values()
 
 
+def test_values_salvaged_from_a_reply_that_never_validated_are_uncertain(doc, tmp_path):
+    # Seen with Gemma 3 270M on d15 (llm backend): a table-三 reply failed validation, grounding kept
+    # six small numbers it found in the table (1, 2, 9, 10, 11, 12 down one column), and the column
+    # identity they broke became an arithmetic error: a false flag about the report, raised by the
+    # model's misreading. What is kept of such a reply is now uncertain, so the rules hedge it.
+    from nianbao.app.pipeline import process_document
+
+    # one row's evidence is its label without its numbers: the whole reply fails validation, and
+    # grounding then judges the other rows' numbers one by one
+    bad_evidence = {**T2_2021, "regulation": {**T2_2021["regulation"], "evidence": "规章"}}
+
+    def answer(request: dict) -> Reply:
+        props = requested_schema(request).get("properties", {})
+        if "regulation" in props:
+            return completion(bad_evidence)
+        return empty_answer(request)
+
+    with ScriptedServer([Reply(respond=answer)]) as server:
+        read = read_t2(LLMReader(config(server, tmp_path, max_retries=0)), doc)
+        ex = process_document(doc, LLMBackend(config=config(server, tmp_path, max_tokens=8192, max_retries=0,
+                                                         cache_dir=None)))
+    kept = {k for k, c in read.cells.items() if c.value is not None}
+    assert kept and read.uncertain() == sorted(kept) and read.usage.fallbacks == 1
+    assert read.cells["t2.punishment.decisions"].value == 6  # grounding still keeps what it finds
+    assert set(read.uncertain()) <= set(ex.uncertain)
+    assert all(ex.cells[k].value is not None for k in ex.uncertain)
+
+
 LOST_TABLES = ("某厅2020年政府信息公开工作年度报告\n一、总体情况\n2020年，本厅主动公开政府信息。\n"
                "二、主动公开政府信息情况\n三、收到和处理政府信息公开申请情况\n2020年未收到政府信息公开申请。\n"
                "四、政府信息公开行政复议、行政诉讼情况\n五、存在的主要问题及改进情况\n2020年，公开意识还需增强。\n"

@@ -50,6 +50,12 @@ class TableRead:
     usage: Usage = field(default_factory=Usage)
     issues: list[ParseIssue] = field(default_factory=list)
     rejected: int = 0  # values the model gave that grounding could not find
+    # keys of rows taken from a reply that never validated: what grounding keeps of them is uncertain
+    unvalidated: set[str] = field(default_factory=set)
+
+    def uncertain(self) -> list[str]:
+        """Cells with a value salvaged from a reply that never validated: the rules hedge what rests on them."""
+        return sorted(k for k in self.unvalidated if k in self.cells and self.cells[k].value is not None)
 
 
 @cache
@@ -248,6 +254,7 @@ class LLMReader:
                 lenient, dropped = _lenient_rows(model, result.raw)
                 readings.update(lenient)
                 out.rejected += dropped
+                out.unvalidated.update(f.key for r in part if r.row in lenient for f in r.fields)
                 out.issues.append(LowConfidence(
                     keys=[f.key for r in part for f in r.fields],
                     detail=f"模型对“{TABLE_TITLES[table]}”表的回答未通过校验（{result.error}），其数值逐个在表内核对，"
@@ -382,6 +389,7 @@ class LLMBackend:
         for read in reads:
             ex.cells.update(read.cells)
             ex.issues.extend(read.issues)
+            ex.uncertain.extend(k for k in read.uncertain() if k not in ex.uncertain)
             usage.add(read.usage)
             rejected += read.rejected
             if any(c.value is not None for c in read.cells.values()):
