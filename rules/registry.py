@@ -104,9 +104,9 @@ def _hedge(f: Finding, uncertain: set[str]) -> Finding:
 
 
 def _settled_confidence() -> float:
-    from nianbao.rules.common import words
+    from nianbao.data import load
 
-    return float(words()["ocr"]["settled_confidence"])
+    return float(load("rules")["ocr"]["settled_confidence"])
 
 
 def apply_fills(extraction: Extraction, findings: list[Finding]) -> None:
