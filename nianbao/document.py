@@ -73,8 +73,8 @@ class GridRecorder:
 
     `row(line_start)` opens a row, `cell(start, end, covered)` records its positions left to right,
     `end_row(line_end)` closes it (line_end: where the row's line ends, before its newline). Rows
-    with fewer positions than the widest are completed with empty cells at their line's end, so the
-    grid is rectangular.
+    with fewer positions than the widest are completed at their line's end with positions marked
+    covered (no cell was printed there, so none is a stated blank), so the grid is rectangular.
     """
 
     def __init__(self) -> None:
@@ -104,7 +104,7 @@ class GridRecorder:
         out: list[GridCell] = []
         for r, (cells, line_end) in enumerate(self._rows):
             out.extend(cells)
-            out.extend(GridCell(r, c, line_end, line_end) for c in range(len(cells), width))
+            out.extend(GridCell(r, c, line_end, line_end, True) for c in range(len(cells), width))
         return Grid(self._start, self._rows[-1][1], len(self._rows), width, out)
 
 

@@ -126,6 +126,32 @@ def test_blank_html_cells_stay_blank_at_their_own_column(tmp_path):
     assert doc.text[eight.start:eight.end] == "8"
 
 
+def test_a_row_shorter_than_its_table_states_no_blank_where_it_has_no_cell(tmp_path):
+    """`（一）予以公开 22 0 0 0 0 22` in a 7-column table: a cell was lost, nobody knows where. The position
+    past its last <td> is no printed cell, so it is not a blank that pins the lost one to the end; the
+    row sums then place it (total 22, not an empty total and 22 under 其他)."""
+    from nianbao.extract.narrative.meta import read_meta
+    from nianbao.extract.parse.template_parser import parse_tables
+
+    head = "".join(f"<td>{w}</td>" for w in ("", "自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计"))
+    from nianbao.spec import rows as spec_rows
+
+    body = []
+    for r in (r for r in spec_rows("2021") if r.table == "t3"):
+        values = {"new_received": (22, 0, 0, 0, 0, 0, 22), "total_processed": (22, 0, 0, 0, 0, 0, 22),
+                  "granted": (22, 0, 0, 0, 0, 22)}.get(r.row, (0,) * 7)  # granted lost a cell
+        label = " ".join(p for p in (r.parent, r.label) if p)
+        body.append(f"<tr><td>{label}</td>" + "".join(f"<td>{v}</td>" for v in values) + "</tr>")
+    doc = _html(tmp_path, f"<p>三、收到和处理政府信息公开申请情况</p><table><tr>{head}</tr>{''.join(body)}</table>")
+    (grid,) = doc.grids
+    granted = next(i for i in range(grid.n_rows) if "予以公开" in doc.text[grid.cell(i, 0).start:grid.cell(i, 0).end])
+    last = grid.cell(granted, 7)
+    assert last is not None and last.covered and last.start == last.end
+    ex = parse_tables(doc, read_meta(doc))
+    assert [ex.cells[f"t3.granted.{c}"].value for c in T3_COLUMNS] == [22, 0, 0, 0, 0, None, 22]
+    assert any(i.kind == "short_row" and "t3.granted.total" in i.keys for i in ex.issues)
+
+
 def test_grids_follow_the_text_through_normalisation(tmp_path):
     """Invisible characters dropped, full-width digits, a page-number line removed before the
     table: the cells still point at their (normalised) text, and offsets at the source."""

@@ -360,7 +360,9 @@ class _Renderer:
                 start, spans, end = self.out.line([grid.get((r, c), ("", [])) for c in range(width)])
                 recorder.row(start)
                 for c, (a, b) in enumerate(spans):
-                    recorder.cell(a, b, (r, c) in covered)
+                    # a position no <td> reaches (a row shorter than the table) is no printed cell: not a
+                    # blank the row states, so a lost cell is not taken for an empty last column
+                    recorder.cell(a, b, (r, c) in covered or (r, c) not in grid)
                 recorder.end_row(end)
             if width:
                 grid_found = recorder.grid()
