@@ -325,7 +325,7 @@ def test_an_ocr_glyph_in_a_run_right_after_a_closing_bracket_or_quote_is_repaire
         if r.row == "partially_granted":
             lines.append(r.label + "2541I3337")  # 25 4 1 1 3 3 37
         elif r.row == "denied.security_stability":
-            lines.append(r.label + "40l0005")  # 4 0 1 0 0 0 5
+            lines.append(r.label.replace("“", '"').replace("”", '"') + "40l0005")  # 4 0 1 0 0 0 5, ASCII quotes
         elif r.row in ("new_received", "total_processed"):
             lines.append(_row_line(r, [29, 4, 2, 1, 3, 3, 42]))
         else:
@@ -336,6 +336,16 @@ def test_an_ocr_glyph_in_a_run_right_after_a_closing_bracket_or_quote_is_repaire
     repaired = [i for i in ex.issues if i.kind == "ocr_repair" and not getattr(i, "stray", False)]
     assert {k for i in repaired for k in i.keys} >= {"t3.partially_granted.research",
                                                      "t3.denied.security_stability.research"}
+
+
+def test_a_signed_change_with_an_ocr_glyph_is_repaired_with_its_sign():
+    """2019 table 二 `行政处罚 5 -l4 9`: the l is a 1, and the minus stays the change's sign."""
+    t2 = ("第二十条第（五）项信息内容 上一年项目数量 本年增/减 处理决定数量 行政许可 0 0 0 其他对外管理服务事项 0 0 0 "
+          "第二十条第（六）项信息内容 上一年项目数量 本年增/减 处理决定数量 行政处罚 5 -l4 9 行政强制 0 0 0")
+    doc = _crawled_2019(t2)
+    ex = parse_tables(doc, read_meta(doc))
+    assert [ex.cells[f"t2.punishment.{c}"].value for c in ("prev_year_items", "change", "decisions")] == [5, -14, 9]
+    assert any(i.kind == "ocr_repair" and "t2.punishment.change" in i.keys for i in ex.issues)
 
 
 def test_a_number_with_a_space_inside_one_cell_is_one_number():

@@ -25,7 +25,7 @@ _PIPE_ROW = re.compile(r"(^\s*[|｜])|([|｜]\s*$)|(\s[|｜]\s)")
 _FIELD_SEP = re.compile(r"\t|[|｜]|\u3000+| {2,}")
 # words: runs of what is neither space, nor CJK (a label glued to a run: 申请9001Oo10), nor a bracket or
 # CJK punctuation (情形）2541I3337: the bracket would keep the run from being read as one OCR-damaged number)
-_WORD_NO_PIPE = re.compile(r"[^\s\u3000\u3400-\u9fff（）()【】《》〈〉“”‘’，。、；：！？]+")
+_WORD_NO_PIPE = re.compile(r"[^\s\u3000\u3400-\u9fff（）()【】《》〈〉“”‘’\"'，。、；：！？]+")
 _PIPE_SPLIT = re.compile(r"[^|｜]+")
 _LATIN = re.compile(r"[A-Za-z]")
 _PAGE_HINT = re.compile(r"[-—–－_页/／]")
@@ -119,7 +119,8 @@ def _glyph_number(word: str) -> str | None:
         return None
     digits, alone, _ = _ocr_maps()
     if re.search(r"\d", word):
-        if all(ch.isdigit() or ch in digits or ch in ".," for ch in word):
+        body = word[1:] if word[:1] in "+-－" else word  # a signed change (-l4) keeps its sign
+        if body and all(ch.isdigit() or ch in digits or ch in ".," for ch in body):
             fixed = "".join(digits.get(ch, ch) for ch in word)
             return fixed if _number_pattern().fullmatch(fixed) else None
         return None
