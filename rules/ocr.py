@@ -25,10 +25,14 @@ def repair(ctx: RuleContext) -> Iterator[Finding]:
     for i in ctx.extraction.issues:
         if i.kind != "ocr_repair":
             continue
-        keys = [k for k in i.keys if k not in done]
-        if not keys:
+        # a whole row's issue (a cut or shifted reading) counts once per cell the reading gave the glyph:
+        # two glyphs in one such row are two findings, each naming the whole row
+        whole_row = len(i.keys) > 1 and getattr(i, "cell", None) in i.keys
+        own = [i.cell] if whole_row else [k for k in i.keys if k not in done]
+        if not own or all(k in done for k in own):
             continue
-        done.update(keys)
+        done.update(own)
+        keys = list(i.keys) if whole_row else own
         raw = i.raw
         if i.stray:
             # a digit-like glyph beside a label that is no value: the cells were read without it
@@ -37,9 +41,11 @@ def repair(ctx: RuleContext) -> Iterator[Finding]:
                                   f"不是数值，已忽略；请核对该行",
                           spans=[i.span] if i.span else spans_of(ctx, keys))
             continue
-        value = i.value if i.value is not None else ctx.values.get(keys[0])
+        # a whole row's issue (its reading was cut or shifted) names the cell the chosen reading used
+        named = i.cell if getattr(i, "cell", None) in keys else keys[0]
+        value = i.value if i.value is not None else ctx.values.get(named)
         yield Finding(category="ocr", rule="ocr.repair", severity="warning", keys=keys,
-                      message=f"{cell_label(keys[0], t)}：印作“{raw}”，按字形读作 {fmt(value)}，请核对原件",
+                      message=f"{cell_label(named, t)}：印作“{raw}”，按字形读作 {fmt(value)}，请核对原件",
                       found=value, spans=[i.span] if i.span else spans_of(ctx, keys))
     for key, cell in ctx.extraction.cells.items():
         if key in done or cell.value is None or not cell.raw or _NUMERIC.match(cell.raw):

@@ -348,6 +348,28 @@ def test_a_signed_change_with_an_ocr_glyph_is_repaired_with_its_sign():
     assert any(i.kind == "ocr_repair" and "t2.punishment.change" in i.keys for i in ex.issues)
 
 
+def test_a_glyph_in_a_cut_run_is_named_at_the_cell_it_was_cut_into():
+    """`二、上年结转…000O011` is cut 0/0/0/O/0/1/1: the O is 社会公益组织's, and the finding says so (it
+    named the row's first cell, 自然人, and a second glyph in the same run was not reported)."""
+    from nianbao.app.pipeline import process_document
+
+    lines = []
+    for r in _t3_rows():
+        if r.row == "carried_over":
+            lines.append(r.label + "000O011")
+        elif r.row == "denied.state_secret":
+            lines.append(r.label + "0O0o000")
+        elif r.row in ("carried_forward", "new_received"):
+            lines.append(_row_line(r, [0, 0, 0, 0, 0, 1, 1] if r.row == "carried_forward" else [0] * 7))
+        else:
+            lines.append(_row_line(r, [0] * 7))
+    ex = process_document(_zero_report(lines))
+    repairs = [f.message for f in ex.findings if f.rule == "ocr.repair"]
+    assert any("上年结转" in m and "社会公益组织：印作“000O011”" in m for m in repairs), repairs
+    secret = [m for m in repairs if "国家秘密" in m]
+    assert len(secret) == 2 and any("商业企业" in m for m in secret) and any("社会公益组织" in m for m in secret)
+
+
 def test_a_number_with_a_space_inside_one_cell_is_one_number():
     lines = []
     for r in _t3_rows():

@@ -307,7 +307,8 @@ def _cell_spans(row: _Row, reading: Reading) -> list[tuple[tuple[int, int] | Non
             continue
         p = row.pieces[q]
         if how == "split" and value is not None:
-            raw_digits = p.raw
+            # a repaired run (000O011) is searched in its repaired digits: a glyph stands where its digit does
+            raw_digits = p.piece.digits if p.repaired and len(p.piece.digits) == len(p.raw) else p.raw
             text = str(abs(int(value))) if float(value).is_integer() else None
             off = offsets.get(q, 0)
             if text is not None:
@@ -340,8 +341,15 @@ def _write_row(b: _Builder, row: _Row, reading: Reading, label: str) -> None:
         # belongs to is itself a guess, so the issue names the whole row
         for q, p in enumerate(row.pieces):
             if p.repaired and (q in reading.dropped or q in used):
-                b.issue("ocr_repair", list(row.spec.keys), f"{label}：“{p.raw}”按字形读作数字", (p.start, p.end),
-                        raw=p.raw, value=p.piece.value)
+                # one issue per cell the chosen reading puts a glyph in (a cut run spreads over several),
+                # so the finding names that cell rather than the row's first
+                glyphs = [p.start + i for i, ch in enumerate(p.raw) if not ch.isdigit() and ch not in ".,"]
+                cells = [(k, v) for k, v, used_q, (span, _) in zip(row.spec.keys, reading.values, reading.pieces, spans,
+                                                                   strict=True)
+                         if used_q == q and span and any(span[0] <= g < span[1] for g in glyphs)]
+                for cell, value in cells or [(None, p.piece.value)]:
+                    b.issue("ocr_repair", list(row.spec.keys), f"{label}：“{p.raw}”按字形读作数字", (p.start, p.end),
+                            raw=p.raw, value=value, cell=cell)
     for key, value, q, how, (span, raw) in zip(row.spec.keys, reading.values, reading.pieces, reading.how, spans,
                                                strict=True):
         p = row.pieces[q] if q >= 0 else None
