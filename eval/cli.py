@@ -232,13 +232,14 @@ def variants_cmd(
         _bad("eval variants", str(e))
         raise typer.Exit(2) from None
     about = {v.name: v.about for v in VARIANTS}
+    prices = load_prices(None)
     summaries: dict[str, dict] = {}
     for name, folder in folders.items():
         cases, problems = find_cases([folder])
         for p in problems:
             _bad(name, p)
         if cases:
-            summaries[name] = run_backend("rules", cases, load_prices(None)).summary
+            summaries[name] = run_backend("rules", cases, prices).summary
     if as_json:
         sys.stdout.write(json.dumps(summaries, ensure_ascii=False, indent=1) + "\n")
     else:

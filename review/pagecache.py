@@ -137,8 +137,7 @@ class PageCache:
             if self.rev is None:
                 self.rev = rev
             if rev != self.rev or size > self.max_bytes:
-                return  # built at a revision another request has already seen pass
-                return
+                return  # built at a revision another request has already seen pass, or too big to keep
             old = self._pages.pop(key, None)
             if old is not None:
                 self.bytes -= sum(map(len, old))

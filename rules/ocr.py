@@ -41,8 +41,7 @@ def repair(ctx: RuleContext) -> Iterator[Finding]:
                                   f"不是数值，已忽略；请核对该行",
                           spans=[i.span] if i.span else spans_of(ctx, keys))
             continue
-        # a whole row's issue (its reading was cut or shifted) names the cell the chosen reading used
-        named = i.cell if getattr(i, "cell", None) in keys else keys[0]
+        named = i.cell if whole_row else keys[0]  # a whole row's issue names the cell the reading used
         value = i.value if i.value is not None else ctx.values.get(named)
         yield Finding(category="ocr", rule="ocr.repair", severity="warning", keys=keys,
                       message=f"{cell_label(named, t)}：印作“{raw}”，按字形读作 {fmt(value)}，请核对原件",

@@ -10,6 +10,7 @@ import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from nianbao.data import load
 from nianbao.document import Document
 from nianbao.models import Category, Extraction, Finding, Number, Severity
 from nianbao.spec import resolve_template
@@ -104,8 +105,6 @@ def _hedge(f: Finding, uncertain: set[str]) -> Finding:
 
 
 def _settled_confidence() -> float:
-    from nianbao.data import load
-
     return float(load("rules")["ocr"]["settled_confidence"])
 
 

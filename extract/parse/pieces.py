@@ -19,7 +19,7 @@ from functools import cache
 from nianbao.data import load
 from nianbao.readings import Piece
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
+CJK = re.compile(r"[\u3400-\u9fff]")
 _SKIP_AFTER = "，,、。；;：:.．"
 _PIPE_ROW = re.compile(r"(^\s*[|｜])|([|｜]\s*$)|(\s[|｜]\s)")
 _FIELD_SEP = re.compile(r"\t|[|｜]|\u3000+| {2,}")
@@ -76,7 +76,7 @@ def _page_marks() -> re.Pattern[str]:
 
 @cache
 def _cjk_blanks() -> re.Pattern[str]:
-    words = sorted((w for w in load("layout")["blank_markers"] if _CJK.search(w)), key=len, reverse=True)
+    words = sorted((w for w in load("layout")["blank_markers"] if CJK.search(w)), key=len, reverse=True)
     return re.compile(r"(?<![^\s|｜\u3000])(?:" + "|".join(map(re.escape, words)) + r")(?![^\s|｜\u3000])")
 
 
@@ -168,7 +168,7 @@ class Lines:
 def _gap(between: str, cell_row: bool) -> str:
     if not between:
         return "none"
-    if _CJK.search(between) or _LATIN.search(between):
+    if CJK.search(between) or _LATIN.search(between):
         return "text"
     if "\n" in between:
         return "line"
@@ -258,7 +258,7 @@ def _with_unit(work: str, e: int) -> int:
     for unit, _ in _units():
         if work.startswith(unit, e):
             after = work[e + len(unit): e + len(unit) + 1]
-            return e + len(unit) if not (after and _CJK.match(after)) else e
+            return e + len(unit) if not (after and CJK.match(after)) else e
     return e
 
 
@@ -296,7 +296,7 @@ def _is_debris(work: str, s: int, e: int, n: int) -> bool:
     if i >= n:
         return False
     ch = work[i]
-    return bool(_CJK.match(ch)) or ch in "%％"
+    return bool(CJK.match(ch)) or ch in "%％"
 
 
 def _crosses(cuts: tuple[int, ...], a: int, b: int) -> bool:
@@ -317,7 +317,7 @@ def _with_empty_fields(text: str, start: int, end: int, pieces: list[Printed], b
         between = text[a.end:b.start]
         if "\t" not in between and "|" not in between and "｜" not in between:
             continue
-        if "\n" in between or _CJK.search(between):
+        if "\n" in between or CJK.search(between):
             continue
         kind = lines.kind(lines.index(a.end))
         sep = {"tab": "\t", "pipe": "|"}.get(kind)

@@ -23,7 +23,7 @@ from nianbao.data import load
 from nianbao.document import Document
 from nianbao.extract.parse.align import Hit, align, stops
 from nianbao.extract.parse.labels import LabelSpec, groups_children, header_words, table_labels
-from nianbao.extract.parse.pieces import MAX_INT_DIGITS, Debris, Lines, Printed, read_pieces
+from nianbao.extract.parse.pieces import CJK, MAX_INT_DIGITS, Debris, Lines, Printed, read_pieces
 from nianbao.extract.parse.sections import find_headings
 from nianbao.extract.parse.settings import SETTINGS, ParserSettings
 from nianbao.extract.parse.skeleton import Skeleton, skeletonise
@@ -199,12 +199,9 @@ def _row_regions(b: _Builder, hits: list[Hit], specs: tuple[LabelSpec, ...], tab
     return out
 
 
-_CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
-
-
 def _core_start(text: str, h: Hit) -> int:
     """Where the label's words begin, after its printed ordinal."""
-    m = _CJK_CHAR.search(text, h.start, h.end)
+    m = CJK.search(text, h.start, h.end)
     return m.start() if m else h.start
 
 
