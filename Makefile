@@ -59,6 +59,7 @@ PYTEST_SELECT = $(if $(CI_ON)$(ALL_TESTS),,$(FAST_TESTS))
 test: export PYTHONDONTWRITEBYTECODE :=
 
 test: $(STAMP) system-deps
+	@test -d $(DEV_CORPUS)/raw || { echo "make test: $(SHARED_REPORTS) not found: the gates and tests read the real reports from ../shared beside this clone (SHARED_REPORTS=… to point elsewhere)" >&2; exit 2; }
 	$(BIN)/ruff check .
 	$(BIN)/nianbao eval examples/reports --gold tests/fixtures --backend rules --fail-under $(EVAL_GATE)
 	$(BIN)/nianbao eval $(DEV_CORPUS)/raw --gold $(DEV_CORPUS)/gold --backend rules --fail-under $(EVAL_GATE_DEV)
