@@ -151,7 +151,8 @@ class Document:
             o_end = self.offsets[end - 1] + 1
         page, bbox = self._place(start, end) if (self.boxes or self.pages) else (None, None)
         # built without validation: every field is computed here, and this runs for every cell
-        return trusted(Span, start=start, end=end, orig_start=o_start, orig_end=o_end, page=page, bbox=bbox)
+        return trusted(Span, {"start": start, "end": end, "orig_start": o_start, "orig_end": o_end,
+                                    "page": page, "bbox": bbox})
 
     def box_at(self, pos: int) -> Box | None:
         if not self.boxes:

@@ -8,7 +8,6 @@ traced to its place in the source.
 from __future__ import annotations
 
 from enum import StrEnum
-from functools import cache
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
@@ -36,26 +35,27 @@ class Span(BaseModel):
 _M = TypeVar("_M", bound=BaseModel)
 
 
-def trusted(cls: type[_M], **values: Any) -> _M:
+def trusted(cls: type[_M], data: dict[str, Any]) -> _M:
     """A model built from values the caller computed itself, without validation.
 
     For the parser's hot path (every cell and span of every report): pydantic's own validation, and
-    even model_construct's default resolution, cost more than reading the cell. Every field must
-    have an immutable default or be given.
+    even model_construct's default resolution, cost more than reading the cell. `data` gives every
+    field of the model, in its order, and the model keeps it as its own.
     """
-    obj = cls.__new__(cls)
-    data = dict(_defaults(cls))  # every field, in the model's order, then what was given
-    data.update(values)
-    object.__setattr__(obj, "__dict__", data)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
+    obj = _new(cls)
+    _set_dict(obj, "__dict__", data)
+    _set_fields_set(obj, set(data))
+    _set_extra(obj, None)
+    _set_private(obj, None)
     return obj
 
 
-@cache
-def _defaults(cls: type[BaseModel]) -> dict[str, Any]:
-    return {name: (None if f.is_required() else f.default) for name, f in cls.model_fields.items()}
+# pydantic's own slots, set directly: object.__setattr__ by name looks each one up every time
+_new = object.__new__
+_set_dict = object.__setattr__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 class CellReading(BaseModel):

@@ -255,31 +255,42 @@ def read_pieces(text: str, start: int, end: int, blanks: tuple[int, ...] = (),
 
 def _with_unit(work: str, e: int) -> int:
     """Take in a money unit printed right after a number (8403万元, 386000元), unless prose follows it."""
-    for unit, _ in _units():
-        if work.startswith(unit, e):
-            after = work[e + len(unit): e + len(unit) + 1]
-            return e + len(unit) if not (after and CJK.match(after)) else e
-    return e
+    m = _unit_after().match(work, e)
+    return m.end() if m else e
 
 
-def _segment_words(work: str, offset: int, lines: Lines, rel_cuts: list[int]):
+@cache
+def _unit_after() -> re.Pattern[str]:
+    """A money unit (longest first, so 万元 is not read as 万) not followed by CJK prose."""
+    units = "|".join(re.escape(w) for w, _ in _units())
+    return re.compile(f"(?:{units})" + r"(?![\u3400-\u9fff])")
+
+
+def _segment_words(work: str, offset: int, lines: Lines, rel_cuts: list[int]) -> list[tuple[int, int, str]]:
     """Words of each region between cuts: no word runs across a label (0000000|2.其他法律)."""
+    if not rel_cuts:
+        return _words(work, offset, lines)
     bounds = [0] + [c for c in rel_cuts if 0 < c < len(work)] + [len(work)]
+    out: list[tuple[int, int, str]] = []
     for a, b in zip(bounds, bounds[1:], strict=False):
-        for ws, we, word in _words(work[a:b], offset + a, lines):
-            yield ws + a, we + a, word
+        out.extend((ws + a, we + a, word) for ws, we, word in _words(work[a:b], offset + a, lines))
+    return out
 
 
-def _words(work: str, offset: int, lines: Lines):
+def _words(work: str, offset: int, lines: Lines) -> list[tuple[int, int, str]]:
     """(start, end, word) of the region's words: pipes part cells only in a pipe row (judged on the
     whole printed line, not the region's slice of it); elsewhere `|` is a glyph (OCR's 1)."""
+    if "|" not in work and "｜" not in work:
+        return [(m.start(), m.end(), m.group()) for m in _WORD_NO_PIPE.finditer(work)]
+    out: list[tuple[int, int, str]] = []
     for m in _WORD_NO_PIPE.finditer(work):
         word = m.group()
         if ("|" in word or "｜" in word) and lines.kind(lines.index(offset + m.start())) == "pipe":
-            for sub in _PIPE_SPLIT.finditer(word):
-                yield m.start() + sub.start(), m.start() + sub.end(), sub.group()
+            out.extend((m.start() + sub.start(), m.start() + sub.end(), sub.group())
+                       for sub in _PIPE_SPLIT.finditer(word))
             continue
-        yield m.start(), m.end(), word
+        out.append((m.start(), m.end(), word))
+    return out
 
 
 def _is_debris(work: str, s: int, e: int, n: int) -> bool:

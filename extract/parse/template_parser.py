@@ -80,8 +80,9 @@ class _Builder:
             confidence: float) -> None:
         if key not in self.keys_set:
             return
-        cell = trusted(CellReading, key=key, value=value, raw=raw, span=self.doc.span(*span) if span else None,
-                       confidence=confidence, note=how or None)
+        cell = trusted(CellReading, {"key": key, "value": value, "raw": raw,
+                                           "span": self.doc.span(*span) if span else None,
+                                           "confidence": confidence, "reader": "rules", "note": how or None})
         if span is not None and self.doc.boxes:
             box_conf = [b.confidence for b in self.doc.boxes_in(*span) if b.confidence is not None]
             if box_conf:
