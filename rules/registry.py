@@ -120,9 +120,12 @@ def apply_fills(extraction: Extraction, findings: list[Finding]) -> None:
             if f.rule in SETTLING:
                 if key in extraction.uncertain:
                     cell.value = value
-                    cell.note = f"settled by {f.rule}"
-                    cell.confidence = max(cell.confidence, _settled_confidence())
-                    extraction.uncertain.remove(key)
+                    if key in f.keys:  # the prose settles it
+                        cell.note = f"settled by {f.rule}"
+                        cell.confidence = max(cell.confidence, _settled_confidence())
+                        extraction.uncertain.remove(key)
+                    else:  # still open: the likeliest reading the prose leaves, so the row stays one reading
+                        cell.note = f"re-read by {f.rule}"
                 continue
             if cell.value is None:
                 cell.value = value

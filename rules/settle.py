@@ -76,14 +76,25 @@ def settle(ctx: RuleContext) -> Iterator[Finding]:
         narrowed = narrowed_options(issue, stated)
         if len(narrowed) == len(issue.options):
             continue
-        fill = {}
+        fill: dict[str, float | int] = {}
+        reread: dict[str, float | int] = {}  # cells still open, moved to the likeliest reading left
+        likeliest = narrowed[0]
         for j, key in enumerate(issue.row_keys):
+            if key not in ex.uncertain:
+                continue
             values = {o[j] for o in narrowed if j < len(o)}
-            if len(values) == 1 and None not in values and key in ex.uncertain:
+            if len(values) == 1 and None not in values:
                 fill[key] = values.pop()
+            elif j < len(likeliest) and likeliest[j] is not None and key in ex.cells and \
+                    ex.cells[key].value is not None and ex.cells[key].value != likeliest[j]:
+                reread[key] = likeliest[j]  # a cell the reading left unread stays unread
         if not fill:
             continue
         shown = "、".join(f"{cell_label(k, ctx.template)} {fmt(v)}" for k, v in fill.items())
+        message = f"{issue.label or '该行'}：连写的数字有多种读法，正文所述数字确定了 {shown}"
+        if reread:
+            message += "；其余格仍不确定，改按与正文相符的读法取值（" + "、".join(
+                f"{cell_label(k, ctx.template)} {fmt(v)}" for k, v in reread.items()) + "）"
+        # keys: the cells the prose settles; fill also carries the re-read ones (apply_fills keeps them uncertain)
         yield Finding(category="structure", rule="narrative.settle", severity="info", keys=list(fill),
-                      message=f"{issue.label or '该行'}：连写的数字有多种读法，正文所述数字确定了 {shown}",
-                      fill=fill, spans=[issue.span] if issue.span else [])
+                      message=message, fill=fill | reread, spans=[issue.span] if issue.span else [])

@@ -122,11 +122,13 @@ def llm_unvalidated(ctx: RuleContext) -> Iterator[Finding]:
 
 @rule("structure.merged_digits", "structure", "info")
 def merged_digits(ctx: RuleContext) -> Iterator[Finding]:
-    """A digit run printed without separators that the identities split one way only: documented."""
+    """A digit run printed without separators, and whether the identities split it one way only."""
+    uncertain = set(ctx.extraction.uncertain)
     for i in _issues(ctx, "merged_digits"):
         raw = i.raw or i.detail
+        how = "拆法不唯一，不确定的格另有提示" if uncertain & set(i.keys) else "按勾稽关系唯一拆分"
         yield Finding(category="structure", rule="structure.merged_digits", severity="info", keys=list(i.keys),
-                      message=f"{_row_name(i, ctx)}：数字连写为 {raw}，按勾稽关系唯一拆分", spans=_spans(i))
+                      message=f"{_row_name(i, ctx)}：数字连写为 {raw}，{how}", spans=_spans(i))
 
 
 @rule("structure.missing_table", "structure", "warning")

@@ -394,6 +394,24 @@ def test_a_claim_no_reading_agrees_with_settles_nothing_but_the_others_still_do_
     prose = "清理并集中发布现行有效行政规范性文件393件，动态更新本年度制发的规范性文件77件。"
     values, uncertain = _settle(prose, "77132470")
     assert values[0] == 77 and uncertain == _T2_ROW[1:]
+    # the cells still open come from a reading the prose leaves, so the row is still one cut of its run
+    # (settling 77 over the reading 7/7/132470 used to print 77/7/132470, nine digits from eight)
+    assert "".join(str(v) for v in values) == "77132470"
+
+
+def test_a_list_under_one_verb_names_the_cell_of_each_item_d16() -> None:
+    """d16: 全年主动公开市政府规章 22 件、…行政规范性文件 34 件、人事任免文件 196 件: 公开 heads every item."""
+    text = ("全年主动公开市政府规章 22 件、市政府及市政府办公厅行\n政规范性文件 34 件、人事任免文件 196 件、"
+            "其他文件 84 件；召开新闻发布会 42 场。")
+    got = [(c.value, c.subject) for c in extract_claims(_doc(text))]
+    assert got == [(22, "regulation_issued"), (34, "normative_issued"), (196, None), (84, None), (42, None)]
+
+
+def test_an_item_with_a_verb_of_its_own_keeps_its_own_cell() -> None:
+    text = "本年制发规章 2 件、规范性文件 5 件，废止规范性文件 3 件、规章 1 件。"
+    got = [(c.value, c.subject) for c in extract_claims(_doc(text))]
+    assert got == [(2, "regulation_issued"), (5, "normative_issued"), (3, "normative_repealed"),
+                   (1, "regulation_repealed")]
 
 
 def test_a_part_of_a_cleanup_list_settles_the_repealed_cell_d09() -> None:

@@ -130,6 +130,27 @@ def test_d16_page_marks_inside_a_table_are_not_values(shared_dir):
     assert ex.cells["t4.suit_after_review.total"].value == 22
 
 
+def test_d16_a_torn_column_is_settled_by_the_list_the_prose_prints(shared_dir):
+    """d16 tears table 二's 废止 column off its rows; 全年主动公开…规章 22 件、…行政规范性文件 34 件 says
+    what was issued, which leaves the torn 55 to 废止. The cells the prose does not name stay uncertain."""
+    from nianbao.app.pipeline import process_file
+
+    ex = process_file(_raw(shared_dir, "d16_shanghai_szfbgt_2025"))  # the prose too, then the rules' fills
+    row = [ex.cells[f"t2.normative_doc.{c}"].value for c in ("issued", "repealed", "in_force")]
+    assert row == [34, 55, 189]
+    assert "t2.normative_doc.issued" not in ex.uncertain
+    assert {"t2.normative_doc.repealed", "t2.normative_doc.in_force"} <= set(ex.uncertain)
+
+
+def test_d03_a_run_that_stays_ambiguous_is_not_called_uniquely_split(shared_dir):
+    from nianbao.app.pipeline import process_file
+
+    ex = process_file(_raw(shared_dir, "d03_pingtan_2023"))
+    merged = {tuple(f.keys): f.message for f in ex.findings if f.rule == "structure.merged_digits"}
+    normative = merged[("t2.normative_doc.issued", "t2.normative_doc.repealed", "t2.normative_doc.in_force")]
+    assert "77132470" in normative and "不唯一" in normative and "唯一拆分" not in normative
+
+
 def test_d05_a_heading_glued_to_the_heading_before_it_is_still_a_heading(shared_dir):
     """`二、主动公开政府信息情况三、收到和处理…`: section 二 is empty, 三 starts at its ordinal."""
     doc, ex = _parse(_raw(shared_dir, "d05_hebei_kejiting_2019"))

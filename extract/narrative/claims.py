@@ -48,6 +48,7 @@ class _Hit:
     subject: str | None
     total: bool  # its clause carries a total marker (共/总计/…)
     ocr: bool = False  # a look-alike in the number was read as a digit
+    lead: str | None = None  # the list verb its clause opens with (主动公开), for the items after it
 
     @property
     def own_kind(self) -> str | None:
@@ -248,8 +249,20 @@ def _scan(doc: Document, extraction: Extraction | None) -> list[_Hit]:
             approx_before.endswith(a) for a in lex["approx_before"])
         total = any(t in text[start:m.start()] for t in lex["total_markers"])
         hits.append(_Hit(m.start(), unit_end, start, end, as_value(value), unit, approx,
-                         subject_kind, own, subject, total, ocr=ocr))
+                         subject_kind, own, subject, total, ocr=ocr, lead=_lead(text[start:m.start()])))
     return hits
+
+
+def _lead(before: str) -> str | None:
+    """The list verb standing last before a number (全年主动公开市政府规章 → 主动公开), if any."""
+    found = [(before.rfind(w) + len(w), len(w), w) for w in lexicon()["list_leads"] if w in before]
+    return max(found)[2] if found else None
+
+
+def _distributed_subject(text: str, h: _Hit, lead: str) -> tuple[str | None, str | None]:
+    """An item's subject when the list's lead verb stands before it: 主动公开 + …行政规范性文件 34 件."""
+    noun = re.sub(r"\s+", "", text[h.start:h.num_start])[-lexicon()["list_item_noun"]:]
+    return _subject(lead + noun + text[h.num_start:h.end], h.unit)
 
 
 def _chain(hits: list[_Hit], i: int) -> list[int]:
@@ -379,6 +392,10 @@ def _claims(doc: Document, extraction: Extraction | None) -> list[_Hit]:
             prev = hits[i - 1]
             if _part_unit(h.unit, prev.unit) and not sentence_ends(doc.text, prev.unit_end, h.num_start):
                 inherited = prev.kind
+                if h.lead is None and prev.lead is not None:
+                    h.lead = prev.lead
+                    if h.subject is None:
+                        h.subject, h.subject_kind = _distributed_subject(doc.text, h, prev.lead)
         h.kind = h.own_kind or inherited or "other"
     return hits
 
