@@ -407,6 +407,18 @@ def test_a_list_under_one_verb_names_the_cell_of_each_item_d16() -> None:
     assert got == [(22, "regulation_issued"), (34, "normative_issued"), (196, None), (84, None), (42, None)]
 
 
+def test_a_double_spaced_export_wraps_across_its_blank_lines() -> None:
+    """Some PDF and Word exports put a blank line after every line: a sentence wrapped there is still one."""
+    lines = ["（一）主动公开方面", "全年主动公开市政府规章 22 件、市政府及市政府办公厅行", "政规范性文件 34 件、人事任免文件 196 件。",
+             "召开市政府新闻发布会 42 场，新闻通气会 19 场，有效增强政策", "发布的权威性。"] + [f"第{i}行说明文字。" for i in range(6)]
+    claims = extract_claims(_doc("\n\n".join(lines) + "\n"))
+    assert [(c.value, c.subject) for c in claims][:3] == [(22, "regulation_issued"), (34, "normative_issued"), (196, None)]
+    assert claims[1].quote.startswith("市政府及市政府办公厅行")
+    # the same two lines with single line breaks elsewhere: a blank line stays a paragraph break
+    single = "\n".join(lines[:1] + lines[5:]) + "\n\n" + lines[1] + "\n\n" + lines[2] + "\n"
+    assert [c.subject for c in extract_claims(_doc(single))][:2] == ["regulation_issued", None]
+
+
 def test_an_item_with_a_verb_of_its_own_keeps_its_own_cell() -> None:
     text = "本年制发规章 2 件、规范性文件 5 件，废止规范性文件 3 件、规章 1 件。"
     got = [(c.value, c.subject) for c in extract_claims(_doc(text))]

@@ -144,9 +144,27 @@ def wrapped(text: str, nl: int) -> bool:
     line_start = text.rfind("\n", 0, nl) + 1
     line = text[line_start:nl].rstrip()
     nxt = text[nl + 1: nl + 2]
+    if double_spaced(text):  # every line followed by a blank one: the blank line is part of the wrap
+        if not line and line_start >= 2:  # the newline that ends the blank line: judge the line before it
+            before = text.rfind("\n", 0, line_start - 1) + 1
+            line = text[before:line_start - 1].rstrip()
+        elif nxt == "\n":
+            nxt = text[nl + 2: nl + 3]
     if not line or not nxt.strip():
         return False
     return len(line) >= lex["wrapped_line_min"] and line[-1] not in lex["sentence_end"]
+
+
+@lru_cache(maxsize=8)
+def double_spaced(text: str) -> bool:
+    """Whether the text puts a blank line after (nearly) every line, as some PDF and Word exports do."""
+    lines = text.split("\n")
+    printed = [i for i, line in enumerate(lines) if line.strip()]
+    if len(printed) < lexicon()["double_spaced_min_lines"]:
+        return False
+    adjacent = sum(1 for a, b in zip(printed, printed[1:], strict=False) if b == a + 1)
+    single_gap = sum(1 for a, b in zip(printed, printed[1:], strict=False) if b == a + 2)
+    return adjacent <= 0.1 * len(printed) and single_gap >= 0.8 * (len(printed) - 1)
 
 
 def clause_start(text: str, pos: int, *, floor: int = 0) -> int:
