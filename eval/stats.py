@@ -1,8 +1,9 @@
 """A quality report for reports nobody has labelled: how cleanly each one was read.
 
 Without gold there is no accuracy, but the template checks itself: a report read cleanly has its
-three tables, every row, identities that hold, no uncertain cell, no structure flag, and an agency
-and a year. `nianbao eval stats DIR` (or `nianbao eval DIR --unlabelled`) prints those per report
+three tables, every row, identities that hold, no uncertain cell, no structure flag (a structure
+note of severity info, such as a digit run the identities split one way only, is no flag), and an
+agency and a year. `nianbao eval stats DIR` (or `nianbao eval DIR --unlabelled`) prints those per report
 and in total, so a supervisor running 3,000 reports sees which ones to look at, and a developer
 gets a daily gauge on real text. Each report is read in a worker of the one runner (app/runner.py): a file
 that crashes, hangs or runs away with memory is one line of the report, not the end of the run.
@@ -34,7 +35,8 @@ class ReportStats:
     identities_fail: int = 0
     identities_open: int = 0  # a cell missing: not checked
     uncertain: int = 0
-    structure: int = 0  # structure findings (a row with a cell too few, a missing table…)
+    structure: int = 0  # structure flags, warning or error (a row with a cell too few, a missing table…)
+    notes: int = 0  # structure notes, info (a digit run the identities split one way only): nothing to check
     errors: int = 0  # findings of severity error
     warnings: int = 0
     narrative: int = 0
@@ -80,7 +82,8 @@ def read_stats(path: str) -> dict[str, Any]:
         "cells_total": sum(len(r.keys) for r in template_rows),
         "identities_hold": hold, "identities_fail": fail, "identities_open": unknown,
         "uncertain": len(set(ex.uncertain)),
-        "structure": sum(1 for f in ex.findings if f.category == "structure"),
+        "structure": sum(1 for f in ex.findings if f.category == "structure" and f.severity != "info"),
+        "notes": sum(1 for f in ex.findings if f.category == "structure" and f.severity == "info"),
         "errors": severities.get("error", 0), "warnings": severities.get("warning", 0),
         "narrative": len(ex.narrative),
         "agency": ex.meta.agency, "year": ex.meta.year, "template": ex.meta.template,
@@ -146,6 +149,7 @@ def totals(stats: list[ReportStats]) -> dict[str, Any]:
         "reports_with_uncertain": sum(1 for s in read if s.uncertain),
         "structure": sum(s.structure for s in read),
         "reports_with_structure": sum(1 for s in read if s.structure),
+        "notes": sum(s.notes for s in read),
         "agency_found": sum(1 for s in read if s.agency), "year_found": sum(1 for s in read if s.year),
         "cpu_seconds": round(sum(s.cpu_seconds for s in stats), 3),
     }
@@ -168,7 +172,7 @@ def print_stats(stats: list[ReportStats], console: Any, problems_only: bool = Fa
 
     table = Table(title="label-free quality (rules backend)", title_justify="left")
     for col, just in (("report", "left"), ("tables", "left"), ("rows", "right"), ("identities hold/fail/open", "right"),
-                      ("uncertain", "right"), ("structure", "right"), ("agency", "left"), ("year", "right"),
+                      ("uncertain", "right"), ("structure flags/notes", "right"), ("agency", "left"), ("year", "right"),
                       ("", "left")):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     names = {"t2": "二", "t3": "三", "t4": "四"}
@@ -181,7 +185,7 @@ def print_stats(stats: list[ReportStats], console: Any, problems_only: bool = Fa
         status = Text("clean", style="green") if s.clean else Text("check", style="yellow")
         table.add_row(Text(s.name), "".join(names[t] for t in s.tables) or "—", f"{s.rows_read}/{s.rows_total}",
                       f"{s.identities_hold}/{s.identities_fail}/{s.identities_open}", str(s.uncertain),
-                      str(s.structure), Text(s.agency or "—"), str(s.year or "—"), status)
+                      f"{s.structure}/{s.notes}", Text(s.agency or "—"), str(s.year or "—"), status)
     console.print(table)
     t = totals(stats)
     n = t["reports"] - t["failed"]
@@ -193,7 +197,8 @@ def print_stats(stats: list[ReportStats], console: Any, problems_only: bool = Fa
         f"identities: {t['identities_hold']} hold, {t['identities_fail']} fail "
         f"(in {t['reports_with_failing_identity']} reports), {t['identities_open']} not checked (a cell missing)",
         f"uncertain cells: {t['uncertain']} in {t['reports_with_uncertain']} reports; "
-        f"structure flags: {t['structure']} in {t['reports_with_structure']} reports",
+        f"structure flags: {t['structure']} in {t['reports_with_structure']} reports "
+        f"(and {t['notes']} notes of severity info, such as runs split one way only)",
         f"agency found {t['agency_found']}/{n}, year found {t['year_found']}/{n}; CPU {t['cpu_seconds']:.2f} s",
     ]
     for line in lines:
