@@ -71,6 +71,38 @@ def test_page_numbers_go_and_wrapped_prose_is_one_paragraph():
     assert box is not None and box.page == 1 and box.bbox[1] == pytest.approx(145)
 
 
+def test_a_table_row_low_on_the_page_is_no_page_number():
+    """d04 printed by a browser: the row `19 1 0 0 0 0 20` stood in the bottom margin, below its label's first
+    line and above its second. Page numbers (shape #) on every page made its shape (all digits) look like
+    theirs, and the row was dropped. A row of numbers apart is not a page number, nor is a line with more
+    of the page below it; the page's last line, `3`, still is."""
+    pages = []
+    for n in (1, 2, 3):
+        tokens = _word("二、主动公开情况", 70, 100) + _word(str(n), 290, 800)
+        if n == 2:
+            tokens += _word("（二）部分公开", 50, 735) + _word("19 1 0 0 0 0 20", 300, 745)
+            tokens += _word("其他情形）", 50, 760) + _word("7", 300, 775)  # a one-cell-per-line value, low too
+        pages.append(PageInput(n, 595, 842, tokens))
+    text = build(pages, "t.pdf", "pdf", "").text
+    assert "19 1 0 0 0 0 20" in text and "\n7\n" in text
+    assert [ln for ln in text.splitlines() if ln.strip() in ("1", "2", "3")] == []
+
+
+def test_a_browser_prints_table_borders_as_thin_filled_paths():
+    """Chromium draws border="1" cells as bevelled filled paths (pdfplumber's curves), not rectangles."""
+    from types import SimpleNamespace
+
+    from nianbao.extract.ingest.pdf import _edges
+
+    grey = (0.33, 0.33, 0.33)
+    curves = [{"x0": 50, "top": 100, "x1": 400, "bottom": 100.7, "fill": True, "non_stroking_color": grey},
+              {"x0": 50, "top": 100, "x1": 50.7, "bottom": 300, "fill": True, "non_stroking_color": grey},
+              {"x0": 60, "top": 120, "x1": 90, "bottom": 150, "fill": True, "non_stroking_color": grey},  # a glyph
+              {"x0": 50, "top": 300, "x1": 400, "bottom": 300.7, "fill": True, "non_stroking_color": (1, 1, 1)}]
+    page = SimpleNamespace(lines=[], rects=[], curves=curves)
+    assert _edges(page) == [(50, 100, 400, 100.7), (50, 100, 50.7, 300)]
+
+
 def test_unruled_table_row_splits_at_wide_gaps():
     tokens = _word("行政许可", 50, 100) + _word("550", 300, 100) + _word("12", 420, 100)
     doc = build([PageInput(1, 595, 842, tokens)], "t.pdf", "pdf", "")
@@ -160,3 +192,29 @@ def test_corrupt_pdf_is_one_line(tmp_path):
     with pytest.raises(IngestError) as err:
         read_document(path)
     assert "torn.pdf" in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.slow
+def test_a_real_html_report_printed_to_pdf_by_a_browser_reads_like_the_page(shared_dir, tmp_path):
+    """d04's HTML (border="1" tables with rowspans) printed by Debian's Chromium, as a user saving a page
+    as PDF does: every hand-labelled cell, and no structure or OCR flag the page itself does not raise."""
+    import subprocess
+
+    from conftest import CHROMIUM, CHROMIUM_ARGS
+
+    assert CHROMIUM.exists(), "Debian's chromium is required (make system-deps)"
+    html = shared_dir / "reports" / "dev" / "raw" / "d04_pingtan_2023.html"
+    pdf = tmp_path / "d04.pdf"
+    subprocess.run([str(CHROMIUM), *CHROMIUM_ARGS, f"--user-data-dir={tmp_path / 'profile'}",
+                    f"--print-to-pdf={pdf}", "--no-pdf-header-footer", html.as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    gold = json.loads((shared_dir / "reports" / "dev" / "gold" / "d04_pingtan_2023.gold.json").read_text("utf-8"))
+    ex = process_file(pdf)
+    skip = set(gold.get("uncertain") or [])
+    wrong = {k: (ex.cells[k].value, v) for k, v in gold["cells"].items() if k not in skip and ex.cells[k].value != v}
+    assert not wrong
+    page_flags = {f.rule for f in process_file(html).findings if f.severity != "info"}
+    extra = [f.message for f in ex.findings
+             if f.severity != "info" and f.category in ("structure", "ocr") and f.rule not in page_flags]
+    assert not extra
+

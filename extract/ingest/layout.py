@@ -297,13 +297,24 @@ def page_items(page: PageInput) -> list[Line | Table]:
 # ---------------------------------------------------------------- across pages
 
 def _shape(text: str) -> str:
-    return re.sub(r"\d+", "#", re.sub(r"\s+", "", text))
+    """A line with its numbers as # (a page number's shape is the same on every page); numbers
+    apart stay apart, so a table row `19 1 0 0 20` is not the shape of a page number `3`."""
+    return re.sub(r"\s+", "", re.sub(r"\d+", "#", text))
 
 
 def drop_headers_footers(pages: list[PageInput], items: list[list[Line | Table]]) -> None:
-    """Remove page numbers and lines repeated in the top or bottom margin of several pages."""
+    """Remove page numbers and lines repeated in the top or bottom margin of several pages.
+
+    A line of bare numbers is a page number only where one stands: first or last on its page. In the
+    margin but with more of the page beyond it, it is a table's cell or row that runs low on the page.
+    """
     def in_margin(it: Line, page: PageInput) -> bool:
         return it.bottom < page.height * 0.09 or it.top > page.height * 0.88
+
+    def outermost(it: Line, its: list[Line | Table], page: PageInput) -> bool:
+        if it.top > page.height * 0.88:
+            return all(o.top <= it.top for o in its)
+        return all(o.top >= it.top for o in its)
 
     seen = Counter()
     for page, its in zip(pages, items, strict=True):
@@ -312,7 +323,9 @@ def drop_headers_footers(pages: list[PageInput], items: list[list[Line | Table]]
     for page, its in zip(pages, items, strict=True):
         its[:] = [it for it in its if not (
             isinstance(it, Line) and in_margin(it, page)
-            and (PAGE_NUMBER.match(it.text()) or (len(pages) > 2 and seen[_shape(it.text())] >= 2)))]
+            and ((PAGE_NUMBER.match(it.text()) and outermost(it, its, page))
+                 or (len(pages) > 2 and seen[_shape(it.text())] >= 2
+                     and (_is_label(it.text()) or outermost(it, its, page)))))]
 
 
 def _cell_text(runs: list[Run]) -> str:

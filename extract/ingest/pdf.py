@@ -48,8 +48,17 @@ def _finite(*values: float) -> bool:
 
 
 def _edges(page) -> list[BBox]:
-    """Visible rulings: stroked lines and rectangle sides, and thin dark filled rectangles."""
+    """Visible rulings: stroked lines and rectangle sides, and thin dark filled rectangles or paths.
+
+    A browser's print of an HTML table (border="1") draws each bevelled border as a filled
+    four-point path, which pdfplumber lists as a curve: a thin one is a ruling like a thin rectangle.
+    """
     out: list[BBox] = []
+    for c in page.curves:
+        x0, top, x1, bottom = c["x0"], c["top"], c["x1"], c["bottom"]
+        if _finite(x0, top, x1, bottom) and c.get("fill") and min(x1 - x0, bottom - top) <= RULE_MAX \
+                and max(x1 - x0, bottom - top) > RULE_MAX and not _is_white(c.get("non_stroking_color")):
+            out.append((x0, top, x1, bottom))
     for ln in page.lines:
         if _finite(ln["x0"], ln["top"], ln["x1"], ln["bottom"]):
             out.append((ln["x0"], ln["top"], ln["x1"], ln["bottom"]))
