@@ -25,7 +25,8 @@ def say(text: str) -> None:
 
 # ---------------------------------------------------------------- options the batch commands share
 
-TIMEOUT_HELP = "Wall-time limit per file in seconds (0: none)."
+TIMEOUT_HELP = ("Wall-time limit per file in seconds, and as much again for each page of a PDF or image, "
+                "since a scanned page needs OCR (0: none).")
 MEMORY_HELP = "Memory limit per file, e.g. 2G or 500M (0: none)."
 WORKERS_HELP = "Parallel workers (default: every core for rules, 4 for LLM backends)."
 
@@ -48,4 +49,4 @@ def limits_from(timeout: float, max_memory: str) -> Any:
 
     if timeout < 0:
         raise InputError("--timeout: must not be negative")
-    return Limits(timeout=timeout or None, max_memory=parse_size(max_memory))
+    return Limits(timeout=timeout or None, max_memory=parse_size(max_memory), page_timeout=timeout or None)

@@ -49,6 +49,17 @@ class Limits:
 
     timeout: float | None = DEFAULT_TIMEOUT
     max_memory: int | None = DEFAULT_MAX_MEMORY
+    page_timeout: float | None = DEFAULT_TIMEOUT  # more seconds for each page of a PDF or image (OCR)
+
+    def time_for(self, path: Path) -> float | None:
+        """This file's time limit: `timeout`, plus `page_timeout` for each of its pages."""
+        if not self.timeout:
+            return None
+        if not self.page_timeout:
+            return self.timeout
+        from nianbao.extract.ingest import page_count
+
+        return self.timeout + self.page_timeout * page_count(path)
 
 
 @dataclass
@@ -356,6 +367,7 @@ class Runner:
         self._pages_r = self._pages_w = -1
         self._killed: dict[int, str] = {}  # worker pid → limit that killed it
         self._started: dict[int, float] = {}  # thread mode: file index → when its task began
+        self._limit: dict[int, float | None] = {}  # file index → its time limit (pages add time)
         self._running = False
         self.halted = False  # a task raised StopRun: nothing more was started
         self._stopping = threading.Event()  # thread mode: a task stopped the run, queued ones must not start
@@ -420,8 +432,9 @@ class Runner:
                                  context=multiprocessing.get_context("fork"))
 
     def _submit(self, index: int, path: Path, tries: int) -> None:
+        self._limit[index] = self.limits.time_for(path)
         if self.isolate:
-            fut = self._pool.schedule(_call, args=(index, path), timeout=self.limits.timeout)
+            fut = self._pool.schedule(_call, args=(index, path), timeout=self._limit[index])
         else:
             fut = self._pool.submit(self._timed_call, index, path)
         self._pending[fut] = (index, path, tries)
@@ -469,12 +482,13 @@ class Runner:
     def _settle(self, fut: Future) -> Outcome | None:
         index, path, tries = self._pending.pop(fut)
         self._started.pop(index, None)
+        limit = self._limit.pop(index, None)
         if fut.cancelled():
             return None
         try:
             kind, *rest = fut.result()
         except BaseException as e:  # noqa: BLE001 - every way a worker can end is sorted below
-            return self._failed(e, index, path, tries)
+            return self._failed(e, index, path, tries, limit)
         if kind == "ok":
             return Outcome(index, path, value=rest[0])
         if kind == "skipped":
@@ -483,7 +497,8 @@ class Runner:
         return Outcome(index, path, problem=line, exit_code=code, stop=kind == "stop", unexpected=kind == "bug",
                        limit="memory" if kind == "memory" else None)
 
-    def _failed(self, e: BaseException, index: int, path: Path, tries: int) -> Outcome | None:
+    def _failed(self, e: BaseException, index: int, path: Path, tries: int,
+                limit: float | None = None) -> Outcome | None:
         from concurrent.futures.process import BrokenProcessPool
 
         from pebble import ProcessExpired
@@ -491,8 +506,7 @@ class Runner:
         limits = self.limits
         if isinstance(e, TimeoutError):
             self.stats.replaced_workers += 1
-            return Outcome(index, path, problem=f"stopped after {limits.timeout:g} s: time limit "
-                           "(--timeout)", limit="timeout", exit_code=2)
+            return Outcome(index, path, problem=self._late(limit), limit="timeout", exit_code=2)
         if isinstance(e, ProcessExpired):
             self.stats.replaced_workers += 1
             why = self._killed.pop(e.pid, None)
@@ -511,20 +525,26 @@ class Runner:
         return Outcome(index, path, problem=one_line(f"worker failed: {type(e).__name__}: {e}"),
                        limit="crash", exit_code=2)
 
+    def _late(self, limit: float | None) -> str:
+        """The one line for a file stopped by its time limit."""
+        limit = limit or self.limits.timeout or 0.0
+        pages = " and its pages" if self.limits.timeout and limit > self.limits.timeout else ""
+        return f"stopped after {limit:g} s: time limit (--timeout{pages})"
+
     def _thread_timeouts(self) -> Iterator[Outcome]:
         """Threads cannot be killed: a file past its time is failed and its thread abandoned."""
         if not self.limits.timeout:
             return
         now = time.monotonic()
-        late_idx = {i for i, t in list(self._started.items()) if now - t > self.limits.timeout}
+        late_idx = {i for i, t in list(self._started.items())
+                    if now - t > (self._limit.get(i) or self.limits.timeout)}
         late = [f for f, v in list(self._pending.items()) if v[0] in late_idx]
         if not late:
             return
         for fut in late:
             index, path, _ = self._pending.pop(fut)
             self._started.pop(index, None)
-            yield Outcome(index, path, problem=f"stopped after {self.limits.timeout:g} s: time limit (--timeout)",
-                          limit="timeout", exit_code=2)
+            yield Outcome(index, path, problem=self._late(self._limit.pop(index, None)), limit="timeout", exit_code=2)
         old = self._pool  # its busy thread is abandoned; the rest continue on a fresh pool
         self._pool = _DaemonThreads(self.workers)
         old.shutdown(wait=False, cancel_futures=False)

@@ -199,3 +199,32 @@ def test_a_stopping_error_starts_no_file_queued_behind_it() -> None:
     assert started == ["first"]
     assert [o.path.name for o in got] == ["first"] and got[0].stop
     assert runner.halted
+
+
+def _slow_read(path: Path) -> str:
+    """A reader that takes 1.5 s whatever the file, like OCR of a page on a busy machine."""
+    time.sleep(1.5)
+    return path.name
+
+
+def _scan(path: Path, pages: int) -> Path:
+    from PIL import Image
+
+    frames = [Image.new("L", (40, 40), 255) for _ in range(pages)]
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    return path
+
+
+@pytest.mark.parametrize("isolate", [True, False])
+def test_each_page_of_a_pdf_or_image_adds_its_own_time(tmp_path, isolate) -> None:
+    """A scanned report needs seconds of OCR a page: 60 s for a ten-page scan stopped real reports
+    (d02 printed and scanned, five pages). Each page of a PDF or image adds `page_timeout`."""
+    text = tmp_path / "report.txt"
+    text.write_text("年度报告", encoding="utf-8")
+    pdf = _scan(tmp_path / "scan.pdf", 2)
+    limits = Limits(timeout=1, page_timeout=1)
+    assert limits.time_for(text) == 1 and limits.time_for(pdf) == 3
+    assert Limits(timeout=None).time_for(pdf) is None
+    out = {o.path.name: o for o in Runner(_slow_read, limits=limits, isolate=isolate).run([text, pdf])}
+    assert out["scan.pdf"].ok and out["scan.pdf"].value == "scan.pdf"
+    assert out["report.txt"].limit == "timeout" and "stopped after 1 s" in out["report.txt"].problem

@@ -72,6 +72,32 @@ def sniff(path: Path, data: bytes) -> str:
     return kind
 
 
+def page_count(path: str | Path) -> int:
+    """Pages of a PDF or a multi-page image, cheaply (no text is read); 0 for other files or on any error.
+
+    The batch runner gives such a file more time, since each page may need OCR."""
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(16)
+        if head.startswith(b"%PDF"):
+            import pypdfium2 as pdfium
+
+            pdf = pdfium.PdfDocument(str(p))
+            try:
+                return len(pdf)
+            finally:
+                pdf.close()
+        if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"BM")) or head[8:12] == b"WEBP":
+            from PIL import Image
+
+            with Image.open(p) as im:
+                return int(getattr(im, "n_frames", 1) or 1)
+    except Exception:  # noqa: BLE001 - a file that cannot be opened gets the plain limit; reading it says why
+        return 0
+    return 0
+
+
 def read_document(path: str | Path, on_page: Callable[[int, int], None] | None = None) -> Document:
     """Read any supported file into a Document, or raise IngestError with a one-line reason.
 
