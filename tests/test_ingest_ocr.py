@@ -71,3 +71,21 @@ def test_scanned_seed_reaches_gold_and_keeps_provenance():
     prov = ex.to_contract()["provenance"]["t3.new_received.total"]
     assert prov["page"] >= 1 and len(prov["bbox"]) == 4
     assert 0 < prov["confidence"] <= 1
+
+
+def _word_box(x0: float, x1: float, y0: float = 100, y1: float = 120) -> list[list[float]]:
+    return [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+
+
+def test_a_table_rule_read_as_a_bar_is_the_rule_not_a_one():
+    """d04 printed and scanned: OCR read the cell's left rule as `|` before 77, and the parser took it
+    for a 1 (177). A bar glyph standing on a detected vertical rule is that rule; elsewhere it stays."""
+    from nianbao.extract.ingest.ocr import _tokens
+
+    rule = [(150.0, 80.0, 150.0, 140.0)]
+    line = (_word_box(148, 152) + _word_box(160, 190), "| 77", 0.9,
+            [_word_box(148, 152), _word_box(160, 190)], ["|", "77"], [0.5, 0.95])
+    assert [t.text for t in _tokens([line], rule)] == ["77"]
+    assert [t.text for t in _tokens([line], [(300.0, 80.0, 300.0, 140.0)])] == ["|77"]
+    alone = (_word_box(148, 152), "|", 0.5, [_word_box(148, 152)], ["|"], [0.5])
+    assert _tokens([alone], rule) == []

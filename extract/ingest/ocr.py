@@ -68,6 +68,7 @@ DUST_CONFIDENCE = 0.6  # a number cleaned of dust stays a little doubtful
 # what a lone 0 in a table cell is often read as; in a number cell it can only be 0, and a doubtful one
 ZERO_LOOKALIKES = {"。", "o", "O", "〇", "○", "()", "（）", "D", "Q", "U", "°"}
 DUST = ".,:;'`·˙．°º˚\"~^_%：；，。、"
+RULE_GLYPHS = ("|", "｜", "丨")  # what OCR makes of a table's vertical rule
 LOOKALIKE_CONFIDENCE = 0.5
 
 
@@ -227,6 +228,12 @@ def _tokens(result, verticals: list[BBox]) -> list[Token]:
             xs, ys = [p[0] for p in box], [p[1] for p in box]
             tokens.append(Token(text, min(xs), min(ys), max(xs), max(ys), score))
             continue
+        keep = [i for i in range(len(words)) if not _on_rule(words[i], contents[i], verticals)]
+        if len(keep) < len(words):  # a table's rule read as a glyph (| 77): the rule, not a character
+            if not keep:
+                continue
+            words, contents = [words[i] for i in keep], [contents[i] for i in keep]
+            confs = [confs[i] for i in keep] if confs and len(confs) == len(item[3]) else None
         groups: list[list[int]] = [[0]]
         for i in range(1, len(words)):
             prev_x1 = max(p[0] for p in words[i - 1])
@@ -245,6 +252,15 @@ def _tokens(result, verticals: list[BBox]) -> list[Token]:
     for t in tokens:
         t.text, t.conf = _clean(t.text, t.conf)
     return [t for t in tokens if t.text.strip()]
+
+
+def _on_rule(word, content: str, verticals: list[BBox]) -> bool:
+    """A bar glyph (|, ｜, 丨) standing on a vertical rule of the table: OCR read the rule itself."""
+    if content.strip() not in RULE_GLYPHS:
+        return False
+    xs, ys = [p[0] for p in word], [p[1] for p in word]
+    cx, cy, reach = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2, max(4.0, max(xs) - min(xs))
+    return any(abs(v[0] - cx) <= reach and v[1] <= cy <= v[3] for v in verticals)
 
 
 def _clean(text: str, conf: float | None) -> tuple[str, float | None]:
