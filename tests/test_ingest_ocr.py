@@ -89,3 +89,45 @@ def test_a_table_rule_read_as_a_bar_is_the_rule_not_a_one():
     assert [t.text for t in _tokens([line], [(300.0, 80.0, 300.0, 140.0)])] == ["|77"]
     alone = (_word_box(148, 152), "|", 0.5, [_word_box(148, 152)], ["|"], [0.5])
     assert _tokens([alone], rule) == []
+
+
+def test_a_double_bordered_table_with_narrow_columns_is_one_grid():
+    """d02 printed and scanned: an HTML border="1" table boxes every cell on its own, so two rules a few
+    pixels apart part neighbouring cells, and a narrow column's rules are short. Read as they were,
+    the narrow columns had no rules and the table fell apart into column blocks (22/200 cells)."""
+    import numpy as np
+
+    from nianbao.extract.ingest.layout import find_grids
+    from nianbao.extract.ingest.ocr import find_rulings
+
+    xs, ys = [50, 300, 350, 400, 700], [50, 100, 150, 200]
+    image = Image.new("L", (760, 260), 255)
+    draw = ImageDraw.Draw(image)
+    for x0, x1 in zip(xs, xs[1:], strict=False):
+        for y0, y1 in zip(ys, ys[1:], strict=False):
+            draw.rectangle((x0 + 3, y0 + 3, x1 - 3, y1 - 3), outline=120, width=2)
+    edges = find_rulings(np.array(image), 30.0)
+    verticals = sorted({round(e[0]) for e in edges if e[2] - e[0] < e[3] - e[1]})
+    horizontals = sorted({round(e[1]) for e in edges if e[2] - e[0] >= e[3] - e[1]})
+    assert len(verticals) == len(xs) and all(abs(v - x) <= 4 for v, x in zip(verticals, xs, strict=True))
+    assert len(horizontals) == len(ys) and all(abs(h - y) <= 4 for h, y in zip(horizontals, ys, strict=True))
+    grids, _ = find_grids(edges, 5.0)
+    assert [len(g) for g in grids] == [(len(xs) - 1) * (len(ys) - 1)]
+
+
+def test_a_title_stroke_inside_its_line_is_no_rule():
+    """Rules as short as a narrow column's are longer than a big title's strokes (seed 004's title 政府
+    split into cells); a run inside a line of text OCR found is a stroke, a run between lines a rule."""
+    import numpy as np
+
+    from nianbao.extract.ingest.ocr import find_rulings
+
+    image = Image.new("L", (400, 200), 255)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((100, 52, 160, 54), fill=0)  # a stroke of a large title glyph, near its line's top
+    draw.rectangle((100, 150, 160, 151), fill=100)  # a rule under a narrow cell
+    title_line = [(90.0, 48.0, 300.0, 100.0)]
+    found = [e[1] for e in find_rulings(np.array(image), 40.0, title_line)]
+    assert len(found) == 1 and 149 <= found[0] <= 152
+    assert [50 <= y <= 56 or 149 <= y <= 152 for y in sorted(e[1] for e in find_rulings(np.array(image), 40.0))] \
+        == [True, True]

@@ -2,7 +2,9 @@
 
 rapidocr-onnxruntime ships the PP-OCR Chinese models inside its wheel, so nothing is downloaded.
 Each page is cleaned (red seals removed, skew corrected), read by OCR into word boxes, and its
-table rulings are found with morphology (long thin runs of dark pixels); extract.layout then
+table rulings are found with morphology (thin runs of dark pixels longer than a glyph of the body
+text, outside the lines of text OCR found; double rules of cells boxed on their own count once);
+extract.layout then
 rebuilds lines and TAB-separated table rows exactly as for a text PDF. A table cell with ink but
 no recognised text (a lone "0" the detector missed) is recognised on its own. Every box keeps its
 page, its bbox (image pixels of the deskewed page) and its OCR confidence, so a doubtful digit
@@ -182,12 +184,15 @@ def rotate(rgb: np.ndarray, angle: float) -> np.ndarray:
     return cv2.warpAffine(rgb, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=(255, 255, 255))
 
 
-def find_rulings(gray: np.ndarray, text_height: float) -> list[BBox]:
-    """Table rules: runs of dark pixels much longer than any glyph stroke."""
+def find_rulings(gray: np.ndarray, text_height: float, text_boxes: Iterable[BBox] = ()) -> list[BBox]:
+    """Table rules: runs of dark pixels longer than a glyph stroke of the body text, outside the lines
+    of text OCR found (a title's strokes are longer than a narrow column's rule, but they lie inside
+    the title's own line; a rule lies between lines)."""
     ink = (gray < 200).astype(np.uint8) * 255
     h, w = gray.shape
     out: list[BBox] = []
-    long_h = max(int(text_height * 2.5), w // 40, 20)
+    long_h = max(int(text_height * 1.2), 20)
+    boxes = list(text_boxes)
     long_v = max(int(text_height * 1.3), 20)
     for kernel, horizontal in (((long_h, 1), True), ((1, long_v), False)):
         mask = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, kernel))
@@ -195,10 +200,55 @@ def find_rulings(gray: np.ndarray, text_height: float) -> list[BBox]:
         for i in range(1, n):
             x, y, bw, bh, _ = stats[i]
             if horizontal and bw >= long_h and bh <= max(8, text_height / 3, bw / 40):
-                out.append((float(x), y + bh / 2, float(x + bw), y + bh / 2))
+                if not _in_a_line(float(x), y + bh / 2, float(x + bw), boxes):
+                    out.append((float(x), y + bh / 2, float(x + bw), y + bh / 2))
             elif not horizontal and bh >= long_v and bw <= max(8, text_height / 3, bh / 40):
                 out.append((x + bw / 2, float(y), x + bw / 2, float(y + bh)))
-    return _anchored(out, text_height)
+    return _anchored(_single(out, text_height / 3), text_height)
+
+
+def _in_a_line(x0: float, y: float, x1: float, boxes: list[BBox]) -> bool:
+    """A horizontal run within a line of text (not at its very edge), along most of its length: a glyph stroke."""
+    for bx0, by0, bx1, by1 in boxes:
+        band = 0.05 * (by1 - by0)
+        if by0 + band <= y <= by1 - band and min(x1, bx1) - max(x0, bx0) >= 0.5 * (x1 - x0):
+            return True
+    return False
+
+
+def _single(edges: list[BBox], gap: float) -> list[BBox]:
+    """Double rules drawn as one: parallel rulings closer than `gap` that run along each other.
+
+    An HTML table with border="1" (each cell boxed on its own) or a Word table with double borders
+    prints two rules a few pixels apart between neighbouring cells; as two rulings they make a grid
+    of thin empty rows and columns between the real ones. No row or column is narrower than a third
+    of a line of text, so two such rules are one boundary, at their middle.
+    """
+    out: list[BBox] = []
+    for horizontal in (True, False):
+        # (position across, start along, end along), in bands of positions no more than `gap` apart
+        spans = sorted(((e[1], e[0], e[2]) if horizontal else (e[0], e[1], e[3])) for e in edges
+                       if (e[2] - e[0] >= e[3] - e[1]) == horizontal)
+        bands: list[list[tuple[float, float, float]]] = []
+        for span in spans:
+            if bands and span[0] - bands[-1][-1][0] <= gap:
+                bands[-1].append(span)
+            else:
+                bands.append([span])
+        for band in bands:  # within a band, rules that run along each other are one
+            pieces: list[list[float]] = []  # [start, end, sum of positions, count]
+            for pos, a, b in sorted(band, key=lambda s: s[1]):
+                if pieces and a <= pieces[-1][1]:
+                    piece = pieces[-1]
+                    piece[1] = max(piece[1], b)
+                    piece[2] += pos
+                    piece[3] += 1
+                else:
+                    pieces.append([a, b, pos, 1])
+            for a, b, total, n in pieces:
+                pos = total / n
+                out.append((a, pos, b, pos) if horizontal else (pos, a, pos, b))
+    return out
 
 
 def _anchored(edges: list[BBox], text_height: float) -> list[BBox]:
@@ -329,7 +379,9 @@ def ocr_page(args: tuple[np.ndarray | bytes | Image.Image, int]) -> PageInput:
     result, _ = _engine()(rgb, use_cls=False, return_word_box=True)  # pages are upright after deskew
     heights = sorted((max(p[1] for p in it[0]) - min(p[1] for p in it[0])) for it in result or [])
     text_height = heights[len(heights) // 2] if heights else 30.0
-    edges = find_rulings(gray, text_height)
+    lines = [(min(p[0] for p in it[0]), min(p[1] for p in it[0]), max(p[0] for p in it[0]), max(p[1] for p in it[0]))
+             for it in result or []]
+    edges = find_rulings(gray, text_height, lines)
     verticals = [e for e in edges if e[2] - e[0] < e[3] - e[1]]
     tokens = _tokens(result, verticals)
     tol = max(3.0, text_height / 8)
