@@ -192,29 +192,3 @@ def test_corrupt_pdf_is_one_line(tmp_path):
     with pytest.raises(IngestError) as err:
         read_document(path)
     assert "torn.pdf" in str(err.value) and "\n" not in str(err.value)
-
-
-@pytest.mark.slow
-def test_a_real_html_report_printed_to_pdf_by_a_browser_reads_like_the_page(shared_dir, tmp_path):
-    """d04's HTML (border="1" tables with rowspans) printed by Debian's Chromium, as a user saving a page
-    as PDF does: every hand-labelled cell, and no structure or OCR flag the page itself does not raise."""
-    import subprocess
-
-    from conftest import CHROMIUM, CHROMIUM_ARGS
-
-    assert CHROMIUM.exists(), "Debian's chromium is required (make system-deps)"
-    html = shared_dir / "reports" / "dev" / "raw" / "d04_pingtan_2023.html"
-    pdf = tmp_path / "d04.pdf"
-    subprocess.run([str(CHROMIUM), *CHROMIUM_ARGS, f"--user-data-dir={tmp_path / 'profile'}",
-                    f"--print-to-pdf={pdf}", "--no-pdf-header-footer", html.as_uri()],
-                   check=True, capture_output=True, timeout=120)
-    gold = json.loads((shared_dir / "reports" / "dev" / "gold" / "d04_pingtan_2023.gold.json").read_text("utf-8"))
-    ex = process_file(pdf)
-    skip = set(gold.get("uncertain") or [])
-    wrong = {k: (ex.cells[k].value, v) for k, v in gold["cells"].items() if k not in skip and ex.cells[k].value != v}
-    assert not wrong
-    page_flags = {f.rule for f in process_file(html).findings if f.severity != "info"}
-    extra = [f.message for f in ex.findings
-             if f.severity != "info" and f.category in ("structure", "ocr") and f.rule not in page_flags]
-    assert not extra
-
