@@ -419,6 +419,15 @@ def test_a_double_spaced_export_wraps_across_its_blank_lines() -> None:
     assert [c.subject for c in extract_claims(_doc(single))][:2] == ["regulation_issued", None]
 
 
+def test_a_number_alone_on_a_wrapped_line_keeps_the_unit_that_closes_its_clause() -> None:
+    """d15 wrapped at a page width: `其中原创文章⏎ 294⏎篇，…` and `累计观看量 1924252⏎ 次，…` are counts; a unit that
+    closes its clause does not open a paragraph. A unit word opening the next paragraph still parts them."""
+    text = ("“上海科技”微信公众号共编发文章 1640 篇，其中原创文章\n 294\n篇，微信公众号目前关注人数达 1016823 人；"
+            "累计观看量 1924252\n 次，粉丝数较多。\n")
+    assert [c.value for c in extract_claims(_doc(text))] == [1640, 294, 1016823, 1924252]
+    assert [c.value for c in extract_claims(_doc("本年度共召开会议 12\n\n次日起施行新的制度。\n"))] == []
+
+
 def test_an_item_with_a_verb_of_its_own_keeps_its_own_cell() -> None:
     text = "本年制发规章 2 件、规范性文件 5 件，废止规范性文件 3 件、规章 1 件。"
     got = [(c.value, c.subject) for c in extract_claims(_doc(text))]

@@ -101,8 +101,10 @@ def _blocked(text: str, m: re.Match[str]) -> bool:
     blocked = lex["blocked_after_unit"]["*"] + lex["blocked_after_unit"].get(unit, [])
     if any(after.startswith(b) for b in blocked if b):
         return True
-    # a number and its unit in two paragraphs (时间：15:07 / 本报告…) are not one claim
-    return crosses_break(text, m.end("num"), m.start("mult") if m.group("mult") else m.start("unit"))
+    # a number and its unit in two paragraphs (时间：15:07 / 本报告…) are not one claim; but a unit that
+    # closes its clause (294⏎篇，…) ends the number's sentence rather than opening a paragraph
+    closes = text[end:end + 1] in lex["clause_hard"].replace("\n", "") + lex["clause_soft"]
+    return not closes and crosses_break(text, m.end("num"), m.start("mult") if m.group("mult") else m.start("unit"))
 
 
 def _extend(text: str, end: int) -> int:
