@@ -131,3 +131,15 @@ def test_a_title_stroke_inside_its_line_is_no_rule():
     assert len(found) == 1 and 149 <= found[0] <= 152
     assert [50 <= y <= 56 or 149 <= y <= 152 for y in sorted(e[1] for e in find_rulings(np.array(image), 40.0))] \
         == [True, True]
+
+
+def test_characters_a_column_apart_are_separate_tokens():
+    """d04 printed with no table borders and scanned: OCR read the row `19 1 0 0` as one line `19100`.
+    Characters further apart than most of a line's height are separate tokens (the layout then
+    parts them with a space or a TAB); characters of one number or one phrase stay together."""
+    from nianbao.extract.ingest.ocr import _tokens
+
+    chars = [("1", 100, 105), ("9", 106, 111), ("1", 125, 128), ("0", 146, 151), ("共", 160, 170), ("计", 171, 181)]
+    words = [_word_box(x0, x1, 100, 110) for _, x0, x1 in chars]
+    line = (_word_box(100, 181, 100, 110), "1910共计", 0.9, words, [c for c, _, _ in chars], [0.9] * len(chars))
+    assert [t.text for t in _tokens([line], [])] == ["19", "1", "0", "共计"]

@@ -71,6 +71,9 @@ DUST_CONFIDENCE = 0.6  # a number cleaned of dust stays a little doubtful
 ZERO_LOOKALIKES = {"。", "o", "O", "〇", "○", "()", "（）", "D", "Q", "U", "°"}
 DUST = ".,:;'`·˙．°º˚\"~^_%：；，。、"
 RULE_GLYPHS = ("|", "｜", "丨")  # what OCR makes of a table's vertical rule
+# a gap between two characters of one OCR line wider than this many line heights parts two tokens: in a
+# table with no rules OCR reads `80 1 0 0` as one line `80100`, its characters apart by a column's width
+CELL_GAP = 0.8
 LOOKALIKE_CONFIDENCE = 0.5
 
 
@@ -284,12 +287,14 @@ def _tokens(result, verticals: list[BBox]) -> list[Token]:
                 continue
             words, contents = [words[i] for i in keep], [contents[i] for i in keep]
             confs = [confs[i] for i in keep] if confs and len(confs) == len(item[3]) else None
+        line_height = max(p[1] for p in box) - min(p[1] for p in box)
         groups: list[list[int]] = [[0]]
         for i in range(1, len(words)):
             prev_x1 = max(p[0] for p in words[i - 1])
             x0 = min(p[0] for p in words[i])
             cy = sum(p[1] for p in words[i]) / len(words[i])
-            if any(prev_x1 - 2 <= v[0] <= x0 + 2 and v[1] <= cy <= v[3] for v in verticals):
+            if x0 - prev_x1 > CELL_GAP * line_height or \
+                    any(prev_x1 - 2 <= v[0] <= x0 + 2 and v[1] <= cy <= v[3] for v in verticals):
                 groups.append([i])
             else:
                 groups[-1].append(i)
