@@ -73,6 +73,12 @@ def _html(text: str, tag: str) -> bytes:
     return _utf8(f'<html><head><meta charset="utf-8"></head><body>{body}</body></html>')
 
 
+def _no_rules(page: str) -> str:
+    """The page with its tables' borders left out, as many Word reports print their tables."""
+    page = re.sub(r"""(<table\b[^>]*?\bborder\s*=\s*)["']?\d+["']?""", r'\g<1>"0"', page, flags=re.I)
+    return page.replace("</head>", "<style>table, td, th { border: none !important; }</style></head>", 1)
+
+
 def print_to_pdf(page: str) -> bytes:
     """An HTML page printed to PDF by Debian's Chromium, as a user saving a web page as PDF does."""
     import subprocess
@@ -118,6 +124,10 @@ VARIANTS: tuple[Variant, ...] = (
             HTML_SUFFIXES, default=False),
     Variant("scanned_pdf", f"an HTML page printed, then scanned at {SCAN_DPI} dpi (OCR)", ".pdf",
             lambda t, s: scan_of(print_to_pdf(t)), HTML_SUFFIXES, default=False),
+    Variant("printed_pdf_plain", "an HTML page printed to PDF with its tables' rules left out", ".pdf",
+            lambda t, s: print_to_pdf(_no_rules(t)), HTML_SUFFIXES, default=False),
+    Variant("scanned_pdf_plain", "that print with no rules, scanned (OCR finds no table grid)", ".pdf",
+            lambda t, s: scan_of(print_to_pdf(_no_rules(t))), HTML_SUFFIXES, default=False),
 )
 
 
