@@ -49,4 +49,4 @@ def limits_from(timeout: float, max_memory: str) -> Any:
 
     if timeout < 0:
         raise InputError("--timeout: must not be negative")
-    return Limits(timeout=timeout or None, max_memory=parse_size(max_memory), page_timeout=timeout or None)
+    return Limits(timeout=timeout or None, max_memory=parse_size(max_memory))

@@ -49,17 +49,18 @@ class Limits:
 
     timeout: float | None = DEFAULT_TIMEOUT
     max_memory: int | None = DEFAULT_MAX_MEMORY
-    page_timeout: float | None = DEFAULT_TIMEOUT  # more seconds for each page of a PDF or image (OCR)
+    page_timeout: float | None = None  # more seconds for each page of a PDF or image (OCR); None: `timeout`
 
     def time_for(self, path: Path) -> float | None:
-        """This file's time limit: `timeout`, plus `page_timeout` for each of its pages."""
+        """This file's time limit: `timeout`, plus `page_timeout` (by default as much again) for each page."""
         if not self.timeout:
             return None
-        if not self.page_timeout:
+        per_page = self.timeout if self.page_timeout is None else self.page_timeout
+        if not per_page:
             return self.timeout
         from nianbao.extract.ingest import page_count
 
-        return self.timeout + self.page_timeout * page_count(path)
+        return self.timeout + per_page * page_count(path)
 
 
 @dataclass

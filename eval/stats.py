@@ -113,8 +113,7 @@ def collect(paths: list[Path], workers: int = 1, cpu_limit: float | None = 60.0,
     from nianbao.app.runner import Limits, Runner
 
     out: list[ReportStats | None] = [None] * len(paths)
-    runner = Runner(_timed_stats, workers=workers, limits=Limits(timeout=cpu_limit, max_memory=2 << 30,
-                                                             page_timeout=cpu_limit))
+    runner = Runner(_timed_stats, workers=workers, limits=Limits(timeout=cpu_limit, max_memory=2 << 30))
     for outcome in runner.run(paths):
         s = ReportStats(name=paths[outcome.index].name)
         if not outcome.ok:

@@ -63,7 +63,7 @@ def extract_chunk(items: list[tuple[str, str, str, bytes]], backend: str, option
             meta[str(p)] = (shown, doc_hash)
         task = partial(_extract_one, backend=be, meta=meta)
         can_fork = not multiprocessing.current_process().daemon
-        runner = Runner(task, workers=1, limits=Limits(timeout, max_memory, page_timeout=timeout), isolate=can_fork)
+        runner = Runner(task, workers=1, limits=Limits(timeout, max_memory), isolate=can_fork)
         for res in runner.run(paths):
             shown, doc_hash = meta[str(res.path)]
             out.append((shown, doc_hash, res.value if res.ok else None, res.problem))

@@ -79,8 +79,8 @@ def page_count(path: str | Path) -> int:
     p = Path(path)
     try:
         with p.open("rb") as fh:
-            head = fh.read(16)
-        if head.startswith(b"%PDF"):
+            kind = sniff(p, fh.read(2048))
+        if kind == "pdf":
             import pypdfium2 as pdfium
 
             pdf = pdfium.PdfDocument(str(p))
@@ -88,7 +88,7 @@ def page_count(path: str | Path) -> int:
                 return len(pdf)
             finally:
                 pdf.close()
-        if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"BM")) or head[8:12] == b"WEBP":
+        if kind == "image":
             from PIL import Image
 
             with Image.open(p) as im:

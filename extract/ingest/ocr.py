@@ -195,8 +195,8 @@ def find_rulings(gray: np.ndarray, text_height: float, text_boxes: Iterable[BBox
     h, w = gray.shape
     out: list[BBox] = []
     long_h = max(int(text_height * 1.2), 20)
-    boxes = list(text_boxes)
     long_v = max(int(text_height * 1.3), 20)
+    boxes = list(text_boxes)
     for kernel, horizontal in (((long_h, 1), True), ((1, long_v), False)):
         mask = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, kernel))
         n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
@@ -382,10 +382,10 @@ def ocr_page(args: tuple[np.ndarray | bytes | Image.Image, int]) -> PageInput:
     rgb = rotate(rgb, angle)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     result, _ = _engine()(rgb, use_cls=False, return_word_box=True)  # pages are upright after deskew
-    heights = sorted((max(p[1] for p in it[0]) - min(p[1] for p in it[0])) for it in result or [])
-    text_height = heights[len(heights) // 2] if heights else 30.0
     lines = [(min(p[0] for p in it[0]), min(p[1] for p in it[0]), max(p[0] for p in it[0]), max(p[1] for p in it[0]))
              for it in result or []]
+    heights = sorted(b[3] - b[1] for b in lines)
+    text_height = heights[len(heights) // 2] if heights else 30.0
     edges = find_rulings(gray, text_height, lines)
     verticals = [e for e in edges if e[2] - e[0] < e[3] - e[1]]
     tokens = _tokens(result, verticals)

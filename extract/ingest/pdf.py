@@ -56,8 +56,7 @@ def _edges(page) -> list[BBox]:
     out: list[BBox] = []
     for c in page.curves:
         x0, top, x1, bottom = c["x0"], c["top"], c["x1"], c["bottom"]
-        if _finite(x0, top, x1, bottom) and c.get("fill") and min(x1 - x0, bottom - top) <= RULE_MAX \
-                and max(x1 - x0, bottom - top) > RULE_MAX and not _is_white(c.get("non_stroking_color")):
+        if _finite(x0, top, x1, bottom) and max(x1 - x0, bottom - top) > RULE_MAX and _thin_fill(c):
             out.append((x0, top, x1, bottom))
     for ln in page.lines:
         if _finite(ln["x0"], ln["top"], ln["x1"], ln["bottom"]):
@@ -68,9 +67,15 @@ def _edges(page) -> list[BBox]:
             continue
         if r.get("stroke"):
             out += [(x0, top, x1, top), (x0, bottom, x1, bottom), (x0, top, x0, bottom), (x1, top, x1, bottom)]
-        elif r.get("fill") and min(x1 - x0, bottom - top) <= RULE_MAX and not _is_white(r.get("non_stroking_color")):
+        elif _thin_fill(r):
             out.append((x0, top, x1, bottom))
     return out
+
+
+def _thin_fill(shape: dict) -> bool:
+    """A filled shape no thicker than a ruling, in a colour that shows."""
+    return bool(shape.get("fill")) and min(shape["x1"] - shape["x0"], shape["bottom"] - shape["top"]) <= RULE_MAX \
+        and not _is_white(shape.get("non_stroking_color"))
 
 
 def _is_white(color) -> bool:
